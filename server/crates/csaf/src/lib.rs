@@ -1,0 +1,17 @@
+//! CSAF 2.0 for Herald: validation of incoming documents (csaf-rs plus Herald's own rules, see
+//! [`validate`](mod@validate)), the section 5.1 file name and distribution path
+//! ([`file_name`](mod@file_name)), and the [`AdvisorySummary`] that the rest of Herald reads
+//! instead of the raw JSON ([`summarize`]).
+
+pub mod extract;
+pub mod file_name;
+pub mod summary;
+pub mod validate;
+
+pub use extract::{SummaryError, parse_date, summarize};
+pub use file_name::{document_path, file_name, tlp_dir};
+pub use summary::*;
+pub use validate::{
+    Finding, JSON_TEST_ID, MAX_DOCUMENT_BYTES, RELEASE_DATES_TEST_ID, Rejection, SCHEMA_TEST_ID,
+    SIZE_TEST_ID, Severity, UTF8_TEST_ID, Validated, validate,
+};
