@@ -1,0 +1,259 @@
+//! Guest SDK for Herald channel plugins. It owns the generated `herald:delivery@0.1.0`
+//! bindings (world `channel`) and a small layer over them so a plugin author writes plain Rust:
+//! implement [`Channel`], call [`export_channel!`], use [`http`], [`log`] and [`now_millis`].
+//!
+//! ```ignore
+//! struct MyChannel;
+//! impl herald_plugin_sdk::Channel for MyChannel { /* describe, validate_config, deliver, test */ }
+//! herald_plugin_sdk::export_channel!(MyChannel);
+//! ```
+
+// The generated code names the runtime by this crate's path so that plugin crates need no
+// direct wit-bindgen dependency; this makes that path resolve inside the SDK too.
+extern crate self as herald_plugin_sdk;
+
+#[doc(hidden)]
+pub use wit_bindgen;
+
+/// The raw generated bindings (imports and export traits), for what the helpers do not cover.
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit/since_v0.1.0",
+        world: "channel",
+        pub_export_macro: true,
+        export_macro_name: "export_channel_raw",
+        default_bindings_module: "herald_plugin_sdk::bindings",
+        runtime_path: "herald_plugin_sdk::wit_bindgen::rt",
+    });
+}
+
+pub use bindings::Guest as Channel;
+pub use bindings::herald::delivery::types::{
+    ConfigError, ConfigField, ConfigFieldKind, DeliveryError, Notification, NotifiedProduct,
+    PluginInfo, Receipt,
+};
+
+/// Export `$ty` (which implements [`Channel`]) as the component's `channel` world.
+#[macro_export]
+macro_rules! export_channel {
+    ($ty:ident) => {
+        $crate::bindings::export_channel_raw!($ty with_types_in $crate::bindings);
+    };
+}
+
+/// Milliseconds since the Unix epoch (the `clock` capability).
+pub fn now_millis() -> u64 {
+    bindings::herald::delivery::clock::now()
+}
+
+/// Parse a destination's JSON configuration into `T`, turning serde's complaint into a
+/// [`ConfigError`] list the portal can show.
+pub fn parse_config<T: serde::de::DeserializeOwned>(config: &str) -> Result<T, Vec<ConfigError>> {
+    serde_json::from_str(config).map_err(|e| {
+        vec![ConfigError {
+            field: String::new(),
+            message: format!("configuration is not valid: {e}"),
+        }]
+    })
+}
+
+/// Like [`parse_config`] but for `deliver`/`test`, where a bad configuration is
+/// [`DeliveryError::Misconfigured`].
+pub fn config_or_misconfigured<T: serde::de::DeserializeOwned>(
+    config: &str,
+) -> Result<T, DeliveryError> {
+    parse_config(config).map_err(|errors| {
+        DeliveryError::Misconfigured(
+            errors
+                .into_iter()
+                .map(|e| e.message)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })
+}
+
+/// The `log` capability. The host tags every line with plugin, destination and delivery id
+/// and redacts secrets, so plugins log plainly.
+pub mod log {
+    use crate::bindings::herald::delivery::log::{Level, log};
+
+    pub fn debug(message: &str) {
+        log(Level::Debug, message);
+    }
+    pub fn info(message: &str) {
+        log(Level::Info, message);
+    }
+    pub fn warn(message: &str) {
+        log(Level::Warn, message);
+    }
+    pub fn error(message: &str) {
+        log(Level::Error, message);
+    }
+}
+
+/// The `http` capability with helpers for the usual JSON POST and for classifying answers.
+pub mod http {
+    pub use crate::bindings::herald::delivery::http::{HttpError, Request, Response};
+    use crate::{DeliveryError, Receipt};
+
+    /// Reference a secret held by Herald in a header value; the host substitutes it.
+    pub fn secret_ref(name: &str) -> String {
+        format!("{{{{secret:{name}}}}}")
+    }
+
+    /// Send a request through the host.
+    pub fn send(request: &Request) -> Result<Response, HttpError> {
+        crate::bindings::herald::delivery::http::send(request)
+    }
+
+    /// POST `body` as `application/json` with extra headers.
+    pub fn post_json(
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> Result<Response, HttpError> {
+        let mut all: Vec<(String, String)> =
+            vec![("content-type".into(), "application/json".into())];
+        all.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let body = serde_json::to_vec(body)
+            .map_err(|e| HttpError::InvalidRequest(format!("cannot encode body: {e}")))?;
+        send(&Request {
+            method: "POST".into(),
+            url: url.into(),
+            headers: all,
+            body,
+        })
+    }
+
+    impl Response {
+        /// First value of header `name` (case-insensitive).
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+
+        /// The usual HTTP receiver classification: 2xx accepted, 429 with a delta-seconds
+        /// `Retry-After` -> retry-after (without it: retryable), 408/5xx retryable, other 4xx
+        /// (and anything else) permanent.
+        pub fn classify(&self, remote_id: Option<String>) -> Result<Receipt, DeliveryError> {
+            let excerpt = body_excerpt(&self.body);
+            match self.status {
+                200..=299 => Ok(Receipt {
+                    remote_id,
+                    detail: format!("HTTP {}", self.status),
+                }),
+                429 => {
+                    let message = format!("HTTP 429 rate limited: {excerpt}");
+                    match self
+                        .header("retry-after")
+                        .and_then(|v| v.trim().parse::<u32>().ok())
+                    {
+                        Some(seconds) => Err(DeliveryError::RetryAfter((seconds, message))),
+                        None => Err(DeliveryError::Retryable(message)),
+                    }
+                }
+                408 | 500..=599 => Err(DeliveryError::Retryable(format!(
+                    "HTTP {}: {excerpt}",
+                    self.status
+                ))),
+                status => Err(DeliveryError::Permanent(format!(
+                    "HTTP {status}: {excerpt}"
+                ))),
+            }
+        }
+    }
+
+    impl From<HttpError> for DeliveryError {
+        /// Policy refusals need an operator; malformed requests are the plugin's or the
+        /// configuration's fault; the rest is worth another try.
+        fn from(e: HttpError) -> Self {
+            match e {
+                HttpError::Denied(m) => DeliveryError::Misconfigured(format!("http denied: {m}")),
+                HttpError::InvalidRequest(m) => {
+                    DeliveryError::Misconfigured(format!("invalid http request: {m}"))
+                }
+                HttpError::Timeout(m) => DeliveryError::Retryable(format!("http timeout: {m}")),
+                HttpError::Transport(m) => DeliveryError::Retryable(format!("http transport: {m}")),
+                HttpError::TooLarge(m) => DeliveryError::Permanent(format!("http too large: {m}")),
+            }
+        }
+    }
+
+    /// At most 200 characters of a response body, for error messages.
+    fn body_excerpt(body: &[u8]) -> String {
+        let text = String::from_utf8_lossy(body);
+        let mut out: String = text.chars().take(200).collect();
+        if text.chars().count() > 200 {
+            out.push('…');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http::{HttpError, Response};
+    use super::{DeliveryError, Receipt};
+
+    fn response(status: u16, headers: &[(&str, &str)]) -> Response {
+        Response {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: b"body".to_vec(),
+        }
+    }
+
+    #[test]
+    fn classifies_http_answers() {
+        match response(204, &[]).classify(Some("id".into())) {
+            Ok(Receipt { remote_id, detail }) => {
+                assert_eq!(remote_id.as_deref(), Some("id"));
+                assert_eq!(detail, "HTTP 204");
+            }
+            Err(e) => panic!("204 must be accepted: {e:?}"),
+        }
+        assert!(matches!(
+            response(429, &[("Retry-After", " 17 ")]).classify(None),
+            Err(DeliveryError::RetryAfter((17, _)))
+        ));
+        // An HTTP-date Retry-After is not understood: plain retryable, the engine backs off.
+        assert!(matches!(
+            response(429, &[("retry-after", "Wed, 21 Oct 2026 07:28:00 GMT")]).classify(None),
+            Err(DeliveryError::Retryable(_))
+        ));
+        for status in [408, 500, 502, 503] {
+            assert!(matches!(
+                response(status, &[]).classify(None),
+                Err(DeliveryError::Retryable(_))
+            ));
+        }
+        for status in [301, 400, 401, 404, 410, 422] {
+            assert!(matches!(
+                response(status, &[]).classify(None),
+                Err(DeliveryError::Permanent(m)) if m.contains(&status.to_string())
+            ));
+        }
+    }
+
+    #[test]
+    fn maps_http_errors() {
+        assert!(matches!(
+            DeliveryError::from(HttpError::Denied("x".into())),
+            DeliveryError::Misconfigured(_)
+        ));
+        assert!(matches!(
+            DeliveryError::from(HttpError::Transport("x".into())),
+            DeliveryError::Retryable(_)
+        ));
+        assert!(matches!(
+            DeliveryError::from(HttpError::Timeout("x".into())),
+            DeliveryError::Retryable(_)
+        ));
+    }
+}

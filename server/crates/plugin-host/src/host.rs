@@ -1,0 +1,977 @@
+//! [`PluginHost`]: loading, pinning and capability checks at load, and running one export call
+//! in a fresh, limited `Store`. [`WasmChannel`] adapts it to [`herald_delivery::Channel`].
+//!
+//! Isolation, per call: a new `Store` (no state survives between calls), instantiated from a
+//! pre-checked `InstancePre` in wasmtime's pooling allocator; fuel; an epoch deadline driven by
+//! a ticker thread; a memory cap that traps on growth past it. Calls run on tokio's blocking
+//! pool, so a spinning plugin holds one blocking thread until its deadline, never a runtime
+//! worker. Any trap, timeout or limit hit becomes [`DeliveryError::Retryable`] for that one call.
+//!
+//! Plugins live in a map of `Arc`s behind a lock: [`PluginHost::upgrade`] swaps an entry only
+//! after the new version passed its self-test, and calls already running keep the version they
+//! started with.
+
+use crate::bindings;
+use crate::bindings::herald::delivery::{clock, http as wit_http, log, smtp, tcp, types as wit};
+use crate::capability::{Capability, ImportKind, classify_import};
+use crate::http::{HttpContext, HttpLimits};
+use crate::manifest::{Manifest, ManifestError};
+use crate::secrets::{SecretSource, Secrets};
+use herald_delivery::{DeliveryError, DestinationConfig, Notification, Receipt};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{
+    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder, Trap,
+};
+
+/// Limits and grants of a [`PluginHost`].
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Wall-clock limit of one export call (instantiation and host calls included).
+    pub call_timeout: Duration,
+    /// How often the epoch ticker advances; the deadline's granularity.
+    pub epoch_tick: Duration,
+    /// Linear-memory cap of one plugin instance, in bytes.
+    pub memory_limit: usize,
+    /// Fuel (roughly, wasm instructions) of one export call.
+    pub fuel_per_call: u64,
+    /// Plugin instances that may exist at once (sizes the pooling allocator).
+    pub max_instances: u32,
+    pub http: HttpLimits,
+    /// Capabilities a plugin without an entry in `capability_grants` may import.
+    pub default_capabilities: BTreeSet<Capability>,
+    /// Operator grants per plugin id; replaces `default_capabilities` for that plugin.
+    pub capability_grants: BTreeMap<String, BTreeSet<Capability>>,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            call_timeout: Duration::from_secs(10),
+            epoch_tick: Duration::from_millis(50),
+            memory_limit: 64 << 20,
+            fuel_per_call: 10_000_000_000,
+            max_instances: 32,
+            http: HttpLimits::default(),
+            // smtp and tcp are not served yet: a plugin importing them needs an explicit grant.
+            default_capabilities: [Capability::Http, Capability::Log, Capability::Clock].into(),
+            capability_grants: BTreeMap::new(),
+        }
+    }
+}
+
+impl HostConfig {
+    /// The capabilities plugin `id` may import.
+    pub fn granted(&self, id: &str) -> &BTreeSet<Capability> {
+        self.capability_grants
+            .get(id)
+            .unwrap_or(&self.default_capabilities)
+    }
+}
+
+/// What a plugin says about itself (its `describe` export), cached at load.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PluginInfo {
+    pub id: String,
+    pub version: String,
+    pub display_name: String,
+    pub config_fields: Vec<ConfigField>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfigField {
+    pub name: String,
+    pub kind: ConfigFieldKind,
+    pub required: bool,
+    pub help: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConfigFieldKind {
+    Text,
+    Url,
+    HostPort,
+    EmailList,
+    SecretRef,
+}
+
+/// One problem `validate-config` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigIssue {
+    /// The field at fault, or empty for the configuration as a whole.
+    pub field: String,
+    pub message: String,
+}
+
+/// One loaded plugin, as `herald plugins list` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PluginSummary {
+    pub id: String,
+    pub version: String,
+    pub display_name: String,
+    /// Hex sha256 of the component file (equal to its manifest's pin).
+    pub sha256: String,
+    /// Capabilities the component actually imports.
+    pub capabilities: Vec<Capability>,
+    pub path: PathBuf,
+}
+
+/// What [`PluginHost::load_dir`] did with each component of a folder.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub loaded: Vec<PluginSummary>,
+    pub refused: Vec<(PathBuf, HostError)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("cannot set up the wasm engine: {0}")]
+    Engine(String),
+    #[error("cannot read plugin folder {path}: {source}")]
+    ReadDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("cannot read plugin component {path}: {source}")]
+    ReadComponent {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("plugin component {path} has sha256 {actual}, but its manifest pins {expected}")]
+    HashMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("plugin component {path} is not a valid component: {message}")]
+    Compile { path: PathBuf, message: String },
+    #[error("plugin component {path}: {message}")]
+    UnknownImport { path: PathBuf, message: String },
+    #[error(
+        "plugin component {path} imports the {capability} capability, which its manifest does not declare"
+    )]
+    UndeclaredImport {
+        path: PathBuf,
+        capability: Capability,
+    },
+    #[error(
+        "plugin {id} ({path}) imports the {capability} capability, which the operator has not granted it"
+    )]
+    NotGranted {
+        path: PathBuf,
+        id: String,
+        capability: Capability,
+    },
+    #[error(
+        "plugin component {path} does not implement the herald:delivery channel world: {message}"
+    )]
+    WrongWorld { path: PathBuf, message: String },
+    #[error(
+        "plugin component {path} describes itself as {actual_id} {actual_version}, but its manifest says {manifest_id} {manifest_version}"
+    )]
+    IdentityMismatch {
+        path: PathBuf,
+        manifest_id: String,
+        manifest_version: String,
+        actual_id: String,
+        actual_version: String,
+    },
+    #[error("plugin {id} is already loaded (use upgrade to replace it)")]
+    Duplicate { id: String },
+    #[error("no plugin with id {0:?} is loaded")]
+    UnknownPlugin(String),
+    #[error("plugin {id} failed: {message}")]
+    PluginFailed { id: String, message: String },
+    #[error(
+        "new version {version} of plugin {id} failed its self-test, the old one stays: {error}"
+    )]
+    SelfTestFailed {
+        id: String,
+        version: String,
+        error: DeliveryError,
+    },
+}
+
+/// A loaded, checked, pre-instantiated plugin.
+struct LoadedPlugin {
+    info: PluginInfo,
+    sha256: String,
+    imports: BTreeSet<Capability>,
+    path: PathBuf,
+    pre: bindings::ChannelPre<CallState>,
+}
+
+impl LoadedPlugin {
+    fn summary(&self) -> PluginSummary {
+        PluginSummary {
+            id: self.info.id.clone(),
+            version: self.info.version.clone(),
+            display_name: self.info.display_name.clone(),
+            sha256: self.sha256.clone(),
+            capabilities: self.imports.iter().copied().collect(),
+            path: self.path.clone(),
+        }
+    }
+}
+
+/// Runs channel plugins. Create one per process; share it behind an `Arc`.
+pub struct PluginHost {
+    engine: Engine,
+    linker: Linker<CallState>,
+    config: Arc<HostConfig>,
+    plugins: RwLock<BTreeMap<String, Arc<LoadedPlugin>>>,
+    _ticker: EpochTicker,
+}
+
+impl PluginHost {
+    /// Set up the engine (pooling allocator, fuel, epochs) and start the epoch ticker.
+    pub fn new(config: HostConfig) -> Result<Self, HostError> {
+        let n = config.max_instances.max(1);
+        let mut pool = PoolingAllocationConfig::default();
+        // A component built by wit-component holds its module plus small shim/fixup modules.
+        pool.total_component_instances(n)
+            .total_core_instances(n * 4)
+            .total_memories(n)
+            .total_tables(n * 4)
+            .max_memory_size(config.memory_limit);
+        let mut wasm = wasmtime::Config::new();
+        wasm.wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm).map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        bindings::Channel::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
+            .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let ticker = EpochTicker::start(&engine, config.epoch_tick);
+        Ok(Self {
+            engine,
+            linker,
+            config: Arc::new(config),
+            plugins: RwLock::new(BTreeMap::new()),
+            _ticker: ticker,
+        })
+    }
+
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    /// Load every `*.wasm` in `dir` (each with its `.toml` manifest). A refused component does
+    /// not stop the others; the report says why it was refused. Compiles: call at start-up or
+    /// from a blocking thread.
+    pub fn load_dir(&self, dir: &Path) -> Result<LoadReport, HostError> {
+        let entries = std::fs::read_dir(dir).map_err(|source| HostError::ReadDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
+            .collect();
+        paths.sort();
+        let mut report = LoadReport::default();
+        for path in paths {
+            match self.load_plugin(&path) {
+                Ok(summary) => report.loaded.push(summary),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "plugin refused");
+                    report.refused.push((path, e));
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Load one component (`x/name.wasm` with `x/name.toml`): check its pin, imports and
+    /// identity, pre-instantiate it and make it available under its id. Compiles: call at
+    /// start-up or from a blocking thread.
+    pub fn load_plugin(&self, wasm_path: &Path) -> Result<PluginSummary, HostError> {
+        let plugin = prepare(&self.engine, &self.linker, &self.config, wasm_path)?;
+        let mut plugins = self
+            .plugins
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if plugins.contains_key(&plugin.info.id) {
+            return Err(HostError::Duplicate {
+                id: plugin.info.id.clone(),
+            });
+        }
+        let summary = plugin.summary();
+        tracing::info!(plugin = %summary.id, version = %summary.version, sha256 = %summary.sha256, "plugin loaded");
+        plugins.insert(summary.id.clone(), Arc::new(plugin));
+        Ok(summary)
+    }
+
+    /// Replace (or add) a plugin with the component at `wasm_path`, but only once its `test`
+    /// export succeeded against `self_test` (a destination of that plugin). Calls already
+    /// running finish on the old version; later calls get the new one.
+    pub async fn upgrade(
+        &self,
+        wasm_path: &Path,
+        self_test: &DestinationConfig,
+        secrets: &Secrets,
+    ) -> Result<PluginSummary, HostError> {
+        let (engine, linker, config) = (
+            self.engine.clone(),
+            self.linker.clone(),
+            self.config.clone(),
+        );
+        let path = wasm_path.to_path_buf();
+        let candidate =
+            tokio::task::spawn_blocking(move || prepare(&engine, &linker, &config, &path))
+                .await
+                .map_err(|e| {
+                    HostError::Engine(format!("loading the new version panicked: {e}"))
+                })??;
+        let candidate = Arc::new(candidate);
+        if candidate.info.id != self_test.plugin_id {
+            return Err(HostError::SelfTestFailed {
+                id: candidate.info.id.clone(),
+                version: candidate.info.version.clone(),
+                error: DeliveryError::Misconfigured(format!(
+                    "self-test destination {} is for plugin {}, not {}",
+                    self_test.destination_id, self_test.plugin_id, candidate.info.id
+                )),
+            });
+        }
+        if let Err(error) = self.run_test(candidate.clone(), self_test, secrets).await {
+            return Err(HostError::SelfTestFailed {
+                id: candidate.info.id.clone(),
+                version: candidate.info.version.clone(),
+                error,
+            });
+        }
+        let summary = candidate.summary();
+        let previous = self
+            .plugins
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(summary.id.clone(), candidate);
+        tracing::info!(
+            plugin = %summary.id,
+            version = %summary.version,
+            previous = previous.as_ref().map(|p| p.info.version.as_str()).unwrap_or("none"),
+            "plugin upgraded after passing its self-test"
+        );
+        Ok(summary)
+    }
+
+    /// Every loaded plugin, by id.
+    pub fn list(&self) -> Vec<PluginSummary> {
+        self.plugins
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .map(|p| p.summary())
+            .collect()
+    }
+
+    /// The plugin's self-description (cached from its `describe` export at load).
+    pub fn describe(&self, plugin_id: &str) -> Result<PluginInfo, HostError> {
+        Ok(self.plugin(plugin_id)?.info.clone())
+    }
+
+    /// Run the plugin's pure `validate-config` (no capability does I/O during it). An empty
+    /// list means the configuration is valid.
+    pub async fn validate_config(
+        &self,
+        plugin_id: &str,
+        config: &serde_json::Value,
+    ) -> Result<Vec<ConfigIssue>, HostError> {
+        let plugin = self.plugin(plugin_id)?;
+        let config = config.to_string();
+        let state = CallState::pure(&plugin.info.id, &self.config);
+        let result = self
+            .call(plugin.clone(), state, move |channel, store| {
+                channel.call_validate_config(store, &config)
+            })
+            .await
+            .map_err(|message| HostError::PluginFailed {
+                id: plugin.info.id.clone(),
+                message,
+            })?;
+        Ok(match result {
+            Ok(()) => Vec::new(),
+            Err(errors) => errors
+                .into_iter()
+                .map(|e| ConfigIssue {
+                    field: e.field,
+                    message: e.message,
+                })
+                .collect(),
+        })
+    }
+
+    /// Run the plugin's `test` export for a destination (sends a harmless test message).
+    pub async fn test(
+        &self,
+        destination: &DestinationConfig,
+        secrets: &Secrets,
+    ) -> Result<Receipt, DeliveryError> {
+        let plugin = self
+            .plugin(&destination.plugin_id)
+            .map_err(|e| DeliveryError::Misconfigured(e.to_string()))?;
+        self.run_test(plugin, destination, secrets).await
+    }
+
+    /// Deliver one notification through the destination's plugin. `secrets` are what
+    /// `{{secret:NAME}}` header references may use, and are redacted from the plugin's logs,
+    /// receipt and errors.
+    pub async fn deliver(
+        &self,
+        destination: &DestinationConfig,
+        notification: &Notification,
+        secrets: &Secrets,
+    ) -> Result<Receipt, DeliveryError> {
+        let plugin = self
+            .plugin(&destination.plugin_id)
+            .map_err(|e| DeliveryError::Misconfigured(e.to_string()))?;
+        let config = destination.config.to_string();
+        let wit_notification = to_wit_notification(notification);
+        let secrets = Arc::new(secrets.clone());
+        let state = CallState::with_http(
+            &plugin.info.id,
+            destination,
+            &notification.delivery_id,
+            &self.config,
+            secrets.clone(),
+        );
+        let result = self
+            .call(plugin.clone(), state, move |channel, store| {
+                channel.call_deliver(store, &config, &wit_notification)
+            })
+            .await;
+        finish(&plugin.info.id, result, &secrets)
+    }
+
+    async fn run_test(
+        &self,
+        plugin: Arc<LoadedPlugin>,
+        destination: &DestinationConfig,
+        secrets: &Secrets,
+    ) -> Result<Receipt, DeliveryError> {
+        let config = destination.config.to_string();
+        let secrets = Arc::new(secrets.clone());
+        let state = CallState::with_http(
+            &plugin.info.id,
+            destination,
+            "self-test",
+            &self.config,
+            secrets.clone(),
+        );
+        let result = self
+            .call(plugin.clone(), state, move |channel, store| {
+                channel.call_test(store, &config)
+            })
+            .await;
+        finish(&plugin.info.id, result, &secrets)
+    }
+
+    fn plugin(&self, id: &str) -> Result<Arc<LoadedPlugin>, HostError> {
+        self.plugins
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| HostError::UnknownPlugin(id.to_string()))
+    }
+
+    /// Run `f` against a fresh instance on the blocking pool.
+    async fn call<R, F>(
+        &self,
+        plugin: Arc<LoadedPlugin>,
+        state: CallState,
+        f: F,
+    ) -> Result<R, String>
+    where
+        R: Send + 'static,
+        F: FnOnce(&bindings::Channel, &mut Store<CallState>) -> wasmtime::Result<R>
+            + Send
+            + 'static,
+    {
+        let engine = self.engine.clone();
+        let config = self.config.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            run_in_store(&engine, &config, &plugin.pre, state, f)
+        });
+        // The epoch deadline ends the call; this outer limit only guards against a host call
+        // that never returns.
+        let grace = self.config.call_timeout + self.config.http.request_timeout;
+        match tokio::time::timeout(grace, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(format!("call panicked in the host: {join}")),
+            Err(_) => Err(format!("did not finish within {}s", grace.as_secs())),
+        }
+    }
+}
+
+/// Everything `load_plugin` checks, without registering the plugin.
+fn prepare(
+    engine: &Engine,
+    linker: &Linker<CallState>,
+    config: &HostConfig,
+    wasm_path: &Path,
+) -> Result<LoadedPlugin, HostError> {
+    let path = wasm_path.to_path_buf();
+    let manifest = Manifest::read(&Manifest::path_for(wasm_path))?;
+    let bytes = std::fs::read(wasm_path).map_err(|source| HostError::ReadComponent {
+        path: path.clone(),
+        source,
+    })?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    if !sha256.eq_ignore_ascii_case(&manifest.sha256) {
+        return Err(HostError::HashMismatch {
+            path,
+            expected: manifest.sha256.to_ascii_lowercase(),
+            actual: sha256,
+        });
+    }
+    let component = Component::new(engine, &bytes).map_err(|e| HostError::Compile {
+        path: path.clone(),
+        message: format!("{e:#}"),
+    })?;
+
+    // What the component really imports decides, not what its manifest claims.
+    let mut imports = BTreeSet::new();
+    for (name, _) in component.component_type().imports(engine) {
+        match classify_import(name) {
+            Ok(ImportKind::Types) => {}
+            Ok(ImportKind::Capability(c)) => {
+                imports.insert(c);
+            }
+            Err(message) => return Err(HostError::UnknownImport { path, message }),
+        }
+    }
+    let granted = config.granted(&manifest.id);
+    for &capability in &imports {
+        if !manifest.capabilities.contains(&capability) {
+            return Err(HostError::UndeclaredImport { path, capability });
+        }
+        if !granted.contains(&capability) {
+            return Err(HostError::NotGranted {
+                path,
+                id: manifest.id.clone(),
+                capability,
+            });
+        }
+    }
+
+    let instance_pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| HostError::WrongWorld {
+            path: path.clone(),
+            message: format!("{e:#}"),
+        })?;
+    let pre = bindings::ChannelPre::new(instance_pre).map_err(|e| HostError::WrongWorld {
+        path: path.clone(),
+        message: format!("{e:#}"),
+    })?;
+
+    let state = CallState::pure(&manifest.id, config);
+    let info = run_in_store(engine, config, &pre, state, |channel, store| {
+        channel.call_describe(store)
+    })
+    .map_err(|message| HostError::PluginFailed {
+        id: manifest.id.clone(),
+        message: format!("describe: {message}"),
+    })?;
+    let info = from_wit_info(info);
+    if info.id != manifest.id || info.version != manifest.version {
+        return Err(HostError::IdentityMismatch {
+            path,
+            manifest_id: manifest.id,
+            manifest_version: manifest.version,
+            actual_id: info.id,
+            actual_version: info.version,
+        });
+    }
+    Ok(LoadedPlugin {
+        info,
+        sha256,
+        imports,
+        path,
+        pre,
+    })
+}
+
+/// Instantiate from `pre` in a new limited store and run `f`; failures come back as a sentence.
+fn run_in_store<R>(
+    engine: &Engine,
+    config: &HostConfig,
+    pre: &bindings::ChannelPre<CallState>,
+    state: CallState,
+    f: impl FnOnce(&bindings::Channel, &mut Store<CallState>) -> wasmtime::Result<R>,
+) -> Result<R, String> {
+    let started = Instant::now();
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limits);
+    store
+        .set_fuel(config.fuel_per_call)
+        .map_err(|e| format!("failed: cannot set fuel: {e:#}"))?;
+    let tick = config.epoch_tick.as_nanos().max(1);
+    // The next tick may come at once, so one more: the call gets at least `call_timeout`.
+    let ticks = config.call_timeout.as_nanos().div_ceil(tick) + 1;
+    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+    store.epoch_deadline_trap();
+    let result = pre
+        .instantiate(&mut store)
+        .and_then(|channel| f(&channel, &mut store));
+    result.map_err(|e| describe_failure(&e, config, started.elapsed()))
+}
+
+/// Turn a wasmtime error into a sentence that says which limit was hit, if any (the full
+/// error, with the wasm backtrace, goes to the debug log).
+fn describe_failure(e: &wasmtime::Error, config: &HostConfig, elapsed: Duration) -> String {
+    tracing::debug!(error = ?e, "plugin call failed");
+    let root = e.root_cause().to_string();
+    let what = match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => format!(
+            "exceeded its time limit of {:.1}s",
+            config.call_timeout.as_secs_f64()
+        ),
+        Some(Trap::OutOfFuel) => format!("ran out of fuel ({} units)", config.fuel_per_call),
+        Some(trap) => format!("trapped: {trap}"),
+        None if root.contains("growing memory") => format!(
+            "exceeded its memory limit of {} MiB ({root})",
+            config.memory_limit >> 20
+        ),
+        None => format!("failed: {root}"),
+    };
+    format!("{what} (after {}ms)", elapsed.as_millis())
+}
+
+/// Map a call's outcome onto the delivery contract: a plugin failure (trap, timeout, limit)
+/// is retryable for this delivery only; everything is redacted.
+fn finish(
+    plugin_id: &str,
+    result: Result<Result<wit::Receipt, wit::DeliveryError>, String>,
+    secrets: &Secrets,
+) -> Result<Receipt, DeliveryError> {
+    match result {
+        Ok(Ok(receipt)) => Ok(Receipt {
+            remote_id: receipt.remote_id.map(|r| secrets.redact(&r)),
+            detail: secrets.redact(&receipt.detail),
+        }),
+        Ok(Err(error)) => Err(match error {
+            wit::DeliveryError::Retryable(m) => DeliveryError::Retryable(secrets.redact(&m)),
+            wit::DeliveryError::RetryAfter((seconds, m)) => DeliveryError::RetryAfter {
+                seconds,
+                message: secrets.redact(&m),
+            },
+            wit::DeliveryError::Permanent(m) => DeliveryError::Permanent(secrets.redact(&m)),
+            wit::DeliveryError::Misconfigured(m) => {
+                DeliveryError::Misconfigured(secrets.redact(&m))
+            }
+        }),
+        Err(message) => {
+            let message = secrets.redact(&message);
+            tracing::warn!(plugin = %plugin_id, %message, "plugin call failed");
+            Err(DeliveryError::Retryable(format!(
+                "plugin {plugin_id} {message}"
+            )))
+        }
+    }
+}
+
+/// Per-call store data: limits, who is calling for whom, and the capabilities' state.
+pub(crate) struct CallState {
+    plugin_id: String,
+    destination_id: String,
+    delivery_id: String,
+    limits: StoreLimits,
+    /// `None` in pure calls (describe, validate-config): http is denied there.
+    http: Option<HttpContext>,
+    secrets: Arc<Secrets>,
+    log_lines: u32,
+}
+
+/// Log lines one call may write, and their length; a chatty plugin cannot flood the log.
+const MAX_LOG_LINES: u32 = 200;
+const MAX_LOG_LINE: usize = 4096;
+
+impl CallState {
+    fn limits(config: &HostConfig) -> StoreLimits {
+        StoreLimitsBuilder::new()
+            .memory_size(config.memory_limit)
+            .trap_on_grow_failure(true)
+            .build()
+    }
+
+    fn pure(plugin_id: &str, config: &HostConfig) -> Self {
+        Self {
+            plugin_id: plugin_id.to_string(),
+            destination_id: String::new(),
+            delivery_id: String::new(),
+            limits: Self::limits(config),
+            http: None,
+            secrets: Arc::new(Secrets::new()),
+            log_lines: 0,
+        }
+    }
+
+    fn with_http(
+        plugin_id: &str,
+        destination: &DestinationConfig,
+        delivery_id: &str,
+        config: &HostConfig,
+        secrets: Arc<Secrets>,
+    ) -> Self {
+        let http = tokio::runtime::Handle::try_current()
+            .ok()
+            .map(|runtime| HttpContext {
+                grants: destination.grants.clone(),
+                secrets: secrets.clone(),
+                limits: config.http.clone(),
+                runtime,
+                deadline: Instant::now() + config.call_timeout,
+                calls: 0,
+            });
+        Self {
+            plugin_id: plugin_id.to_string(),
+            destination_id: destination.destination_id.clone(),
+            delivery_id: delivery_id.to_string(),
+            limits: Self::limits(config),
+            http,
+            secrets,
+            log_lines: 0,
+        }
+    }
+}
+
+impl wit::Host for CallState {}
+
+impl wit_http::Host for CallState {
+    fn send(
+        &mut self,
+        request: wit_http::Request,
+    ) -> Result<wit_http::Response, wit_http::HttpError> {
+        let result = match self.http.as_mut() {
+            Some(http) => http.send(request),
+            None => Err(wit_http::HttpError::Denied(
+                "http is not available in describe and validate-config".into(),
+            )),
+        };
+        if let Err(e) = &result {
+            tracing::info!(
+                target: "herald::plugin",
+                plugin = %self.plugin_id,
+                destination = %self.destination_id,
+                delivery = %self.delivery_id,
+                error = %self.secrets.redact(&format!("{e:?}")),
+                "plugin http request failed"
+            );
+        }
+        result
+    }
+}
+
+impl log::Host for CallState {
+    fn log(&mut self, level: log::Level, message: String) {
+        self.log_lines += 1;
+        if self.log_lines > MAX_LOG_LINES {
+            return;
+        }
+        let mut message = self.secrets.redact(&message);
+        if message.len() > MAX_LOG_LINE {
+            let mut cut = MAX_LOG_LINE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        if self.log_lines == MAX_LOG_LINES {
+            message.push_str(" (log line limit reached; further lines of this call dropped)");
+        }
+        let (plugin, destination, delivery) =
+            (&self.plugin_id, &self.destination_id, &self.delivery_id);
+        match level {
+            log::Level::Trace => {
+                tracing::trace!(target: "herald::plugin", %plugin, %destination, %delivery, "{message}")
+            }
+            log::Level::Debug => {
+                tracing::debug!(target: "herald::plugin", %plugin, %destination, %delivery, "{message}")
+            }
+            log::Level::Info => {
+                tracing::info!(target: "herald::plugin", %plugin, %destination, %delivery, "{message}")
+            }
+            log::Level::Warn => {
+                tracing::warn!(target: "herald::plugin", %plugin, %destination, %delivery, "{message}")
+            }
+            log::Level::Error => {
+                tracing::error!(target: "herald::plugin", %plugin, %destination, %delivery, "{message}")
+            }
+        }
+    }
+}
+
+impl clock::Host for CallState {
+    fn now(&mut self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    }
+}
+
+impl smtp::Host for CallState {
+    fn send(&mut self, _message: smtp::Message) -> Result<String, smtp::SmtpError> {
+        Err(smtp::SmtpError::Denied(
+            "the smtp capability is not served by this Herald version yet".into(),
+        ))
+    }
+}
+
+impl tcp::Host for CallState {
+    fn exchange(&mut self, _request: tcp::ExchangeRequest) -> Result<Vec<u8>, tcp::TcpError> {
+        Err(tcp::TcpError::Denied(
+            "the tcp capability is not served by this Herald version yet".into(),
+        ))
+    }
+}
+
+/// Advances the engine's epoch every tick until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: &Engine, tick: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("herald-plugin-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .ok();
+        if thread.is_none() {
+            tracing::error!(
+                "cannot start the plugin epoch ticker: plugin calls will only stop on fuel"
+            );
+        }
+        Self { stop, thread }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Adapts a [`PluginHost`] to the delivery engine's [`herald_delivery::Channel`]: the
+/// destination's `plugin_id` picks the plugin, `secrets` supplies its secrets.
+pub struct WasmChannel {
+    host: Arc<PluginHost>,
+    secrets: Arc<dyn SecretSource>,
+}
+
+impl WasmChannel {
+    pub fn new(host: Arc<PluginHost>, secrets: Arc<dyn SecretSource>) -> Self {
+        Self { host, secrets }
+    }
+
+    pub fn host(&self) -> &Arc<PluginHost> {
+        &self.host
+    }
+}
+
+#[async_trait::async_trait]
+impl herald_delivery::Channel for WasmChannel {
+    async fn deliver(
+        &self,
+        destination: &DestinationConfig,
+        notification: &Notification,
+    ) -> Result<Receipt, DeliveryError> {
+        let secrets = self.secrets.secrets_for(destination).map_err(|e| {
+            DeliveryError::Misconfigured(format!(
+                "secrets of destination {}: {e}",
+                destination.destination_id
+            ))
+        })?;
+        self.host.deliver(destination, notification, &secrets).await
+    }
+}
+
+fn to_wit_notification(n: &Notification) -> wit::Notification {
+    wit::Notification {
+        delivery_id: n.delivery_id.clone(),
+        event_kind: n.event_kind.clone(),
+        tracking_id: n.tracking_id.clone(),
+        version: n.version.clone(),
+        title: n.title.clone(),
+        severity: n.severity.clone(),
+        cvss_score: n.cvss_score,
+        cves: n.cves.clone(),
+        products: n
+            .products
+            .iter()
+            .map(|p| wit::NotifiedProduct {
+                product_id: p.product_id.clone(),
+                name: p.name.clone(),
+                version: p.version.clone(),
+                udi_di: p.udi_di.clone(),
+                cpe: p.cpe.clone(),
+                purl: p.purl.clone(),
+            })
+            .collect(),
+        initial_release_date: n.initial_release_date.clone(),
+        current_release_date: n.current_release_date.clone(),
+        tlp: n.tlp.clone(),
+        summary: n.summary.clone(),
+        portal_url: n.portal_url.clone(),
+        csaf_url: n.csaf_url.clone(),
+        previous_receipt: n.previous_receipt.as_ref().map(|r| wit::Receipt {
+            remote_id: r.remote_id.clone(),
+            detail: r.detail.clone(),
+        }),
+        attempt: n.attempt,
+    }
+}
+
+fn from_wit_info(info: wit::PluginInfo) -> PluginInfo {
+    PluginInfo {
+        id: info.id,
+        version: info.version,
+        display_name: info.display_name,
+        config_fields: info
+            .config_fields
+            .into_iter()
+            .map(|f| ConfigField {
+                name: f.name,
+                kind: match f.kind {
+                    wit::ConfigFieldKind::Text => ConfigFieldKind::Text,
+                    wit::ConfigFieldKind::Url => ConfigFieldKind::Url,
+                    wit::ConfigFieldKind::HostPort => ConfigFieldKind::HostPort,
+                    wit::ConfigFieldKind::EmailList => ConfigFieldKind::EmailList,
+                    wit::ConfigFieldKind::SecretRef => ConfigFieldKind::SecretRef,
+                },
+                required: f.required,
+                help: f.help,
+            })
+            .collect(),
+    }
+}

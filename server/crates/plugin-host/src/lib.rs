@@ -1,0 +1,38 @@
+//! Herald's Wasm plugin host: loads channel plugins (Wasm components implementing the
+//! `herald:delivery@0.1.0` world `channel`, see `plugins/wit/since_v0.1.0/`) and runs them in
+//! wasmtime with only what the operator granted.
+//!
+//! What it owns:
+//! - loading: each `<name>.wasm` is pinned by the sha256 in the `<name>.toml` manifest beside it,
+//!   and is refused when its actual component imports exceed the capabilities it declares or
+//!   the operator granted ([`manifest`], [`capability`]);
+//! - isolation: pooling allocator, pre-instantiation, a fresh `Store` per call, fuel, an epoch
+//!   deadline and a memory cap; a trap, timeout or limit hit fails that one delivery as
+//!   [`DeliveryError::Retryable`](herald_delivery::DeliveryError::Retryable) ([`host`]);
+//! - the host side of each capability: `http` with host grants, address checks, caps and
+//!   `{{secret:NAME}}` substitution ([`http`]); `log` and `clock`. `smtp` and `tcp` are defined
+//!   in the WIT but not served yet;
+//! - [`herald_delivery::Channel`] for the delivery engine ([`WasmChannel`]).
+
+pub mod capability;
+pub mod host;
+pub mod http;
+pub mod manifest;
+pub mod secrets;
+
+pub use capability::Capability;
+pub use host::{
+    ConfigField, ConfigFieldKind, ConfigIssue, HostConfig, HostError, LoadReport, PluginHost,
+    PluginInfo, PluginSummary, WasmChannel,
+};
+pub use http::HttpLimits;
+pub use manifest::Manifest;
+pub use secrets::{SecretSource, Secrets};
+
+/// Host bindings generated from the WIT contract (the same files the guest SDK uses).
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../../plugins/wit/since_v0.1.0",
+        world: "channel",
+    });
+}
