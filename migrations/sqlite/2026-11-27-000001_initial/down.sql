@@ -1,0 +1,14 @@
+DROP TABLE audit_log;
+DROP TABLE delivery_attempts;
+DROP TABLE deliveries;
+DROP TABLE destinations;
+DROP TABLE outbox_events;
+DROP TABLE advisory_products;
+DROP TABLE advisory_cves;
+DROP TABLE advisory_revisions;
+DROP TABLE advisories;
+DROP TABLE products;
+DROP TABLE api_tokens;
+DROP TABLE sessions;
+DROP TABLE users;
+DROP TABLE organizations;

@@ -1,0 +1,453 @@
+//! The engine loop: fan out outbox events, claim due deliveries, build each [`Notification`],
+//! call the [`Channel`], and record the attempt with the engine's retry decision. Storage is
+//! synchronous, so every database call runs in `spawn_blocking`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::SecondsFormat;
+use herald_storage::{
+    AttemptOutcome, AttemptReport, ClaimedDelivery, Db, DbConnection, NextStep, StorageError,
+    claim_due, fan_out_pending, record_attempt, tlp_str,
+};
+use rand::Rng;
+
+use crate::{
+    Channel, DeliveryError, DestinationConfig, Grants, Notification, NotifiedProduct, Receipt,
+};
+
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Unique per running engine (host name + process id, say); recorded with every attempt.
+    pub worker_id: String,
+    /// Public base URL of the portal, e.g. `https://herald.example.com` (no trailing slash needed).
+    pub base_url: String,
+    /// Deliveries claimed (and run concurrently) per round; also the fan-out batch.
+    pub batch: i64,
+    /// Pause between rounds that found nothing to do.
+    pub poll_interval: Duration,
+    /// Attempts before a delivery is dead (counted since its last replay).
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt up to `backoff_cap`, then jittered down by up to
+    /// a quarter so that retries of many deliveries spread out. Defaults (30 s, 10 min, 8
+    /// attempts) spread the retries of one delivery over roughly 30 minutes.
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// Longest `RetryAfter` honoured; a receiver asking for more gets this.
+    pub retry_after_cap: Duration,
+    /// How long a claim is held; must exceed `attempt_timeout` so that a live worker never
+    /// loses its lease.
+    pub lease: Duration,
+    /// A channel call taking longer than this counts as a retryable failure.
+    pub attempt_timeout: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            worker_id: format!("herald-{}", std::process::id()),
+            base_url: "http://127.0.0.1:3000".into(),
+            batch: 16,
+            poll_interval: Duration::from_secs(2),
+            max_attempts: 8,
+            backoff_base: Duration::from_secs(30),
+            backoff_cap: Duration::from_secs(600),
+            retry_after_cap: Duration::from_secs(3600),
+            lease: Duration::from_secs(300),
+            attempt_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("storage task failed: {0}")]
+    Task(String),
+    #[error("invalid engine settings: {0}")]
+    Settings(String),
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunReport {
+    pub events_fanned_out: usize,
+    pub deliveries_created: usize,
+    pub claimed: usize,
+    pub delivered: usize,
+    pub retry_scheduled: usize,
+    pub failed: usize,
+    pub dead: usize,
+    /// Attempts whose result could not be recorded because the lease was lost.
+    pub lease_lost: usize,
+}
+
+/// The delivery engine. Cheap to clone; clones share the channel and settings.
+#[derive(Clone)]
+pub struct Engine {
+    db: Db,
+    channel: Arc<dyn Channel>,
+    settings: Arc<EngineSettings>,
+}
+
+enum Decided {
+    Delivered,
+    Retry,
+    Failed,
+    Dead,
+    LeaseLost,
+}
+
+impl Engine {
+    pub fn new(
+        db: Db,
+        channel: Arc<dyn Channel>,
+        settings: EngineSettings,
+    ) -> Result<Engine, EngineError> {
+        if settings.worker_id.trim().is_empty() {
+            return Err(EngineError::Settings("worker_id is empty".into()));
+        }
+        if settings.max_attempts == 0 || settings.batch < 1 {
+            return Err(EngineError::Settings(
+                "max_attempts and batch must be at least 1".into(),
+            ));
+        }
+        if settings.lease <= settings.attempt_timeout {
+            return Err(EngineError::Settings(format!(
+                "lease ({:?}) must be longer than attempt_timeout ({:?})",
+                settings.lease, settings.attempt_timeout
+            )));
+        }
+        if settings.backoff_base.is_zero() || settings.backoff_cap < settings.backoff_base {
+            return Err(EngineError::Settings(
+                "backoff_base must be positive and not above backoff_cap".into(),
+            ));
+        }
+        Ok(Engine {
+            db,
+            channel,
+            settings: Arc::new(settings),
+        })
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// Runs rounds until `shutdown` completes. A round in progress is finished (its attempts
+    /// recorded) before returning; storage errors are logged and retried after the poll interval.
+    pub async fn run_until<F: Future<Output = ()>>(&self, shutdown: F) {
+        tokio::pin!(shutdown);
+        loop {
+            let busy = match self.run_once().await {
+                Ok(r) => r.claimed > 0 || r.events_fanned_out > 0,
+                Err(e) => {
+                    tracing::error!(error = %e, worker = %self.settings.worker_id, "delivery round failed");
+                    false
+                }
+            };
+            if busy {
+                // More may be due right away; still give shutdown a chance.
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::task::yield_now() => continue,
+                }
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+            }
+        }
+    }
+
+    /// One round: fan out pending events, claim up to `batch` due deliveries, deliver them
+    /// concurrently and record every attempt.
+    pub async fn run_once(&self) -> Result<RunReport, EngineError> {
+        let batch = self.settings.batch;
+        let fan = self.blocking(move |c| fan_out_pending(c, batch)).await?;
+        let worker = self.settings.worker_id.clone();
+        let lease = chrono::Duration::from_std(self.settings.lease)
+            .map_err(|e| EngineError::Settings(format!("lease: {e}")))?;
+        let claimed = self
+            .blocking(move |c| claim_due(c, &worker, batch, lease))
+            .await?;
+        let mut report = RunReport {
+            events_fanned_out: fan.events,
+            deliveries_created: fan.deliveries,
+            claimed: claimed.len(),
+            ..Default::default()
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for c in claimed {
+            let engine = self.clone();
+            tasks.spawn(async move { engine.attempt(c).await });
+        }
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(Decided::Delivered)) => report.delivered += 1,
+                Ok(Ok(Decided::Retry)) => report.retry_scheduled += 1,
+                Ok(Ok(Decided::Failed)) => report.failed += 1,
+                Ok(Ok(Decided::Dead)) => report.dead += 1,
+                Ok(Ok(Decided::LeaseLost)) => report.lease_lost += 1,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "recording a delivery attempt failed");
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(EngineError::Task(e.to_string()));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    async fn attempt(&self, claimed: ClaimedDelivery) -> Result<Decided, EngineError> {
+        let started_at = herald_storage::now();
+        let clock = Instant::now();
+        let attempt_in_round =
+            u32::try_from(claimed.delivery.attempts - claimed.delivery.replay_base)
+                .unwrap_or(1)
+                .max(1);
+        let result = match (
+            self.destination_config(&claimed),
+            self.notification(&claimed, attempt_in_round),
+        ) {
+            (Err(e), _) | (_, Err(e)) => Err(e),
+            (Ok(dest), Ok(note)) => {
+                match tokio::time::timeout(
+                    self.settings.attempt_timeout,
+                    self.channel.deliver(&dest, &note),
+                )
+                .await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(DeliveryError::Retryable(format!(
+                        "channel did not answer within {:?}",
+                        self.settings.attempt_timeout
+                    ))),
+                }
+            }
+        };
+        let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let (outcome, error, next, decided) = self.decide(result, attempt_in_round)?;
+        tracing::info!(
+            delivery = %claimed.delivery.id,
+            destination = %claimed.destination.id,
+            attempt = claimed.delivery.attempts,
+            outcome = %outcome,
+            error = error.as_deref().unwrap_or(""),
+            "delivery attempt"
+        );
+        let delivery_id = claimed.delivery.id.clone();
+        let worker = self.settings.worker_id.clone();
+        let number = claimed.delivery.attempts;
+        let recorded = self
+            .blocking(move |c| {
+                record_attempt(
+                    c,
+                    &AttemptReport {
+                        delivery_id: &delivery_id,
+                        worker: &worker,
+                        number,
+                        started_at,
+                        duration_ms,
+                        outcome,
+                        error,
+                        next,
+                    },
+                )
+            })
+            .await;
+        match recorded {
+            Ok(_) => Ok(decided),
+            Err(EngineError::Storage(StorageError::Conflict(m))) => {
+                tracing::warn!(delivery = %claimed.delivery.id, "attempt result not recorded: {m}");
+                Ok(Decided::LeaseLost)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The retry decision for one attempt's result.
+    fn decide(
+        &self,
+        result: Result<Receipt, DeliveryError>,
+        attempt_in_round: u32,
+    ) -> Result<(AttemptOutcome, Option<String>, NextStep, Decided), EngineError> {
+        let exhausted = attempt_in_round >= self.settings.max_attempts;
+        let retry = |delay: Duration| -> Result<(NextStep, Decided), EngineError> {
+            if exhausted {
+                return Ok((NextStep::Dead, Decided::Dead));
+            }
+            let delay = chrono::Duration::from_std(delay)
+                .map_err(|e| EngineError::Settings(e.to_string()))?;
+            Ok((
+                NextStep::RetryAt(herald_storage::now() + delay),
+                Decided::Retry,
+            ))
+        };
+        Ok(match result {
+            Ok(receipt) => {
+                let receipt = serde_json::to_value(&receipt)
+                    .map_err(|e| EngineError::Task(format!("cannot serialise receipt: {e}")))?;
+                (
+                    AttemptOutcome::Delivered,
+                    None,
+                    NextStep::Delivered { receipt },
+                    Decided::Delivered,
+                )
+            }
+            Err(DeliveryError::Retryable(m)) => {
+                let (next, d) = retry(self.backoff(attempt_in_round))?;
+                (AttemptOutcome::Retryable, Some(m), next, d)
+            }
+            Err(DeliveryError::RetryAfter { seconds, message }) => {
+                let (next, d) = retry(
+                    Duration::from_secs(u64::from(seconds)).min(self.settings.retry_after_cap),
+                )?;
+                (AttemptOutcome::RetryAfter, Some(message), next, d)
+            }
+            Err(DeliveryError::Permanent(m)) => (
+                AttemptOutcome::Permanent,
+                Some(m),
+                NextStep::Failed,
+                Decided::Failed,
+            ),
+            Err(DeliveryError::Misconfigured(m)) => (
+                AttemptOutcome::Misconfigured,
+                Some(m),
+                NextStep::Failed,
+                Decided::Failed,
+            ),
+        })
+    }
+
+    /// Delay before retry after attempt `n` (1-based): base * 2^(n-1), capped, times a random
+    /// factor in [0.75, 1.0].
+    pub fn backoff(&self, n: u32) -> Duration {
+        let exp = self
+            .settings
+            .backoff_base
+            .saturating_mul(1u32 << n.saturating_sub(1).min(20));
+        let capped = exp.min(self.settings.backoff_cap);
+        capped.mul_f64(rand::thread_rng().gen_range(0.75..=1.0))
+    }
+
+    fn destination_config(&self, c: &ClaimedDelivery) -> Result<DestinationConfig, DeliveryError> {
+        let grants: Grants = serde_json::from_value(c.destination.grants.clone()).map_err(|e| {
+            DeliveryError::Misconfigured(format!("destination grants are not valid: {e}"))
+        })?;
+        Ok(DestinationConfig {
+            destination_id: c.destination.id.clone(),
+            plugin_id: c.destination.plugin_id.clone(),
+            config: c.destination.config.clone(),
+            grants,
+        })
+    }
+
+    /// Builds the notification from the stored summary of the event's revision.
+    pub fn notification(
+        &self,
+        c: &ClaimedDelivery,
+        attempt: u32,
+    ) -> Result<Notification, DeliveryError> {
+        let (Some(summary), Some(tracking_id), Some(path)) = (&c.summary, &c.tracking_id, &c.path)
+        else {
+            return Err(DeliveryError::Permanent(format!(
+                "event {} names no advisory revision",
+                c.event.id
+            )));
+        };
+        let base = self.settings.base_url.trim_end_matches('/');
+        let previous_receipt = match &c.previous_receipt {
+            Some(v) => match serde_json::from_value::<Receipt>(v.clone()) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!(delivery = %c.delivery.id, "stored receipt unreadable: {e}");
+                    None
+                }
+            },
+            None => None,
+        };
+        Ok(Notification {
+            delivery_id: c.delivery.id.clone(),
+            event_kind: c.event.kind.clone(),
+            tracking_id: tracking_id.clone(),
+            version: summary.version.clone(),
+            title: summary.title.clone(),
+            severity: summary.severity.clone(),
+            cvss_score: summary.max_cvss,
+            cves: summary.cves(),
+            products: summary
+                .products
+                .iter()
+                .map(|p| NotifiedProduct {
+                    product_id: p.product_id.clone(),
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                    udi_di: p.udi_di.clone(),
+                    cpe: p.cpe.clone(),
+                    purl: p.purl.clone(),
+                })
+                .collect(),
+            initial_release_date: summary
+                .initial_release_date
+                .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            current_release_date: summary
+                .current_release_date
+                .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            tlp: summary.tlp.map(tlp_str).unwrap_or("").to_string(),
+            summary: summary.summary.clone().unwrap_or_default(),
+            portal_url: format!("{base}/advisories/{}", encode_path_segment(tracking_id)),
+            csaf_url: format!("{base}/.well-known/csaf/{path}"),
+            previous_receipt,
+            attempt,
+        })
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, StorageError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| EngineError::Task(e.to_string()))?
+        .map_err(EngineError::from)
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (tracking ids may hold `/`,
+/// spaces and more).
+fn encode_path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(encode_path_segment("LARK-2026-001"), "LARK-2026-001");
+        assert_eq!(encode_path_segment("a/b c"), "a%2Fb%20c");
+    }
+}

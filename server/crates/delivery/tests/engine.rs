@@ -1,0 +1,503 @@
+//! The engine against real databases (SQLite and PostgreSQL, fresh each) and a real loopback
+//! HTTP receiver, through a small native webhook channel built on reqwest.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use herald_delivery::{
+    Channel, DeliveryError, DestinationConfig, Engine, EngineSettings, Notification, Receipt,
+};
+use herald_storage::testing::{TestDb, manufacturer, publish_sample, sample_summary};
+use herald_storage::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const D1: &str = "2026-05-04T08:00:00Z";
+const D2: &str = "2026-05-20T08:00:00Z";
+
+// ---------------------------------------------------------------------------------------------
+// a tiny loopback receiver: per path, a script of responses; remembers every request
+
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    webhook_id: String,
+    body: serde_json::Value,
+}
+
+#[derive(Default)]
+struct Receiver {
+    /// path -> responses still to give (status, extra header, body); the last one repeats.
+    scripts: HashMap<String, Vec<Reply>>,
+    seen: Vec<Seen>,
+}
+
+type Shared = Arc<Mutex<Receiver>>;
+/// A scripted response: status, an extra header, body.
+type Reply = (u16, Option<(&'static str, &'static str)>, String);
+
+async fn serve(listener: TcpListener, state: Shared) {
+    loop {
+        let Ok((mut sock, _)) = listener.accept().await else {
+            return;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let (head, body) = loop {
+                let Ok(n) = sock.read(&mut chunk).await else {
+                    return;
+                };
+                if n == 0 {
+                    return;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < end + 4 + len {
+                        let Ok(n) = sock.read(&mut chunk).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    break (head, buf[end + 4..end + 4 + len].to_vec());
+                }
+            };
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let webhook_id = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("webhook-id")
+                        .then(|| v.trim().to_string())
+                })
+                .unwrap_or_default();
+            let (status, header, text) = {
+                let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+                st.seen.push(Seen {
+                    path: path.clone(),
+                    webhook_id,
+                    body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+                });
+                let n = st.seen.iter().filter(|s| s.path == path).count();
+                match st.scripts.get(&path) {
+                    Some(script) if !script.is_empty() => {
+                        script[(n - 1).min(script.len() - 1)].clone()
+                    }
+                    _ => (404, None, String::new()),
+                }
+            };
+            let extra = header
+                .map(|(k, v)| format!("{k}: {v}\r\n"))
+                .unwrap_or_default();
+            let response = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{extra}connection: close\r\n\r\n{text}",
+                text.len()
+            );
+            let _ = sock.write_all(response.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// a native webhook channel
+
+struct Webhook {
+    client: reqwest::Client,
+}
+
+#[async_trait::async_trait]
+impl Channel for Webhook {
+    async fn deliver(
+        &self,
+        dest: &DestinationConfig,
+        note: &Notification,
+    ) -> Result<Receipt, DeliveryError> {
+        let url = dest
+            .config
+            .get("url")
+            .and_then(|u| u.as_str())
+            .ok_or_else(|| DeliveryError::Misconfigured("config has no url".into()))?;
+        let host = url
+            .split("://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .ok_or_else(|| DeliveryError::Misconfigured(format!("bad url {url}")))?;
+        if !dest.grants.http_hosts.iter().any(|h| h == host) {
+            return Err(DeliveryError::Misconfigured(format!(
+                "host {host} not granted"
+            )));
+        }
+        let resp = self
+            .client
+            .post(url)
+            .header("webhook-id", &note.delivery_id)
+            .json(note)
+            .send()
+            .await
+            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u32>().ok());
+        let body = resp.text().await.unwrap_or_default();
+        match status.as_u16() {
+            200..=299 => {
+                let id = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string));
+                Ok(Receipt {
+                    remote_id: id,
+                    detail: format!("HTTP {}", status.as_u16()),
+                })
+            }
+            429 => Err(DeliveryError::RetryAfter {
+                seconds: retry_after.unwrap_or(60),
+                message: "HTTP 429".into(),
+            }),
+            500..=599 => Err(DeliveryError::Retryable(format!(
+                "HTTP {}",
+                status.as_u16()
+            ))),
+            other => Err(DeliveryError::Permanent(format!("HTTP {other}"))),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct Rig {
+    test: TestDb,
+    receiver: Shared,
+    port: u16,
+    org_id: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn rig(backend: Backend) -> Result<Rig> {
+    let test = tokio::task::spawn_blocking(move || TestDb::new(backend)).await??;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let receiver: Shared = Arc::default();
+    let server = tokio::spawn(serve(listener, receiver.clone()));
+    let org_id = manufacturer(&mut *test.conn()?)?.id;
+    Ok(Rig {
+        test,
+        receiver,
+        port,
+        org_id,
+        server,
+    })
+}
+
+impl Rig {
+    fn destination(&self, path: &str, script: Vec<Reply>) -> Result<Destination> {
+        self.receiver
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .scripts
+            .insert(path.to_string(), script);
+        Ok(create_destination(
+            &mut *self.test.conn()?,
+            &NewDestination {
+                org_id: &self.org_id,
+                plugin_id: "native-webhook",
+                name: path,
+                config: serde_json::json!({ "url": format!("http://127.0.0.1:{}{path}", self.port) }),
+                grants: serde_json::json!({
+                    "http_hosts": [format!("127.0.0.1:{}", self.port)],
+                    "allow_insecure_http": true,
+                    "allow_private_addresses": true,
+                    "tcp_endpoints": [],
+                    "smtp": false,
+                }),
+                enabled: true,
+                min_severity: None,
+            },
+            "test",
+        )?)
+    }
+
+    fn engine(&self, max_attempts: u32) -> Result<Engine> {
+        Ok(Engine::new(
+            self.test.db.clone(),
+            Arc::new(Webhook {
+                client: reqwest::Client::new(),
+            }),
+            EngineSettings {
+                worker_id: "engine-test".into(),
+                base_url: "https://herald.larkspur.example/".into(),
+                batch: 8,
+                poll_interval: Duration::from_millis(20),
+                max_attempts,
+                backoff_base: Duration::from_millis(100),
+                backoff_cap: Duration::from_millis(200),
+                retry_after_cap: Duration::from_secs(3600),
+                lease: Duration::from_secs(30),
+                attempt_timeout: Duration::from_secs(5),
+            },
+        )?)
+    }
+
+    fn seen(&self, path: &str) -> Vec<Seen> {
+        self.receiver
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .seen
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
+    }
+
+    fn deliveries(&self, dest: &Destination) -> Result<Vec<Delivery>> {
+        Ok(list_deliveries(
+            &mut *self.test.conn()?,
+            &DeliveryFilter {
+                destination_id: Some(dest.id.clone()),
+                ..Default::default()
+            },
+        )?)
+    }
+}
+
+async fn retries_then_delivers(backend: Backend) -> Result<()> {
+    let rig = rig(backend).await?;
+    let ok = r#"{"id":"rcpt-1"}"#.to_string();
+    let flaky = rig.destination(
+        "/flaky",
+        vec![(503, None, String::new()), (200, None, ok.clone())],
+    )?;
+    let engine = rig.engine(8)?;
+    let v1 = sample_summary(
+        "LARK-2026-101",
+        &[("1", D1)],
+        Some(("critical", 9.1)),
+        &["CVE-2026-4101"],
+    );
+    publish_sample(&mut *rig.test.conn()?, &rig.org_id, &v1)?;
+
+    let r = engine.run_once().await?;
+    ensure!(
+        r.events_fanned_out == 1 && r.claimed == 1 && r.retry_scheduled == 1,
+        "first round: {r:?}"
+    );
+    let d = rig.deliveries(&flaky)?;
+    ensure!(
+        d.len() == 1 && d[0].status == DeliveryStatus::Queued && d[0].attempts == 1,
+        "{d:?}"
+    );
+    let wait = d[0].next_attempt_at - now();
+    ensure!(
+        wait > chrono::Duration::milliseconds(40) && wait <= chrono::Duration::milliseconds(100),
+        "backoff {wait:?} outside [75ms, 100ms] minus elapsed"
+    );
+    // Not due yet: nothing happens.
+    ensure!(engine.run_once().await?.claimed == 0);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let r = engine.run_once().await?;
+    ensure!(r.delivered == 1, "second round: {r:?}");
+
+    let d = &rig.deliveries(&flaky)?[0];
+    ensure!(d.status == DeliveryStatus::Delivered && d.attempts == 2);
+    ensure!(d.receipt == Some(serde_json::json!({ "remote_id": "rcpt-1", "detail": "HTTP 200" })));
+    let attempts = list_attempts(&mut *rig.test.conn()?, &d.id)?;
+    ensure!(
+        attempts
+            .iter()
+            .map(|a| (a.number, a.outcome, a.error.clone()))
+            .collect::<Vec<_>>()
+            == [
+                (1, AttemptOutcome::Retryable, Some("HTTP 503".to_string())),
+                (2, AttemptOutcome::Delivered, None)
+            ],
+        "{attempts:?}"
+    );
+    ensure!(attempts.iter().all(|a| a.worker == "engine-test"));
+
+    let seen = rig.seen("/flaky");
+    ensure!(seen.len() == 2);
+    ensure!(
+        seen.iter().all(|s| s.webhook_id == d.id),
+        "idempotency key changed between retries"
+    );
+    let body = &seen[1].body;
+    ensure!(body["attempt"] == 2 && seen[0].body["attempt"] == 1);
+    ensure!(
+        body["event_kind"] == EVENT_ADVISORY_PUBLISHED && body["tracking_id"] == "LARK-2026-101"
+    );
+    ensure!(body["portal_url"] == "https://herald.larkspur.example/advisories/LARK-2026-101");
+    ensure!(
+        body["csaf_url"]
+            == "https://herald.larkspur.example/.well-known/csaf/white/2026/lark-2026-101.json"
+    );
+    ensure!(body["cves"] == serde_json::json!(["CVE-2026-4101"]) && body["severity"] == "critical");
+    ensure!(body["products"][0]["udi_di"] == "00812345000017" && body["tlp"] == "WHITE");
+    ensure!(body["current_release_date"] == "2026-05-04T08:00:00Z");
+    ensure!(body["previous_receipt"].is_null());
+
+    // An update of the same advisory carries the first delivery's receipt.
+    let v2 = sample_summary(
+        "LARK-2026-101",
+        &[("1", D1), ("2", D2)],
+        Some(("critical", 9.1)),
+        &["CVE-2026-4101"],
+    );
+    publish_sample(&mut *rig.test.conn()?, &rig.org_id, &v2)?;
+    let r = engine.run_once().await?;
+    ensure!(r.delivered == 1, "update round: {r:?}");
+    let seen = rig.seen("/flaky");
+    ensure!(
+        seen.len() == 3
+            && seen[2].body["event_kind"] == EVENT_ADVISORY_UPDATED
+            && seen[2].body["version"] == "2"
+    );
+    ensure!(
+        seen[2].body["previous_receipt"]
+            == serde_json::json!({ "remote_id": "rcpt-1", "detail": "HTTP 200" })
+    );
+    ensure!(seen[2].webhook_id != d.id);
+    Ok(())
+}
+
+async fn failures_and_dead_letters(backend: Backend) -> Result<()> {
+    let rig = rig(backend).await?;
+    let down = rig.destination("/down", vec![(500, None, String::new())])?;
+    let rejects = rig.destination("/rejects", vec![(400, None, String::new())])?;
+    let busy = rig.destination(
+        "/busy",
+        vec![(429, Some(("retry-after", "120")), String::new())],
+    )?;
+    let engine = rig.engine(2)?;
+    publish_sample(
+        &mut *rig.test.conn()?,
+        &rig.org_id,
+        &sample_summary("LARK-2026-102", &[("1", D1)], None, &[]),
+    )?;
+
+    let r = engine.run_once().await?;
+    ensure!(
+        r.claimed == 3 && r.failed == 1 && r.retry_scheduled == 2,
+        "{r:?}"
+    );
+    let rej = &rig.deliveries(&rejects)?[0];
+    ensure!(rej.status == DeliveryStatus::Failed && rej.last_error.as_deref() == Some("HTTP 400"));
+    let b = &rig.deliveries(&busy)?[0];
+    let wait = b.next_attempt_at - now();
+    ensure!(
+        wait > chrono::Duration::seconds(110) && wait <= chrono::Duration::seconds(120),
+        "retry-after ignored: {wait:?}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let r = engine.run_once().await?;
+    ensure!(r.claimed == 1 && r.dead == 1, "budget of 2 attempts: {r:?}");
+    let dd = &rig.deliveries(&down)?[0];
+    ensure!(dd.status == DeliveryStatus::Dead && dd.attempts == 2);
+    ensure!(
+        rig.seen("/down").len() == 2
+            && rig.seen("/rejects").len() == 1
+            && rig.seen("/busy").len() == 1
+    );
+
+    // Replay: the receiver recovered; the delivery goes out with a fresh budget.
+    rig.receiver
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .scripts
+        .insert("/down".into(), vec![(200, None, r#"{"id":"late"}"#.into())]);
+    replay_delivery(&mut *rig.test.conn()?, &dd.id, "user:ops")?;
+    let r = engine.run_once().await?;
+    ensure!(r.delivered == 1, "{r:?}");
+    let attempts = list_attempts(&mut *rig.test.conn()?, &dd.id)?;
+    ensure!(attempts.len() == 3 && attempts[2].outcome == AttemptOutcome::Delivered);
+    ensure!(
+        rig.seen("/down")[2].body["attempt"] == 1,
+        "attempt count restarts after replay"
+    );
+    Ok(())
+}
+
+async fn run_until_stops(backend: Backend) -> Result<()> {
+    let rig = rig(backend).await?;
+    let dest = rig.destination("/ok", vec![(200, None, r#"{"id":"x"}"#.into())])?;
+    let engine = rig.engine(8)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn({
+        let engine = engine.clone();
+        async move {
+            engine
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    publish_sample(
+        &mut *rig.test.conn()?,
+        &rig.org_id,
+        &sample_summary("LARK-2026-103", &[("1", D1)], None, &[]),
+    )?;
+    let mut delivered = false;
+    for _ in 0..200 {
+        if rig
+            .deliveries(&dest)?
+            .first()
+            .is_some_and(|d| d.status == DeliveryStatus::Delivered)
+        {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ensure!(delivered, "run_until did not deliver within 4 s");
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .context("run_until did not stop")??;
+    Ok(())
+}
+
+macro_rules! on_both {
+    ($($name:ident),+) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() -> anyhow::Result<()> {
+                super::$name(herald_storage::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> anyhow::Result<()> {
+                super::$name(herald_storage::Backend::Postgres).await
+            }
+        }
+    )+};
+}
+
+on_both!(
+    retries_then_delivers,
+    failures_and_dead_letters,
+    run_until_stops
+);

@@ -1,0 +1,773 @@
+//! The delivery queue: outbox events fan out to one delivery per matching destination; workers
+//! claim due deliveries under a lease, and every attempt is recorded with the delivery's new
+//! state in one transaction. Dead letters can be replayed.
+//!
+//! Ordering: deliveries to one destination go out in event order. A delivery is claimable only
+//! when no older delivery to the same destination is still queued or in flight, so a failing
+//! receiver holds back later notifications to itself (they are never reordered) and never those
+//! to other destinations.
+//!
+//! Claiming: PostgreSQL selects candidates `FOR UPDATE SKIP LOCKED` (concurrent workers skip each
+//! other's rows instead of waiting); SQLite runs the claim in an immediate transaction (one writer
+//! at a time). A claim sets `in_flight` with `lease_owner`/`lease_until`; when a lease expires
+//! (the worker crashed or hung) the delivery is claimable again and the lost attempt is recorded
+//! as `abandoned`.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use herald_csaf::AdvisorySummary;
+
+use crate::destinations::DestinationRow;
+use crate::schema::{advisories, deliveries, delivery_attempts, destinations, outbox_events};
+use crate::{
+    DbConnection, Destination, StorageError, append_audit, from_json, from_micros, new_id, now,
+    severity_rank, to_json, to_micros, write_transaction,
+};
+
+crate::accounts::string_enum!(
+    /// Where a delivery stands. `failed`: the channel reported a permanent or configuration error;
+    /// `dead`: the retry budget ran out. Both are dead letters that [`replay_delivery`] requeues.
+    DeliveryStatus { Queued = "queued", InFlight = "in_flight", Delivered = "delivered", Failed = "failed", Dead = "dead" }
+);
+crate::accounts::string_enum!(
+    /// How one attempt ended.
+    AttemptOutcome {
+        Delivered = "delivered",
+        Retryable = "retryable",
+        RetryAfter = "retry_after",
+        Permanent = "permanent",
+        Misconfigured = "misconfigured",
+        Abandoned = "abandoned"
+    }
+);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    pub id: String,
+    pub kind: String,
+    pub advisory_id: Option<String>,
+    pub revision_id: Option<String>,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub fanned_out_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = outbox_events)]
+struct EventRow {
+    id: String,
+    kind: String,
+    advisory_id: Option<String>,
+    revision_id: Option<String>,
+    payload: String,
+    created_at: i64,
+    fanned_out_at: Option<i64>,
+}
+
+impl EventRow {
+    fn into_model(self) -> Result<OutboxEvent, StorageError> {
+        Ok(OutboxEvent {
+            payload: from_json("outbox_events.payload", &self.payload)?,
+            id: self.id,
+            kind: self.kind,
+            advisory_id: self.advisory_id,
+            revision_id: self.revision_id,
+            created_at: from_micros(self.created_at),
+            fanned_out_at: self.fanned_out_at.map(from_micros),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: String,
+    pub event_id: String,
+    pub destination_id: String,
+    pub advisory_id: Option<String>,
+    pub status: DeliveryStatus,
+    /// Attempts started so far; the attempt in flight is number `attempts`.
+    pub attempts: i32,
+    /// `attempts` at the last replay: the retry budget counts from here.
+    pub replay_base: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+    /// The channel's receipt (herald-delivery's `Receipt` as JSON) once delivered.
+    pub receipt: Option<serde_json::Value>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = deliveries)]
+struct DeliveryRow {
+    id: String,
+    event_id: String,
+    destination_id: String,
+    advisory_id: Option<String>,
+    event_at: i64,
+    status: String,
+    attempts: i32,
+    replay_base: i32,
+    next_attempt_at: i64,
+    lease_owner: Option<String>,
+    lease_until: Option<i64>,
+    receipt: Option<String>,
+    last_error: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    delivered_at: Option<i64>,
+}
+
+impl DeliveryRow {
+    fn into_model(self) -> Result<Delivery, StorageError> {
+        Ok(Delivery {
+            status: self.status.parse().map_err(|_| {
+                StorageError::Corrupt(format!("deliveries.status {:?}", self.status))
+            })?,
+            receipt: self
+                .receipt
+                .as_deref()
+                .map(|r| from_json("deliveries.receipt", r))
+                .transpose()?,
+            id: self.id,
+            event_id: self.event_id,
+            destination_id: self.destination_id,
+            advisory_id: self.advisory_id,
+            attempts: self.attempts,
+            replay_base: self.replay_base,
+            next_attempt_at: from_micros(self.next_attempt_at),
+            lease_owner: self.lease_owner,
+            lease_until: self.lease_until.map(from_micros),
+            last_error: self.last_error,
+            created_at: from_micros(self.created_at),
+            updated_at: from_micros(self.updated_at),
+            delivered_at: self.delivered_at.map(from_micros),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// fan-out
+
+/// What fan-out knows about an event when it chooses destinations. Product, installed-base and
+/// subscription matching will add fields here (the revision's product ids, the publisher).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventFacts<'a> {
+    pub kind: &'a str,
+    pub severity: Option<&'a str>,
+}
+
+/// Does `destination` want this event? Disabled destinations never do. An advisory without a
+/// severity passes every threshold: nothing proves it is below it, and missing a notice is the
+/// worse mistake.
+pub fn destination_matches(destination: &Destination, facts: &EventFacts<'_>) -> bool {
+    if !destination.enabled {
+        return false;
+    }
+    match (
+        destination.min_severity.as_deref().and_then(severity_rank),
+        facts.severity.and_then(severity_rank),
+    ) {
+        (Some(min), Some(sev)) => sev >= min,
+        _ => true,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FanOutReport {
+    pub events: usize,
+    pub deliveries: usize,
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// For up to `limit` events not yet fanned out (oldest first): one queued delivery per enabled,
+/// matching destination, and the event marked as fanned out, all in one transaction. Running it
+/// twice, or on two nodes at once, never creates a second delivery for an (event, destination)
+/// pair: the event rows are locked (PostgreSQL) or the transaction is exclusive (SQLite), and a
+/// unique constraint backs both.
+pub fn fan_out_pending(conn: &mut DbConnection, limit: i64) -> Result<FanOutReport, StorageError> {
+    let limit = limit.clamp(1, 10_000);
+    write_transaction(conn, |conn| {
+        let sql = "SELECT id FROM outbox_events WHERE fanned_out_at IS NULL ORDER BY created_at, id LIMIT $1";
+        let ids: Vec<IdRow> = match conn {
+            // FOR UPDATE without SKIP LOCKED: concurrent fan-outs queue behind each other, so
+            // deliveries are created in event order (a second fan-out skipping ahead could queue
+            // a newer event's deliveries before an older one's exist).
+            DbConnection::Postgres(c) => diesel::sql_query(format!("{sql} FOR UPDATE"))
+                .bind::<BigInt, _>(limit)
+                .load(c)?,
+            DbConnection::Sqlite(c) => diesel::sql_query(sql.replace('$', "?"))
+                .bind::<BigInt, _>(limit)
+                .load(c)?,
+        };
+        let mut report = FanOutReport::default();
+        if ids.is_empty() {
+            return Ok(report);
+        }
+        let ids: Vec<String> = ids.into_iter().map(|r| r.id).collect();
+        let events: Vec<EventRow> = outbox_events::table
+            .filter(outbox_events::id.eq_any(&ids))
+            .filter(outbox_events::fanned_out_at.is_null())
+            .select(EventRow::as_select())
+            .order((outbox_events::created_at.asc(), outbox_events::id.asc()))
+            .load(conn)?;
+        let all_destinations: Vec<Destination> = destinations::table
+            .filter(destinations::enabled.eq(true))
+            .select(DestinationRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(DestinationRow::into_model)
+            .collect::<Result<_, _>>()?;
+        let at = to_micros(now());
+        for event in events {
+            let summary = match &event.revision_id {
+                Some(rev) => Some(crate::revision_summary(conn, rev)?),
+                None => None,
+            };
+            let facts = EventFacts {
+                kind: &event.kind,
+                severity: summary.as_ref().and_then(|s| s.severity.as_deref()),
+            };
+            // Only advisory events are delivered today; others are marked and skipped.
+            if event.advisory_id.is_some() {
+                for dest in all_destinations
+                    .iter()
+                    .filter(|d| destination_matches(d, &facts))
+                {
+                    let exists: i64 = deliveries::table
+                        .filter(deliveries::event_id.eq(&event.id))
+                        .filter(deliveries::destination_id.eq(&dest.id))
+                        .count()
+                        .get_result(conn)?;
+                    if exists > 0 {
+                        continue;
+                    }
+                    diesel::insert_into(deliveries::table)
+                        .values(&DeliveryRow {
+                            id: new_id(),
+                            event_id: event.id.clone(),
+                            destination_id: dest.id.clone(),
+                            advisory_id: event.advisory_id.clone(),
+                            event_at: event.created_at,
+                            status: DeliveryStatus::Queued.as_str().to_string(),
+                            attempts: 0,
+                            replay_base: 0,
+                            next_attempt_at: at,
+                            lease_owner: None,
+                            lease_until: None,
+                            receipt: None,
+                            last_error: None,
+                            created_at: at,
+                            updated_at: at,
+                            delivered_at: None,
+                        })
+                        .execute(conn)?;
+                    report.deliveries += 1;
+                }
+            }
+            diesel::update(outbox_events::table.find(&event.id))
+                .set(outbox_events::fanned_out_at.eq(Some(at)))
+                .execute(conn)?;
+            report.events += 1;
+        }
+        Ok(report)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// claiming
+
+/// A claimed delivery with everything needed to build its notification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedDelivery {
+    pub delivery: Delivery,
+    pub destination: Destination,
+    pub event: OutboxEvent,
+    /// Summary of the event's revision.
+    pub summary: Option<AdvisorySummary>,
+    pub tracking_id: Option<String>,
+    /// The advisory's current distribution path (below `/.well-known/csaf/`).
+    pub path: Option<String>,
+    /// Receipt of the last delivered delivery of the same advisory to the same destination.
+    pub previous_receipt: Option<serde_json::Value>,
+}
+
+#[derive(QueryableByName)]
+struct CandidateRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+const CLAIM_SQL: &str = "SELECT d.id FROM deliveries d \
+     WHERE ((d.status = 'queued' AND d.next_attempt_at <= $1) \
+         OR (d.status = 'in_flight' AND d.lease_until < $1)) \
+       AND NOT EXISTS (SELECT 1 FROM deliveries o \
+         WHERE o.destination_id = d.destination_id \
+           AND o.status IN ('queued', 'in_flight') \
+           AND (o.event_at < d.event_at OR (o.event_at = d.event_at AND o.event_id < d.event_id))) \
+     ORDER BY d.event_at, d.event_id \
+     LIMIT $2";
+
+/// Claims up to `limit` due deliveries for `worker` for `lease`: queued ones whose time has come
+/// and in-flight ones whose lease expired, only the oldest open one per destination. Each claim
+/// counts as an attempt (`attempts` + 1), so a crash still uses up retry budget.
+pub fn claim_due(
+    conn: &mut DbConnection,
+    worker: &str,
+    limit: i64,
+    lease: chrono::Duration,
+) -> Result<Vec<ClaimedDelivery>, StorageError> {
+    if worker.trim().is_empty() {
+        return Err(StorageError::Invalid("worker id is empty".into()));
+    }
+    if lease <= chrono::Duration::zero() {
+        return Err(StorageError::Invalid("lease must be positive".into()));
+    }
+    let limit = limit.clamp(1, 1000);
+    let claimed: Vec<DeliveryRow> = write_transaction(conn, |conn| {
+        let at = to_micros(now());
+        let ids: Vec<CandidateRow> = match conn {
+            DbConnection::Postgres(c) => {
+                diesel::sql_query(format!("{CLAIM_SQL} FOR UPDATE OF d SKIP LOCKED"))
+                    .bind::<BigInt, _>(at)
+                    .bind::<BigInt, _>(limit)
+                    .load(c)?
+            }
+            DbConnection::Sqlite(c) => diesel::sql_query(CLAIM_SQL.replace('$', "?"))
+                .bind::<BigInt, _>(at)
+                .bind::<BigInt, _>(limit)
+                .load(c)?,
+        };
+        let ids: Vec<String> = ids.into_iter().map(|r| r.id).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let before: Vec<DeliveryRow> = deliveries::table
+            .filter(deliveries::id.eq_any(&ids))
+            .select(DeliveryRow::as_select())
+            .load(conn)?;
+        let until = to_micros(now() + lease);
+        let mut out = Vec::with_capacity(before.len());
+        for mut row in before {
+            if row.status == DeliveryStatus::InFlight.as_str() {
+                // The previous holder's lease ran out: its attempt is lost; say so.
+                diesel::insert_into(delivery_attempts::table)
+                    .values((
+                        delivery_attempts::id.eq(new_id()),
+                        delivery_attempts::delivery_id.eq(&row.id),
+                        delivery_attempts::number.eq(row.attempts),
+                        delivery_attempts::worker.eq(row.lease_owner.clone().unwrap_or_default()),
+                        delivery_attempts::started_at.eq(row.updated_at),
+                        delivery_attempts::duration_ms.eq((at - row.updated_at) / 1000),
+                        delivery_attempts::outcome.eq(AttemptOutcome::Abandoned.as_str()),
+                        delivery_attempts::receipt.eq(None::<String>),
+                        delivery_attempts::error.eq(Some(format!(
+                            "lease of worker {} expired before it recorded a result",
+                            row.lease_owner.as_deref().unwrap_or("?")
+                        ))),
+                    ))
+                    .execute(conn)?;
+            }
+            row.status = DeliveryStatus::InFlight.as_str().to_string();
+            row.attempts += 1;
+            row.lease_owner = Some(worker.to_string());
+            row.lease_until = Some(until);
+            row.updated_at = at;
+            diesel::update(deliveries::table.find(&row.id))
+                .set((
+                    deliveries::status.eq(&row.status),
+                    deliveries::attempts.eq(row.attempts),
+                    deliveries::lease_owner.eq(&row.lease_owner),
+                    deliveries::lease_until.eq(row.lease_until),
+                    deliveries::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+            out.push(row);
+        }
+        Ok(out)
+    })?;
+    claimed
+        .into_iter()
+        .map(|row| claim_context(conn, row))
+        .collect()
+}
+
+fn claim_context(
+    conn: &mut DbConnection,
+    row: DeliveryRow,
+) -> Result<ClaimedDelivery, StorageError> {
+    let event = outbox_events::table
+        .find(&row.event_id)
+        .select(EventRow::as_select())
+        .first(conn)?
+        .into_model()?;
+    let destination = destinations::table
+        .find(&row.destination_id)
+        .select(DestinationRow::as_select())
+        .first(conn)?
+        .into_model()?;
+    let summary = match &event.revision_id {
+        Some(rev) => Some(crate::revision_summary(conn, rev)?),
+        None => None,
+    };
+    let (tracking_id, path) = match &row.advisory_id {
+        Some(a) => {
+            let (t, p): (String, String) = advisories::table
+                .find(a)
+                .select((advisories::tracking_id, advisories::path))
+                .first(conn)?;
+            (Some(t), Some(p))
+        }
+        None => (None, None),
+    };
+    let previous_receipt = match &row.advisory_id {
+        Some(a) => previous_receipt(conn, a, &row.destination_id, &row.id)?,
+        None => None,
+    };
+    Ok(ClaimedDelivery {
+        delivery: row.into_model()?,
+        destination,
+        event,
+        summary,
+        tracking_id,
+        path,
+        previous_receipt,
+    })
+}
+
+/// Receipt of the most recent delivered delivery of `advisory_id` to `destination_id` other
+/// than `except`.
+pub fn previous_receipt(
+    conn: &mut DbConnection,
+    advisory_id: &str,
+    destination_id: &str,
+    except: &str,
+) -> Result<Option<serde_json::Value>, StorageError> {
+    let receipt: Option<Option<String>> = deliveries::table
+        .filter(deliveries::advisory_id.eq(advisory_id))
+        .filter(deliveries::destination_id.eq(destination_id))
+        .filter(deliveries::status.eq(DeliveryStatus::Delivered.as_str()))
+        .filter(deliveries::id.ne(except))
+        .order((deliveries::delivered_at.desc(), deliveries::id.desc()))
+        .select(deliveries::receipt)
+        .first(conn)
+        .optional()?;
+    receipt
+        .flatten()
+        .map(|r| from_json("deliveries.receipt", &r))
+        .transpose()
+}
+
+// ---------------------------------------------------------------------------------------------
+// recording attempts
+
+/// What happens to the delivery after an attempt (the engine decides).
+#[derive(Debug, Clone, PartialEq)]
+pub enum NextStep {
+    Delivered { receipt: serde_json::Value },
+    RetryAt(DateTime<Utc>),
+    Failed,
+    Dead,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptReport<'a> {
+    pub delivery_id: &'a str,
+    pub worker: &'a str,
+    /// The claim's attempt number (`Delivery::attempts` as claimed).
+    pub number: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i64,
+    pub outcome: AttemptOutcome,
+    pub error: Option<String>,
+    pub next: NextStep,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryAttempt {
+    pub id: String,
+    pub delivery_id: String,
+    pub number: i32,
+    pub worker: String,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i64,
+    pub outcome: AttemptOutcome,
+    pub receipt: Option<serde_json::Value>,
+    pub error: Option<String>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = delivery_attempts)]
+struct AttemptRow {
+    id: String,
+    delivery_id: String,
+    number: i32,
+    worker: String,
+    started_at: i64,
+    duration_ms: i64,
+    outcome: String,
+    receipt: Option<String>,
+    error: Option<String>,
+}
+
+/// Records one attempt and moves the delivery on, in one transaction. The worker must still hold
+/// the lease for this attempt number; otherwise [`StorageError::Conflict`] and nothing changes
+/// (another worker has taken the delivery over and will record its own attempt).
+pub fn record_attempt(
+    conn: &mut DbConnection,
+    report: &AttemptReport<'_>,
+) -> Result<Delivery, StorageError> {
+    let delivered = matches!(report.next, NextStep::Delivered { .. });
+    if delivered != (report.outcome == AttemptOutcome::Delivered) {
+        return Err(StorageError::Invalid(format!(
+            "attempt outcome {} does not fit next step {:?}",
+            report.outcome, report.next
+        )));
+    }
+    if report.outcome == AttemptOutcome::Abandoned {
+        return Err(StorageError::Invalid(
+            "only a claim records abandoned attempts".into(),
+        ));
+    }
+    let at = to_micros(now());
+    let receipt_json = match &report.next {
+        NextStep::Delivered { receipt } => Some(to_json(receipt)?),
+        _ => None,
+    };
+    let (status, next_at) = match &report.next {
+        NextStep::Delivered { .. } => (DeliveryStatus::Delivered, None),
+        NextStep::RetryAt(t) => (DeliveryStatus::Queued, Some(to_micros(*t))),
+        NextStep::Failed => (DeliveryStatus::Failed, None),
+        NextStep::Dead => (DeliveryStatus::Dead, None),
+    };
+    write_transaction(conn, |conn| {
+        let target = deliveries::table
+            .filter(deliveries::id.eq(report.delivery_id))
+            .filter(deliveries::status.eq(DeliveryStatus::InFlight.as_str()))
+            .filter(deliveries::lease_owner.eq(report.worker))
+            .filter(deliveries::attempts.eq(report.number));
+        let n = diesel::update(target)
+            .set((
+                deliveries::status.eq(status.as_str()),
+                deliveries::lease_owner.eq(None::<String>),
+                deliveries::lease_until.eq(None::<i64>),
+                deliveries::updated_at.eq(at),
+                deliveries::last_error.eq(&report.error),
+            ))
+            .execute(conn)?;
+        if n == 0 {
+            return Err(StorageError::Conflict(format!(
+                "worker {} no longer holds the lease on delivery {} attempt {}",
+                report.worker, report.delivery_id, report.number
+            )));
+        }
+        if let Some(t) = next_at {
+            diesel::update(deliveries::table.find(report.delivery_id))
+                .set(deliveries::next_attempt_at.eq(t))
+                .execute(conn)?;
+        }
+        if let Some(r) = &receipt_json {
+            diesel::update(deliveries::table.find(report.delivery_id))
+                .set((
+                    deliveries::receipt.eq(Some(r)),
+                    deliveries::delivered_at.eq(Some(at)),
+                ))
+                .execute(conn)?;
+        }
+        diesel::insert_into(delivery_attempts::table)
+            .values((
+                delivery_attempts::id.eq(new_id()),
+                delivery_attempts::delivery_id.eq(report.delivery_id),
+                delivery_attempts::number.eq(report.number),
+                delivery_attempts::worker.eq(report.worker),
+                delivery_attempts::started_at.eq(to_micros(report.started_at)),
+                delivery_attempts::duration_ms.eq(report.duration_ms),
+                delivery_attempts::outcome.eq(report.outcome.as_str()),
+                delivery_attempts::receipt.eq(&receipt_json),
+                delivery_attempts::error.eq(&report.error),
+            ))
+            .execute(conn)?;
+        deliveries::table
+            .find(report.delivery_id)
+            .select(DeliveryRow::as_select())
+            .first(conn)?
+            .into_model()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// replay and reading
+
+/// Requeues a `failed` or `dead` delivery for now, with a fresh retry budget.
+pub fn replay_delivery(
+    conn: &mut DbConnection,
+    delivery_id: &str,
+    actor: &str,
+) -> Result<Delivery, StorageError> {
+    write_transaction(conn, |conn| {
+        let row: DeliveryRow = deliveries::table
+            .find(delivery_id)
+            .select(DeliveryRow::as_select())
+            .first(conn)?;
+        if row.status != DeliveryStatus::Failed.as_str()
+            && row.status != DeliveryStatus::Dead.as_str()
+        {
+            return Err(StorageError::Conflict(format!(
+                "delivery {delivery_id} is {}; only failed or dead deliveries are replayed",
+                row.status
+            )));
+        }
+        let at = to_micros(now());
+        diesel::update(deliveries::table.find(delivery_id))
+            .set((
+                deliveries::status.eq(DeliveryStatus::Queued.as_str()),
+                deliveries::replay_base.eq(row.attempts),
+                deliveries::next_attempt_at.eq(at),
+                deliveries::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+        append_audit(
+            conn,
+            actor,
+            "delivery.replay",
+            &format!("delivery:{delivery_id}"),
+            &serde_json::json!({ "previous_status": row.status, "attempts": row.attempts, "last_error": row.last_error }),
+        )?;
+        deliveries::table
+            .find(delivery_id)
+            .select(DeliveryRow::as_select())
+            .first(conn)?
+            .into_model()
+    })
+}
+
+/// Replays every failed or dead delivery of one destination; returns how many.
+pub fn replay_dead_letters(
+    conn: &mut DbConnection,
+    destination_id: &str,
+    actor: &str,
+) -> Result<usize, StorageError> {
+    let ids: Vec<String> = deliveries::table
+        .filter(deliveries::destination_id.eq(destination_id))
+        .filter(deliveries::status.eq_any([
+            DeliveryStatus::Failed.as_str(),
+            DeliveryStatus::Dead.as_str(),
+        ]))
+        .select(deliveries::id)
+        .load(conn)?;
+    write_transaction(conn, |conn| {
+        for id in &ids {
+            replay_delivery(conn, id, actor)?;
+        }
+        Ok(ids.len())
+    })
+}
+
+pub fn get_delivery(conn: &mut DbConnection, id: &str) -> Result<Option<Delivery>, StorageError> {
+    deliveries::table
+        .find(id)
+        .select(DeliveryRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(DeliveryRow::into_model)
+        .transpose()
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryFilter {
+    pub destination_id: Option<String>,
+    pub advisory_id: Option<String>,
+    pub event_id: Option<String>,
+    pub status: Option<DeliveryStatus>,
+}
+
+/// Deliveries in event order.
+pub fn list_deliveries(
+    conn: &mut DbConnection,
+    filter: &DeliveryFilter,
+) -> Result<Vec<Delivery>, StorageError> {
+    let mut q = deliveries::table
+        .select(DeliveryRow::as_select())
+        .into_boxed();
+    if let Some(d) = &filter.destination_id {
+        q = q.filter(deliveries::destination_id.eq(d.clone()));
+    }
+    if let Some(a) = &filter.advisory_id {
+        q = q.filter(deliveries::advisory_id.eq(a.clone()));
+    }
+    if let Some(e) = &filter.event_id {
+        q = q.filter(deliveries::event_id.eq(e.clone()));
+    }
+    if let Some(s) = filter.status {
+        q = q.filter(deliveries::status.eq(s.as_str()));
+    }
+    q.order((
+        deliveries::event_at.asc(),
+        deliveries::event_id.asc(),
+        deliveries::destination_id.asc(),
+    ))
+    .load(conn)?
+    .into_iter()
+    .map(DeliveryRow::into_model)
+    .collect()
+}
+
+/// Attempts of one delivery, in order.
+pub fn list_attempts(
+    conn: &mut DbConnection,
+    delivery_id: &str,
+) -> Result<Vec<DeliveryAttempt>, StorageError> {
+    delivery_attempts::table
+        .filter(delivery_attempts::delivery_id.eq(delivery_id))
+        .select(AttemptRow::as_select())
+        .order(delivery_attempts::number.asc())
+        .load(conn)?
+        .into_iter()
+        .map(|r| {
+            Ok(DeliveryAttempt {
+                outcome: r.outcome.parse().map_err(|_| {
+                    StorageError::Corrupt(format!("delivery_attempts.outcome {:?}", r.outcome))
+                })?,
+                receipt: r
+                    .receipt
+                    .as_deref()
+                    .map(|x| from_json("delivery_attempts.receipt", x))
+                    .transpose()?,
+                id: r.id,
+                delivery_id: r.delivery_id,
+                number: r.number,
+                worker: r.worker,
+                started_at: from_micros(r.started_at),
+                duration_ms: r.duration_ms,
+                error: r.error,
+            })
+        })
+        .collect()
+}
+
+/// Events in creation order (for the audit view and tests).
+pub fn list_events(
+    conn: &mut DbConnection,
+    advisory_id: Option<&str>,
+) -> Result<Vec<OutboxEvent>, StorageError> {
+    let mut q = outbox_events::table
+        .select(EventRow::as_select())
+        .into_boxed();
+    if let Some(a) = advisory_id {
+        q = q.filter(outbox_events::advisory_id.eq(a.to_string()));
+    }
+    q.order((outbox_events::created_at.asc(), outbox_events::id.asc()))
+        .load(conn)?
+        .into_iter()
+        .map(EventRow::into_model)
+        .collect()
+}

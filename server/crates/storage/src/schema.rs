@@ -1,0 +1,232 @@
+//! The diesel table definitions, written by hand to match both migration sets (`migrations/sqlite`
+//! and `migrations/postgres`); the `schema_parity` test checks the two sets agree.
+//! Timestamps are `BigInt` microseconds since the Unix epoch (see the crate docs).
+
+diesel::table! {
+    organizations (id) {
+        id -> Text,
+        kind -> Text,
+        name -> Text,
+        slug -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        org_id -> Text,
+        email -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        role -> Text,
+        disabled -> Bool,
+        created_at -> BigInt,
+        last_login_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        token_hash -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        org_id -> Text,
+        user_id -> Nullable<Text>,
+        name -> Text,
+        token_hash -> Text,
+        token_prefix -> Text,
+        scopes -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> Text,
+        manufacturer_org_id -> Text,
+        product_key -> Text,
+        vendor -> Nullable<Text>,
+        family -> Nullable<Text>,
+        name -> Text,
+        version -> Nullable<Text>,
+        udi_di -> Nullable<Text>,
+        cpe -> Nullable<Text>,
+        purl -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    advisories (id) {
+        id -> Text,
+        tracking_id -> Text,
+        publisher_org_id -> Text,
+        title -> Text,
+        category -> Text,
+        status -> Text,
+        tlp -> Text,
+        current_version -> Text,
+        current_revision_id -> Text,
+        initial_release_date -> BigInt,
+        current_release_date -> BigInt,
+        year -> Integer,
+        file_name -> Text,
+        path -> Text,
+        severity -> Nullable<Text>,
+        max_cvss -> Nullable<Double>,
+        summary_json -> Text,
+        search_text -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    advisory_revisions (id) {
+        id -> Text,
+        advisory_id -> Text,
+        version -> Text,
+        release_date -> BigInt,
+        tlp -> Text,
+        path -> Text,
+        document -> Binary,
+        sha256 -> Text,
+        sha512 -> Text,
+        signature -> Nullable<Text>,
+        summary_json -> Text,
+        published_at -> BigInt,
+        published_by -> Text,
+    }
+}
+
+diesel::table! {
+    advisory_cves (advisory_id, cve) {
+        advisory_id -> Text,
+        cve -> Text,
+    }
+}
+
+diesel::table! {
+    advisory_products (advisory_id, csaf_product_id) {
+        advisory_id -> Text,
+        csaf_product_id -> Text,
+        product_id -> Text,
+        statuses -> Text,
+    }
+}
+
+diesel::table! {
+    outbox_events (id) {
+        id -> Text,
+        kind -> Text,
+        advisory_id -> Nullable<Text>,
+        revision_id -> Nullable<Text>,
+        payload -> Text,
+        created_at -> BigInt,
+        fanned_out_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    destinations (id) {
+        id -> Text,
+        org_id -> Text,
+        plugin_id -> Text,
+        name -> Text,
+        config -> Text,
+        grants -> Text,
+        enabled -> Bool,
+        min_severity -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Text,
+        event_id -> Text,
+        destination_id -> Text,
+        advisory_id -> Nullable<Text>,
+        event_at -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        replay_base -> Integer,
+        next_attempt_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        receipt -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    delivery_attempts (id) {
+        id -> Text,
+        delivery_id -> Text,
+        number -> Integer,
+        worker -> Text,
+        started_at -> BigInt,
+        duration_ms -> BigInt,
+        outcome -> Text,
+        receipt -> Nullable<Text>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> BigInt,
+        actor -> Text,
+        action -> Text,
+        subject -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::joinable!(users -> organizations (org_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(api_tokens -> organizations (org_id));
+diesel::joinable!(products -> organizations (manufacturer_org_id));
+diesel::joinable!(advisories -> organizations (publisher_org_id));
+diesel::joinable!(advisory_revisions -> advisories (advisory_id));
+diesel::joinable!(advisory_cves -> advisories (advisory_id));
+diesel::joinable!(advisory_products -> advisories (advisory_id));
+diesel::joinable!(advisory_products -> products (product_id));
+diesel::joinable!(destinations -> organizations (org_id));
+diesel::joinable!(deliveries -> outbox_events (event_id));
+diesel::joinable!(deliveries -> destinations (destination_id));
+diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    users,
+    sessions,
+    api_tokens,
+    products,
+    advisories,
+    advisory_revisions,
+    advisory_cves,
+    advisory_products,
+    outbox_events,
+    destinations,
+    deliveries,
+    delivery_attempts,
+    audit_log,
+);
