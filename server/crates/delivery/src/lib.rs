@@ -78,8 +78,10 @@ pub struct DestinationConfig {
     pub grants: Grants,
 }
 
-/// Capabilities an operator granted one plugin for one destination.
+/// Capabilities an operator granted one plugin for one destination. Anything not named is not
+/// granted.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Grants {
     /// Hosts (`host` or `host:port`) the plugin may reach over the `http` capability.
     pub http_hosts: Vec<String>,

@@ -157,6 +157,47 @@ pub fn create_organization(
     row.into_model()
 }
 
+/// The slug Herald derives from an organization name: lower case, runs of anything but letters
+/// and digits become one hyphen.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.trim().to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    slug.chars()
+        .take(64)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+/// The organization with this name's slug, created when missing. A different kind under the
+/// same name is a conflict, never silently reused.
+pub fn ensure_organization(
+    conn: &mut DbConnection,
+    kind: OrgKind,
+    name: &str,
+) -> Result<Organization, StorageError> {
+    let slug = slugify(name);
+    crate::write_transaction(conn, |conn| {
+        if let Some(org) = find_organization_by_slug(conn, &slug)? {
+            if org.kind != kind {
+                return Err(StorageError::Conflict(format!(
+                    "organization {:?} exists as a {}, not a {}",
+                    org.name, org.kind, kind
+                )));
+            }
+            return Ok(org);
+        }
+        create_organization(conn, kind, name, &slug)
+    })
+}
+
 pub fn find_organization(
     conn: &mut DbConnection,
     id: &str,
@@ -415,6 +456,14 @@ impl SessionRow {
 }
 
 /// 32 random bytes from the OS, hex.
+/// A random secret of `bytes` bytes as URL-safe text (for generated passwords and tokens).
+pub fn random_password(bytes: usize) -> String {
+    use base64::Engine as _;
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
 fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);

@@ -613,6 +613,8 @@ pub struct AdvisoryListItem {
     pub severity: Option<String>,
     pub max_cvss: Option<f64>,
     pub path: String,
+    /// The current revision's summary (lists show CVEs and products).
+    pub summary: AdvisorySummary,
 }
 
 #[derive(Queryable, Selectable)]
@@ -629,11 +631,13 @@ struct ListRow {
     severity: Option<String>,
     max_cvss: Option<f64>,
     path: String,
+    summary_json: String,
 }
 
 impl ListRow {
     fn into_model(self) -> Result<AdvisoryListItem, StorageError> {
         Ok(AdvisoryListItem {
+            summary: from_json("advisories.summary_json", &self.summary_json)?,
             tlp: parse_tlp(&self.tlp).map_err(|e| StorageError::Corrupt(e.to_string()))?,
             id: self.id,
             tracking_id: self.tracking_id,
@@ -993,4 +997,17 @@ pub fn revision_summary(
         .select(advisory_revisions::summary_json)
         .first(conn)?;
     from_json("advisory_revisions.summary_json", &json)
+}
+
+/// How many advisories exist (any label).
+pub fn count_advisories(conn: &mut DbConnection) -> Result<i64, StorageError> {
+    Ok(advisories::table.count().get_result(conn)?)
+}
+
+/// When the newest revision was published: the provider's `last_updated`.
+pub fn last_published_at(conn: &mut DbConnection) -> Result<Option<DateTime<Utc>>, StorageError> {
+    let newest: Option<i64> = advisory_revisions::table
+        .select(diesel::dsl::max(advisory_revisions::published_at))
+        .first(conn)?;
+    Ok(newest.map(from_micros))
 }

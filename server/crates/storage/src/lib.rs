@@ -278,6 +278,13 @@ impl Db {
 }
 
 /// A new UUIDv7 id as text.
+/// Answers when the database does (for `/healthz`).
+pub fn ping(conn: &mut DbConnection) -> Result<(), StorageError> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SELECT 1").execute(conn)?;
+    Ok(())
+}
+
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }

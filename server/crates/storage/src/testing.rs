@@ -231,7 +231,11 @@ pub fn sample_document(summary: &herald_csaf::AdvisorySummary) -> Vec<u8> {
 
 /// Where the document is distributed, by the one rule in herald-csaf.
 pub fn sample_path(summary: &herald_csaf::AdvisorySummary) -> String {
-    herald_csaf::document_path(summary.distribution_tlp(), summary.year(), &summary.tracking_id)
+    herald_csaf::document_path(
+        summary.distribution_tlp(),
+        summary.year(),
+        &summary.tracking_id,
+    )
 }
 
 /// Publishes `summary` with [`sample_document`] bytes at [`sample_path`].

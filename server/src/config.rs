@@ -1,0 +1,334 @@
+//! Herald's settings: defaults, then `herald.toml` (or the file named by `--config`), then
+//! `HERALD_*` environment variables. A wrong setting stops start-up with a message naming it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Environment variables with the `HERALD_` prefix that are not settings: tests and build scripts
+/// use them. Anything else with the prefix that is not a known setting is a typo and refused.
+const NON_SETTING_PREFIXES: &[&str] =
+    &["HERALD_TEST_", "HERALD_E2E_", "HERALD_WASM_", "HERALD_CI_"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://PATH`, a plain file path, or `postgres://...`. Default: `<data_dir>/herald.db`.
+    pub database_url: Option<String>,
+    /// Where Herald keeps its SQLite database and keys.
+    pub data_dir: PathBuf,
+    /// Address the web server binds.
+    pub listen: String,
+    /// Public base URL used in every absolute URL Herald publishes. Default: `http://<listen>`.
+    pub base_url: Option<String>,
+    /// Folder of delivery plugin components (`*.wasm`), as built by `scripts/build-wasm`.
+    pub plugin_dir: PathBuf,
+    /// Folder holding the hydrate bundle (`pkg/`), as built by `scripts/build-wasm`.
+    pub site_root: PathBuf,
+    /// Name of the manufacturer that runs this Herald (the CSAF publisher).
+    pub publisher_name: String,
+    /// The publisher's namespace URL, as in the CSAF documents it publishes.
+    pub publisher_namespace: String,
+    /// Security contact for security.txt (`mailto:` or `https:` URL).
+    pub security_contact: String,
+    /// `text` (human readable) or `json` log lines.
+    pub log_format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            data_dir: PathBuf::from("./data"),
+            listen: "127.0.0.1:3000".to_owned(),
+            base_url: None,
+            plugin_dir: PathBuf::from("./target/plugins"),
+            site_root: PathBuf::from("./target/site"),
+            publisher_name: "Meridian Medical Systems".to_owned(),
+            publisher_namespace: "https://meridian-medical.example".to_owned(),
+            security_contact: "mailto:psirt@meridian-medical.example".to_owned(),
+            log_format: "text".to_owned(),
+        }
+    }
+}
+
+/// Settings after validation: every field is in the shape the rest of Herald needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Without a trailing slash.
+    pub base_url: String,
+    pub plugin_dir: PathBuf,
+    pub site_root: PathBuf,
+    pub publisher_name: String,
+    pub publisher_namespace: String,
+    pub security_contact: String,
+    pub json_logs: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(Box<figment::Error>),
+    #[error("configuration: {setting}: {message}")]
+    Invalid { setting: String, message: String },
+}
+
+fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.to_owned(),
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Loads from defaults, the optional TOML file and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &vars)
+    }
+
+    /// Like [`Config::load`] with an explicit environment, so tests need not touch the process's.
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let known = known_settings();
+        for (key, _) in env {
+            let Some(rest) = key.strip_prefix("HERALD_") else {
+                continue;
+            };
+            if NON_SETTING_PREFIXES.iter().any(|p| key.starts_with(p)) {
+                continue;
+            }
+            if !known.contains(&rest.to_ascii_lowercase()) {
+                return Err(invalid(
+                    key,
+                    format!("unknown setting (known: {})", known_env_names().join(", ")),
+                ));
+            }
+        }
+
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(invalid(
+                        "--config",
+                        format!("file {} does not exist", path.display()),
+                    ));
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("herald.toml")),
+        }
+        // Every setting is a string or a path, so the environment maps onto them one to one.
+        let env_map: std::collections::BTreeMap<String, String> = env
+            .iter()
+            .filter(|(k, _)| !NON_SETTING_PREFIXES.iter().any(|p| k.starts_with(p)))
+            .filter_map(|(k, v)| {
+                k.strip_prefix("HERALD_")
+                    .map(|rest| (rest.to_ascii_lowercase(), v.clone()))
+            })
+            .collect();
+        figment = figment.merge(Serialized::globals(env_map));
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        Self::validate(settings)
+    }
+
+    fn validate(s: Settings) -> Result<Self, ConfigError> {
+        let listen: SocketAddr = s.listen.parse().map_err(|e| {
+            invalid(
+                "HERALD_LISTEN",
+                format!(
+                    "{:?} is not a socket address like 127.0.0.1:3000 ({e})",
+                    s.listen
+                ),
+            )
+        })?;
+        let base_url = match s.base_url {
+            Some(u) => {
+                let parsed = url::Url::parse(&u)
+                    .map_err(|e| invalid("HERALD_BASE_URL", format!("{u:?} is not a URL ({e})")))?;
+                if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+                    return Err(invalid(
+                        "HERALD_BASE_URL",
+                        format!("{u:?} must be an http or https URL with a host"),
+                    ));
+                }
+                if parsed.query().is_some() || parsed.fragment().is_some() {
+                    return Err(invalid(
+                        "HERALD_BASE_URL",
+                        format!("{u:?} must not have a query or fragment"),
+                    ));
+                }
+                u.trim_end_matches('/').to_owned()
+            }
+            None => format!("http://{listen}"),
+        };
+        let database_url = match s.database_url {
+            Some(u) if u.trim().is_empty() => {
+                return Err(invalid("HERALD_DATABASE_URL", "is empty"));
+            }
+            Some(u) => {
+                if u.contains("://")
+                    && !(u.starts_with("sqlite://")
+                        || u.starts_with("postgres://")
+                        || u.starts_with("postgresql://"))
+                {
+                    return Err(invalid(
+                        "HERALD_DATABASE_URL",
+                        format!(
+                            "{:?}: only sqlite:// (or a file path) and postgres:// are supported",
+                            redact_url(&u)
+                        ),
+                    ));
+                }
+                u
+            }
+            None => s.data_dir.join("herald.db").display().to_string(),
+        };
+        let json_logs = match s.log_format.as_str() {
+            "text" => false,
+            "json" => true,
+            other => {
+                return Err(invalid(
+                    "HERALD_LOG_FORMAT",
+                    format!("{other:?}: use \"text\" or \"json\""),
+                ));
+            }
+        };
+        for (name, value) in [
+            ("HERALD_PUBLISHER_NAME", &s.publisher_name),
+            ("HERALD_PUBLISHER_NAMESPACE", &s.publisher_namespace),
+            ("HERALD_SECURITY_CONTACT", &s.security_contact),
+        ] {
+            if value.trim().is_empty() {
+                return Err(invalid(name, "is empty"));
+            }
+        }
+        url::Url::parse(&s.publisher_namespace).map_err(|e| {
+            invalid(
+                "HERALD_PUBLISHER_NAMESPACE",
+                format!("{:?} is not a URL ({e})", s.publisher_namespace),
+            )
+        })?;
+        Ok(Self {
+            database_url,
+            data_dir: s.data_dir,
+            listen,
+            base_url,
+            plugin_dir: s.plugin_dir,
+            site_root: s.site_root,
+            publisher_name: s.publisher_name,
+            publisher_namespace: s.publisher_namespace,
+            security_contact: s.security_contact,
+            json_logs,
+        })
+    }
+
+    /// The database URL with any password hidden, for logs and /healthz.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url(&self.database_url)
+    }
+}
+
+fn known_settings() -> Vec<String> {
+    match serde_json::to_value(Settings::default()) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn known_env_names() -> Vec<String> {
+    known_settings()
+        .iter()
+        .map(|k| format!("HERALD_{}", k.to_ascii_uppercase()))
+        .collect()
+}
+
+/// Hides the password of `scheme://user:password@host/...`.
+pub fn redact_url(u: &str) -> String {
+    match url::Url::parse(u) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => u.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn err(pairs: &[(&str, &str)]) -> String {
+        match Config::load_from(None, &env(pairs)) {
+            Ok(c) => panic!("expected an error, got {c:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::load_from(None, &[]).expect("defaults load");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.base_url, "http://127.0.0.1:3000");
+        assert!(c.database_url.ends_with("herald.db"), "{}", c.database_url);
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let c = Config::load_from(
+            None,
+            &env(&[
+                ("HERALD_LISTEN", "127.0.0.1:4000"),
+                ("HERALD_BASE_URL", "https://psirt.example.com/"),
+                ("HERALD_DATABASE_URL", "postgres://u:secret@db/herald"),
+                ("HERALD_TEST_POSTGRES_URL", "ignored"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(c.listen.port(), 4000);
+        assert_eq!(c.base_url, "https://psirt.example.com");
+        assert!(!c.database_url_redacted().contains("secret"));
+    }
+
+    #[test]
+    fn wrong_settings_are_named() {
+        assert!(err(&[("HERALD_LISTEN", "nowhere")]).contains("HERALD_LISTEN"));
+        assert!(err(&[("HERALD_BASE_URL", "ftp://x")]).contains("HERALD_BASE_URL"));
+        assert!(err(&[("HERALD_DATABASE_URL", "mysql://x")]).contains("HERALD_DATABASE_URL"));
+        assert!(err(&[("HERALD_DATABSE_URL", "x")]).contains("HERALD_DATABSE_URL"));
+        assert!(err(&[("HERALD_LOG_FORMAT", "xml")]).contains("HERALD_LOG_FORMAT"));
+    }
+
+    #[test]
+    fn toml_file_is_read_and_env_wins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("herald.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:5000\"\npublisher_name = \"ACME\"\n",
+        )
+        .expect("write");
+        let c = Config::load_from(Some(&path), &env(&[("HERALD_LISTEN", "127.0.0.1:6000")]))
+            .expect("loads");
+        assert_eq!(c.listen.port(), 6000);
+        assert_eq!(c.publisher_name, "ACME");
+        std::fs::write(&path, "lisen = \"x\"\n").expect("write");
+        let e = Config::load_from(Some(&path), &[]).expect_err("typo refused");
+        assert!(e.to_string().contains("lisen"), "{e}");
+    }
+}

@@ -1,0 +1,12 @@
+//! The herald server as a library, so that `main.rs` stays a thin command line and the integration
+//! tests run the very same application in process.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod portal;
+pub mod publish;
+pub mod serve;
+pub mod state;
+pub mod telemetry;
+pub mod web;

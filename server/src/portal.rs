@@ -1,0 +1,268 @@
+//! The server side of the portal: implements the app's [`Portal`] service over storage, and maps
+//! the stored advisory summary onto the view models the pages render.
+
+use std::collections::HashMap;
+
+use app::model::{
+    AdvisoryListItem, AdvisoryQuery, AdvisoryView, LinkView, Portal, PortalError, ProductView,
+    RemediationView, RevisionView, ScoreView, Viewer, VulnerabilityView,
+};
+use herald_csaf::{AdvisorySummary, Tlp};
+use herald_storage::AdvisoryFilter;
+
+use crate::publish::csaf_url;
+use crate::state::AppState;
+use crate::web::error::WebError;
+
+/// How long a portal sign-in lasts.
+const SESSION_TTL: chrono::Duration = chrono::Duration::hours(12);
+
+pub struct HeraldPortal {
+    state: AppState,
+}
+
+impl HeraldPortal {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+/// Logs the cause and gives the page only a kind (and a reference for internal errors).
+fn portal_error(e: WebError) -> PortalError {
+    match e {
+        WebError::NotFound => PortalError::NotFound,
+        WebError::Unauthorized | WebError::Forbidden => PortalError::Forbidden,
+        WebError::BadRequest(m) | WebError::Conflict(m) | WebError::TooLarge(m) => {
+            PortalError::Invalid(m)
+        }
+        WebError::Invalid(f) => PortalError::Invalid(format!("{} failed tests", f.len())),
+        WebError::Internal(cause) => {
+            let reference = uuid::Uuid::new_v4().simple().to_string();
+            tracing::error!(reference = %reference, error = ?cause, "portal request failed");
+            PortalError::Internal(reference)
+        }
+    }
+}
+
+/// TLP labels a viewer may read. Entitlement beyond WHITE comes with the customer portal.
+fn readable_tlps(_viewer: &Viewer) -> Vec<Tlp> {
+    vec![Tlp::White]
+}
+
+fn tlp_text(t: Option<Tlp>) -> String {
+    t.map(|t| format!("{t:?}").to_ascii_uppercase())
+        .unwrap_or_default()
+}
+
+fn date(d: chrono::DateTime<chrono::Utc>) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn list_item(s: &AdvisorySummary) -> AdvisoryListItem {
+    AdvisoryListItem {
+        tracking_id: s.tracking_id.clone(),
+        title: s.title.clone(),
+        version: s.version.clone(),
+        severity: s.severity.clone(),
+        cvss_score: s.max_cvss,
+        tlp: tlp_text(s.tlp),
+        initial_release_date: date(s.initial_release_date),
+        current_release_date: date(s.current_release_date),
+        cves: s.cves(),
+        products: s.products.iter().map(|p| p.name.clone()).collect(),
+    }
+}
+
+/// The advisory page's view of a summary; product ids become product names for people.
+pub fn advisory_view(s: &AdvisorySummary, csaf_url: String) -> AdvisoryView {
+    let names: HashMap<&str, &str> = s
+        .products
+        .iter()
+        .map(|p| (p.product_id.as_str(), p.name.as_str()))
+        .collect();
+    let name_of = |ids: &[String]| -> Vec<String> {
+        ids.iter()
+            .map(|id| {
+                names
+                    .get(id.as_str())
+                    .map_or(id.clone(), |n| (*n).to_owned())
+            })
+            .collect()
+    };
+    AdvisoryView {
+        tracking_id: s.tracking_id.clone(),
+        title: s.title.clone(),
+        version: s.version.clone(),
+        status: s.status.clone(),
+        category: s.category.clone(),
+        publisher: s.publisher.name.clone(),
+        tlp: tlp_text(s.tlp),
+        severity: s.severity.clone(),
+        cvss_score: s.max_cvss,
+        initial_release_date: date(s.initial_release_date),
+        current_release_date: date(s.current_release_date),
+        summary: s.summary.clone(),
+        products: s
+            .products
+            .iter()
+            .map(|p| ProductView {
+                product_id: p.product_id.clone(),
+                name: p.name.clone(),
+                udi_di: p.udi_di.clone(),
+                cpe: p.cpe.clone(),
+                purl: p.purl.clone(),
+            })
+            .collect(),
+        vulnerabilities: s
+            .vulnerabilities
+            .iter()
+            .map(|v| VulnerabilityView {
+                cve: v.cve.clone(),
+                title: v.title.clone(),
+                cwe: v.cwe_id.as_ref().map(|id| match &v.cwe_name {
+                    Some(name) => format!("{id}: {name}"),
+                    None => id.clone(),
+                }),
+                description: v.description.clone(),
+                scores: v
+                    .scores
+                    .iter()
+                    .map(|sc| ScoreView {
+                        version: sc.cvss_version.clone(),
+                        vector: sc.vector.clone(),
+                        score: sc.base_score,
+                        severity: sc.severity.clone(),
+                    })
+                    .collect(),
+                product_status: v
+                    .product_status
+                    .iter()
+                    .map(|(group, ids)| (group.clone(), name_of(ids)))
+                    .collect(),
+                remediations: v
+                    .remediations
+                    .iter()
+                    .map(|r| RemediationView {
+                        category: r.category.clone(),
+                        details: r.details.clone(),
+                        url: r.url.clone(),
+                        products: name_of(&r.product_ids),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        acknowledgments: s.acknowledgments.clone(),
+        references: s
+            .references
+            .iter()
+            .map(|r| LinkView {
+                summary: r.summary.clone(),
+                url: r.url.clone(),
+            })
+            .collect(),
+        revisions: s
+            .revision_history
+            .iter()
+            .rev()
+            .map(|r| RevisionView {
+                number: r.number.clone(),
+                date: date(r.date),
+                summary: r.summary.clone(),
+            })
+            .collect(),
+        csaf_url,
+    }
+}
+
+#[async_trait::async_trait]
+impl Portal for HeraldPortal {
+    async fn viewer(&self, session_cookie: Option<String>) -> Result<Viewer, PortalError> {
+        let Some(cookie) = session_cookie.filter(|c| !c.is_empty()) else {
+            return Ok(Viewer::default());
+        };
+        let found = self
+            .state
+            .db(move |conn| Ok(herald_storage::lookup_session(conn, &cookie)?))
+            .await
+            .map_err(portal_error)?;
+        Ok(match found {
+            Some((_session, user)) => Viewer {
+                user_id: Some(user.id),
+                organization_id: Some(user.org_id),
+                display_name: Some(user.display_name),
+            },
+            None => Viewer::default(),
+        })
+    }
+
+    async fn login(&self, email: &str, password: &str) -> Result<String, PortalError> {
+        let (email, password) = (email.to_owned(), password.to_owned());
+        let token = self
+            .state
+            .db(move |conn| {
+                let Some(user) = herald_storage::verify_password(conn, &email, &password)? else {
+                    herald_storage::append_audit(
+                        conn,
+                        "anonymous",
+                        "session.refused",
+                        &email,
+                        &serde_json::json!({}),
+                    )?;
+                    return Err(WebError::Unauthorized);
+                };
+                Ok(herald_storage::create_session(conn, &user.id, SESSION_TTL)?.token)
+            })
+            .await
+            .map_err(portal_error)?;
+        Ok(token)
+    }
+
+    async fn logout(&self, session_cookie: &str) -> Result<(), PortalError> {
+        let cookie = session_cookie.to_owned();
+        self.state
+            .db(move |conn| Ok(herald_storage::delete_session(conn, &cookie)?))
+            .await
+            .map(|_| ())
+            .map_err(portal_error)
+    }
+
+    async fn list_advisories(
+        &self,
+        viewer: &Viewer,
+        query: &AdvisoryQuery,
+    ) -> Result<Vec<AdvisoryListItem>, PortalError> {
+        let filter = AdvisoryFilter {
+            text: query.q.clone().filter(|q| !q.trim().is_empty()),
+            tlps: readable_tlps(viewer),
+            limit: 200,
+            offset: 0,
+        };
+        let rows = self
+            .state
+            .db(move |conn| Ok(herald_storage::list_advisories(conn, &filter)?))
+            .await
+            .map_err(portal_error)?;
+        Ok(rows.items.iter().map(|r| list_item(&r.summary)).collect())
+    }
+
+    async fn advisory(
+        &self,
+        viewer: &Viewer,
+        tracking_id: &str,
+    ) -> Result<AdvisoryView, PortalError> {
+        let id = tracking_id.to_owned();
+        let row = self
+            .state
+            .db(move |conn| Ok(herald_storage::get_advisory(conn, &id)?))
+            .await
+            .map_err(portal_error)?
+            .ok_or(PortalError::NotFound)?;
+        if !readable_tlps(viewer).contains(&row.summary.distribution_tlp()) {
+            return Err(PortalError::NotFound);
+        }
+        Ok(advisory_view(
+            &row.summary,
+            csaf_url(&self.state.config, &row.path),
+        ))
+    }
+}

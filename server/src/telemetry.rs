@@ -1,0 +1,20 @@
+//! Structured logs to stdout via tracing; `RUST_LOG` filters, `HERALD_LOG_FORMAT=json` for
+//! machine-readable lines.
+
+use tracing_subscriber::EnvFilter;
+
+pub fn init(json: bool) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,wasmtime=warn,cranelift=warn,actix_server=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .with_target(true)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    // A second init (tests) is harmless: the first subscriber stays.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

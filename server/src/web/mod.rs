@@ -1,0 +1,114 @@
+//! The HTTP surface: the Leptos portal, the REST API under `/api/v1`, the CSAF trusted-provider
+//! routes under `/.well-known/`, `/healthz`, and the request log.
+
+pub mod api;
+pub mod auth;
+pub mod distribution;
+pub mod error;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use leptos::prelude::*;
+use leptos_actix::{LeptosRoutes, generate_route_list};
+
+use crate::portal::HeraldPortal;
+use crate::state::AppState;
+
+/// The Leptos settings Herald uses; built here rather than read from cargo-leptos' environment so
+/// that the binary runs the same however it was built.
+pub fn leptos_options(state: &AppState) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("herald")
+        .site_root(state.config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(state.config.listen)
+        .build()
+}
+
+/// Registers every route on an actix `App`. Used by `herald serve` and by the integration tests,
+/// so both run exactly the same application.
+pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let options = leptos_options(&state);
+        let portal: Arc<dyn app::model::Portal> = Arc::new(HeraldPortal::new(state.clone()));
+        let routes = generate_route_list(app::App);
+        let site_pkg = state.config.site_root.join("pkg");
+        let context_portal = portal.clone();
+        let provide = move || provide_context(context_portal.clone());
+        let fn_portal = portal.clone();
+        cfg.app_data(web::Data::new(state.clone()))
+            .app_data(web::Data::new(options.clone()))
+            .app_data(web::PayloadConfig::new(
+                herald_csaf::MAX_DOCUMENT_BYTES + 64 * 1024,
+            ))
+            .route("/healthz", web::get().to(healthz))
+            .service(web::scope("/api/v1").configure(api::configure))
+            .service(web::scope("/.well-known").configure(distribution::configure))
+            .route(
+                "/api/{tail:.*}",
+                leptos_actix::handle_server_fns_with_context(move || {
+                    provide_context(fn_portal.clone())
+                }),
+            )
+            .service(actix_files::Files::new("/pkg", site_pkg))
+            .leptos_routes_with_context(routes, provide, {
+                let options = options.clone();
+                move || app::shell(options.clone())
+            });
+    }
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+    pub version: &'static str,
+}
+
+/// Answers once Herald can reach its database.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let backend = state.db.backend().to_string();
+    let ok = state.db(|conn| Ok(herald_storage::ping(conn)?)).await;
+    let health = Health {
+        status: if ok.is_ok() { "ok" } else { "unavailable" },
+        database: backend,
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    if ok.is_ok() {
+        HttpResponse::Ok().json(health)
+    } else {
+        HttpResponse::ServiceUnavailable().json(health)
+    }
+}
+
+/// One log line per request: method, path, status and duration.
+pub async fn request_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let res = next.call(req).await;
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    match &res {
+        Ok(r) => tracing::info!(
+            target: "herald::http",
+            %method, %path, status = r.status().as_u16(), duration_ms = format!("{millis:.1}"),
+            "request"
+        ),
+        Err(e) => tracing::warn!(
+            target: "herald::http",
+            %method, %path, error = %e, duration_ms = format!("{millis:.1}"),
+            "request failed"
+        ),
+    }
+    res
+}

@@ -1,0 +1,108 @@
+//! Shared set-up for the server's integration tests: the real application on a fresh database of
+//! either backend, a publishing token, and the demo documents.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use herald_server::config::Config;
+use herald_server::state::AppState;
+use herald_storage::testing::TestDb;
+use herald_storage::{Backend, NewApiToken, OrgKind, Scope};
+
+pub const BASE: &str = "http://herald.test";
+
+pub struct Harness {
+    pub test_db: TestDb,
+    pub state: AppState,
+    pub maker_id: String,
+    _dir: tempfile::TempDir,
+}
+
+pub fn harness(backend: Backend) -> Harness {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = vec![
+        (
+            "HERALD_DATA_DIR".to_owned(),
+            dir.path().display().to_string(),
+        ),
+        ("HERALD_BASE_URL".to_owned(), BASE.to_owned()),
+        (
+            "HERALD_SITE_ROOT".to_owned(),
+            dir.path().join("site").display().to_string(),
+        ),
+        (
+            "HERALD_PLUGIN_DIR".to_owned(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../target/plugins").to_owned(),
+        ),
+    ];
+    let config = Config::load_from(None, &env).expect("config");
+    let test_db = TestDb::new(backend).expect("test database");
+    let maker = {
+        let mut conn = test_db.conn().expect("conn");
+        herald_storage::ensure_organization(
+            &mut conn,
+            OrgKind::Manufacturer,
+            &config.publisher_name,
+        )
+        .expect("manufacturer")
+    };
+    let state = AppState {
+        config: Arc::new(config),
+        db: test_db.db.clone(),
+        plugins: None,
+    };
+    Harness {
+        test_db,
+        state,
+        maker_id: maker.id,
+        _dir: dir,
+    }
+}
+
+impl Harness {
+    pub fn token(&self, scopes: &[Scope]) -> String {
+        let mut conn = self.test_db.conn().expect("conn");
+        herald_storage::create_api_token(
+            &mut conn,
+            &NewApiToken {
+                org_id: &self.maker_id,
+                user_id: None,
+                name: "test",
+                scopes,
+                expires_at: None,
+            },
+            "test",
+        )
+        .expect("token")
+        .token
+    }
+}
+
+pub fn demo(name: &str) -> Vec<u8> {
+    let path = format!("{}/demo/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub fn demo_json(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&demo(name)).expect("demo json")
+}
+
+/// Turns `async fn name(backend: Backend)` into `name::sqlite` and `name::postgres` tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn sqlite() {
+                    super::$name(herald_storage::Backend::Sqlite).await;
+                }
+                #[actix_web::test]
+                async fn postgres() {
+                    super::$name(herald_storage::Backend::Postgres).await;
+                }
+            }
+        )+
+    };
+}
