@@ -1,9 +1,15 @@
 //! Publishing: the one path every CSAF document takes into Herald, whether it comes from the
-//! REST API, `herald import`, the portal or the demo seed. Validate, hash, then hand everything
-//! to the storage layer's publish transaction (document, feed data and outbox event together).
+//! REST API, `herald import`, the portal or the demo seed. Validate, hash, sign the exact bytes
+//! with the provider's OpenPGP key, then hand everything to the storage layer's publish
+//! transaction (document, hashes, signature, feed data and outbox event together), so a reader
+//! never sees a document with another revision's signature.
+//!
+//! Also owns the provider's signing key as the server uses it ([`signing_key`]): read from the
+//! database, generated there on first use.
 
 use herald_csaf::{Finding, Rejection};
-use herald_storage::{DbConnection, PublishRequest, StorageError};
+use herald_distribution::{KeyError, SigningKey};
+use herald_storage::{DbConnection, KeyOrigin, NewSigningKey, PublishRequest, StorageError};
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::config::Config;
@@ -42,6 +48,9 @@ pub enum PublishError {
     Conflict(String),
     #[error(transparent)]
     Storage(StorageError),
+    /// The stored signing key is unusable or signing failed.
+    #[error("signing key: {0}")]
+    Signing(#[from] KeyError),
 }
 
 impl From<StorageError> for PublishError {
@@ -69,6 +78,7 @@ impl From<PublishError> for crate::web::error::WebError {
             }
             PublishError::Conflict(m) => WebError::Conflict(m),
             PublishError::Storage(s) => s.into(),
+            PublishError::Signing(k) => WebError::internal(k),
         }
     }
 }
@@ -104,6 +114,11 @@ pub fn publish_document(
     );
     let sha256 = hex::encode(Sha256::digest(bytes));
     let sha512 = hex::encode(Sha512::digest(bytes));
+    // Sign exactly the bytes that are stored and served; check the signature before storing it,
+    // since consumers reject a provider whose `.asc` does not verify.
+    let key = signing_key(conn, config)?;
+    let signature = key.sign_detached(bytes)?;
+    key.verify_detached(bytes, &signature)?;
     let published = herald_storage::publish(
         conn,
         &PublishRequest {
@@ -111,7 +126,7 @@ pub fn publish_document(
             document: bytes,
             sha256: &sha256,
             sha512: &sha512,
-            signature: None,
+            signature: Some(signature),
             path: &path,
             publisher_org_id,
             actor,
@@ -125,4 +140,76 @@ pub fn publish_document(
         event: published.event_kind,
         warnings: validated.warnings,
     })
+}
+
+/// The user id of a key Herald generates: `<publisher> PSIRT <e-mail>` when the security contact
+/// is a `mailto:` address, else `<publisher> PSIRT`.
+pub fn generated_key_user_id(config: &Config) -> String {
+    let name = format!("{} PSIRT", config.publisher_name.trim());
+    match config
+        .security_contact
+        .strip_prefix("mailto:")
+        .map(|m| m.split('?').next().unwrap_or(m).trim())
+        .filter(|m| m.contains('@') && !m.contains(['<', '>']))
+    {
+        Some(mail) => format!("{name} <{mail}>"),
+        None => name,
+    }
+}
+
+/// The active signing key from the database; on first use a new v4 Ed25519 key is generated and
+/// stored (when several Herald processes race, all of them end up with the one that was stored
+/// first). The secret key is stored unencrypted for now (see `herald_storage::keys`).
+pub fn signing_key(conn: &mut DbConnection, config: &Config) -> Result<SigningKey, PublishError> {
+    if let Some(stored) = herald_storage::active_signing_key(conn)? {
+        return Ok(SigningKey::from_armored_secret(&stored.secret_key)?);
+    }
+    let generated = SigningKey::generate(&generated_key_user_id(config))?;
+    let secret = generated.to_armored_secret()?;
+    let public = generated.public_key_armored()?;
+    let fingerprint = generated.fingerprint();
+    let user_id = generated.user_ids().into_iter().next().unwrap_or_default();
+    let stored = herald_storage::create_first_signing_key(
+        conn,
+        &NewSigningKey {
+            fingerprint: &fingerprint,
+            user_id: &user_id,
+            public_key: &public,
+            secret_key: &secret,
+            origin: KeyOrigin::Generated,
+        },
+    )?;
+    if stored.info.fingerprint == fingerprint {
+        tracing::info!(%fingerprint, "generated the provider's OpenPGP signing key");
+        Ok(generated)
+    } else {
+        Ok(SigningKey::from_armored_secret(&stored.secret_key)?)
+    }
+}
+
+/// Stores an armoured secret key (`herald key import`) as the active signing key; the previous
+/// key is retired but stays published so older signatures keep verifying.
+pub fn import_signing_key(
+    conn: &mut DbConnection,
+    armored: &str,
+    passphrase: Option<&str>,
+    actor: &str,
+) -> Result<SigningKey, PublishError> {
+    let key = SigningKey::import_armored_secret(armored, passphrase)?;
+    let secret = key.to_armored_secret()?;
+    let public = key.public_key_armored()?;
+    let fingerprint = key.fingerprint();
+    let user_id = key.user_ids().into_iter().next().unwrap_or_default();
+    herald_storage::activate_signing_key(
+        conn,
+        &NewSigningKey {
+            fingerprint: &fingerprint,
+            user_id: &user_id,
+            public_key: &public,
+            secret_key: &secret,
+            origin: KeyOrigin::Imported,
+        },
+        actor,
+    )?;
+    Ok(key)
 }

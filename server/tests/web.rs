@@ -316,6 +316,7 @@ async fn hostile_text_and_paths(backend: Backend) {
         }
         assert!(!html.contains("<img src=x"), "{uri} let markup through");
         assert!(html.contains("&lt;script&gt;"), "{uri} lost the title");
+        assert!(!html.contains("&amp;lt;"), "{uri} escaped the title twice");
     }
 
     for uri in [

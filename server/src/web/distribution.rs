@@ -1,144 +1,396 @@
-//! CSAF distribution for machines (CSAF 2.0 section 7): `/.well-known/csaf/provider-metadata.json`
-//! and the documents themselves, served byte for byte as stored at publish time, with their hash
-//! files. Only TLP:WHITE is served here; restricted labels get their authenticated path with the
-//! customer portal.
+//! CSAF distribution for machines: Herald as a CSAF 2.0 *trusted provider* (section 7.1,
+//! requirements 1-20) under `/.well-known/`. The files themselves are built by
+//! `herald-distribution` from what storage returns; this module maps request paths to them
+//! (`Resource::parse`, the one URL layout), enforces access, and answers GET and HEAD with ETag,
+//! Last-Modified, conditional GET and `Access-Control-Allow-Origin: *` (CSAF 2.1 req. 25).
+//!
+//! Access:
+//! * `provider-metadata.json`, `service.json`, `openpgp/<FPR>.asc`, `security.txt` and the whole
+//!   `white/` tree are public.
+//! * `green/` and `amber/` (directory, listings, index, changes, feed, category document,
+//!   documents and sidecars) are served only to API tokens of the manufacturer organization with
+//!   the `read` scope. Anonymous callers get 401 on every restricted path, whether a file exists
+//!   or not (so nothing leaks); any other token gets 404. Entitlements for hospital customers
+//!   come later.
+//! * `red/` does not exist (`Resource::parse` refuses it).
+//!
+//! provider-metadata.json and service.json list only the public (WHITE) directory and feed: a
+//! consumer (and CSAF checkers) fail a provider whose listed feed or directory answers 401, and
+//! nobody but the manufacturer itself may read the restricted ones yet. When customer
+//! entitlements exist, the restricted feeds can be announced to entitled callers.
+//!
+//! Directories answer with and without the trailing slash and never redirect (CSAF 7.1.6); the
+//! listing's links are absolute, so they work from either form.
 
 use actix_web::http::header::{self, EntityTag, HttpDate};
-use actix_web::{HttpRequest, HttpResponse, web};
-use herald_csaf::Tlp;
-use serde_json::json;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use herald_csaf::{Publisher, Tlp};
+use herald_distribution::{
+    ListingEntry, MetadataInput, Provider, Resource, SecurityTxtInput, Sidecar,
+};
+use herald_storage::{AdvisoryFilter, DbConnection, OrgKind, Scope};
+use sha2::{Digest, Sha256};
 
+use crate::config::Config;
 use crate::state::AppState;
+use crate::web::auth::ApiCaller;
 use crate::web::error::WebError;
+
+/// The TLPs whose directory and feed are announced in provider-metadata.json and service.json
+/// (see the module docs for why the restricted ones are not).
+const ANNOUNCED: [Tlp; 1] = [Tlp::White];
+
+/// How far ahead security.txt's `Expires` lies (RFC 9116 recommends less than a year).
+const SECURITY_TXT_VALIDITY_DAYS: i64 = 360;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // HEAD answers like GET without a body: mirrors and checkers probe with it.
     cfg.service(
-        web::resource("/csaf/provider-metadata.json")
-            .route(web::get().to(provider_metadata))
-            .route(web::head().to(provider_metadata)),
+        web::resource("/security.txt")
+            .route(web::get().to(security_txt))
+            .route(web::head().to(security_txt)),
     )
     .service(
-        web::resource("/csaf/{tlp}/{year}/{file}")
-            .route(web::get().to(document))
-            .route(web::head().to(document)),
+        web::resource("/csaf/{tail:.*}")
+            .route(web::get().to(csaf_file))
+            .route(web::head().to(csaf_file)),
     );
 }
 
-fn provider_base(state: &AppState) -> String {
-    format!("{}/.well-known/csaf", state.config.base_url)
-}
-
-async fn provider_metadata(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    let last = state
-        .db(|conn| Ok(herald_storage::last_published_at(conn)?))
-        .await?;
-    let base = provider_base(&state);
-    let last_updated = last.unwrap_or_else(chrono::Utc::now);
-    let body = json!({
-        "canonical_url": format!("{base}/provider-metadata.json"),
-        "distributions": [{ "directory_url": format!("{base}/{}", herald_csaf::tlp_dir(Tlp::White)) }],
-        "last_updated": last_updated.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "list_on_CSAF_aggregators": true,
-        "metadata_version": "2.0",
-        "mirror_on_CSAF_aggregators": true,
-        "publisher": {
-            "category": "vendor",
-            "name": state.config.publisher_name,
-            "namespace": state.config.publisher_namespace,
+/// The provider's identity from the configuration.
+pub fn provider(config: &Config) -> Result<Provider, WebError> {
+    Provider::new(
+        &config.base_url,
+        Publisher {
+            name: config.publisher_name.clone(),
+            namespace: config.publisher_namespace.clone(),
+            category: "vendor".to_owned(),
         },
-        "role": "csaf_publisher",
-    });
-    Ok(csaf_headers(HttpResponse::Ok()).json(body))
+    )
+    .map_err(WebError::internal)
 }
 
-/// CORS for every CSAF file (CSAF 2.1 requirement 25), and no caching surprises.
-fn csaf_headers(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
-    builder.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
-    builder
+/// A response body with what the caching headers need.
+struct Reply {
+    body: Vec<u8>,
+    content_type: &'static str,
+    /// A strong validator; `None` means "hash the body".
+    etag: Option<String>,
+    last_modified: Option<DateTime<Utc>>,
 }
 
-#[derive(Clone, Copy)]
-enum Variant {
-    Json,
-    Sha256,
-    Sha512,
+impl Reply {
+    fn new(body: impl Into<Vec<u8>>, content_type: &'static str) -> Reply {
+        Reply {
+            body: body.into(),
+            content_type,
+            etag: None,
+            last_modified: None,
+        }
+    }
+
+    fn json(value: &serde_json::Value) -> Result<Reply, WebError> {
+        let body = serde_json::to_vec_pretty(value).map_err(WebError::internal)?;
+        Ok(Reply::new(body, "application/json"))
+    }
 }
 
-async fn document(
+const TEXT: &str = "text/plain; charset=utf-8";
+const HTML: &str = "text/html; charset=utf-8";
+
+async fn security_txt(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, WebError> {
-    let (tlp_dir, year, file) = path.into_inner();
-    if tlp_dir != herald_csaf::tlp_dir(Tlp::White) {
+    let provider = provider(&state.config)?;
+    // CSAF 7.1.8 and RFC 9116 want the CSAF line and the file itself on https; a plain-http
+    // base URL (a loopback test) cannot produce a valid security.txt, and the well-known
+    // provider-metadata.json (7.1.9) serves discovery alone.
+    if !provider.base_url().starts_with("https://") {
         return Err(WebError::NotFound);
     }
-    let (name, variant) = if let Some(n) = file.strip_suffix(".sha256") {
-        (n.to_owned(), Variant::Sha256)
-    } else if let Some(n) = file.strip_suffix(".sha512") {
-        (n.to_owned(), Variant::Sha512)
-    } else {
-        (file.clone(), Variant::Json)
-    };
-    // The stored path is built by herald_csaf::document_path; anything else cannot match, so path
-    // tricks (`..`, encoded slashes) simply find nothing.
-    let stored_path = format!("{tlp_dir}/{year}/{name}");
-    let doc = state
-        .db(move |conn| Ok(herald_storage::get_document(conn, &stored_path)?))
-        .await?
-        .ok_or(WebError::NotFound)?;
-    if doc.tlp != Tlp::White {
-        return Err(WebError::NotFound);
-    }
-    let (body, content_type, tag): (Vec<u8>, &str, String) = match variant {
-        Variant::Json => (doc.bytes, "application/json", doc.sha256.clone()),
-        Variant::Sha256 => (
-            format!("{}  {}\n", doc.sha256, name).into_bytes(),
-            "text/plain; charset=utf-8",
-            format!("{}-sha256", doc.sha256),
-        ),
-        Variant::Sha512 => (
-            format!("{}  {}\n", doc.sha512, name).into_bytes(),
-            "text/plain; charset=utf-8",
-            format!("{}-sha512", doc.sha256),
-        ),
-    };
-    let etag = EntityTag::new_strong(tag);
-    let modified = HttpDate::from(std::time::SystemTime::from(doc.release_date));
-    if not_modified(&req, &etag, doc.release_date) {
-        return Ok(csaf_headers(HttpResponse::NotModified())
-            .insert_header(header::ETag(etag))
-            .insert_header(header::LastModified(modified))
-            .finish());
-    }
-    Ok(csaf_headers(HttpResponse::Ok())
-        .content_type(content_type)
-        .insert_header(header::ETag(etag))
-        .insert_header(header::LastModified(modified))
-        .body(body))
+    let body = herald_distribution::security_txt(
+        &provider,
+        &SecurityTxtInput {
+            contacts: std::slice::from_ref(&state.config.security_contact),
+            expires: expires_midnight(Utc::now()),
+            policy_url: None,
+            preferred_languages: &["en".to_owned()],
+        },
+    )
+    .map_err(WebError::internal)?;
+    Ok(respond(&req, Reply::new(body, TEXT)))
 }
 
-/// RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since.
-fn not_modified(
-    req: &HttpRequest,
-    etag: &EntityTag,
-    updated: chrono::DateTime<chrono::Utc>,
-) -> bool {
+/// `now + SECURITY_TXT_VALIDITY_DAYS`, rounded down to midnight UTC so that the file (and its
+/// ETag) stays the same all day.
+fn expires_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
+    let day = (now + chrono::Duration::days(SECURITY_TXT_VALIDITY_DAYS)).date_naive();
+    day.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+async fn csaf_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let tail = req.match_info().get("tail").unwrap_or_default();
+    // `white` and `white/` are the same directory: answer both, never redirect.
+    let resource = Resource::parse(tail)
+        .or_else(|| {
+            Resource::parse(&format!("{tail}/")).filter(|r| {
+                matches!(
+                    r,
+                    Resource::TlpDirectory { .. } | Resource::YearDirectory { .. }
+                )
+            })
+        })
+        .ok_or(WebError::NotFound)?;
+    let restricted = !resource.is_public();
+    if restricted {
+        let caller = ApiCaller::extract(&req).await?;
+        let token = match caller {
+            ApiCaller::Anonymous => return Err(WebError::Unauthorized),
+            ApiCaller::Token(t) => t,
+        };
+        let config = state.config.clone();
+        let entitled = state
+            .db(move |conn| {
+                let maker = herald_storage::find_organization_by_slug(
+                    conn,
+                    &herald_storage::slugify(&config.publisher_name),
+                )?;
+                Ok(maker.is_some_and(|m| m.kind == OrgKind::Manufacturer && m.id == token.org_id)
+                    && token.has_scope(Scope::Read))
+            })
+            .await?;
+        if !entitled {
+            return Err(WebError::NotFound);
+        }
+    }
+    let config = state.config.clone();
+    let reply = state
+        .db(move |conn| render(conn, &config, &resource))
+        .await?;
+    let mut resp = respond(&req, reply);
+    if restricted {
+        // Per-caller content must not be served to others from a shared cache.
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("private"),
+        );
+    }
+    Ok(resp)
+}
+
+/// Builds the file `resource` names from storage. Access has been checked by the caller.
+fn render(conn: &mut DbConnection, config: &Config, resource: &Resource) -> Result<Reply, WebError> {
+    let provider = provider(config)?;
+    let dist = |e: herald_distribution::DistributionError| WebError::internal(e);
+    match resource {
+        Resource::ProviderMetadata => {
+            // First start with no key yet: create it now rather than announce no key.
+            crate::publish::signing_key(conn, config)?;
+            let keys = herald_storage::list_signing_keys(conn)?;
+            let fingerprints: Vec<String> = keys.iter().map(|k| k.fingerprint.clone()).collect();
+            // The metadata changes with every publish and every key change.
+            let last_updated = keys
+                .iter()
+                .flat_map(|k| [Some(k.created_at), k.retired_at])
+                .flatten()
+                .chain(herald_storage::last_published_at(conn)?)
+                .max()
+                .unwrap_or_else(Utc::now);
+            let value = herald_distribution::provider_metadata(
+                &provider,
+                &MetadataInput {
+                    directories: &ANNOUNCED,
+                    feeds: &ANNOUNCED,
+                    public_key_fingerprints: &fingerprints,
+                    last_updated,
+                    list_on_csaf_aggregators: true,
+                    mirror_on_csaf_aggregators: true,
+                },
+            )
+            .map_err(dist)?;
+            Reply::json(&value)
+        }
+        Resource::ServiceDocument => {
+            Reply::json(&herald_distribution::rolie_service(&provider, &ANNOUNCED).map_err(dist)?)
+        }
+        Resource::PublicKey { fingerprint } => {
+            let key = herald_storage::public_key_by_fingerprint(conn, fingerprint)?
+                .ok_or(WebError::NotFound)?;
+            Ok(Reply::new(key, "application/pgp-keys"))
+        }
+        Resource::TlpDirectory { tlp } => {
+            let entries = herald_storage::list_current_documents(conn, *tlp)?;
+            let listing = herald_distribution::tlp_directory_entries(*tlp, &entries).map_err(dist)?;
+            let dir = provider.directory_url(*tlp).map_err(dist)?;
+            let title = format!("Index of {}", url_path(&dir));
+            Ok(Reply::new(listing_html(&title, &dir, listing), HTML))
+        }
+        Resource::YearDirectory { tlp, year } => {
+            let entries = herald_storage::list_current_documents(conn, *tlp)?;
+            let listing =
+                herald_distribution::year_directory_entries(*tlp, *year, &entries).map_err(dist)?;
+            if listing.is_empty() {
+                return Err(WebError::NotFound);
+            }
+            let dir = format!("{}{year}/", provider.directory_url(*tlp).map_err(dist)?);
+            let title = format!("Index of {}", url_path(&dir));
+            Ok(Reply::new(listing_html(&title, &dir, listing), HTML))
+        }
+        Resource::IndexTxt { tlp } => {
+            let entries = herald_storage::list_current_documents(conn, *tlp)?;
+            Ok(Reply::new(
+                herald_distribution::index_txt(*tlp, &entries).map_err(dist)?,
+                TEXT,
+            ))
+        }
+        Resource::ChangesCsv { tlp } => {
+            let entries = herald_storage::list_current_documents(conn, *tlp)?;
+            Ok(Reply::new(
+                herald_distribution::changes_csv(*tlp, &entries).map_err(dist)?,
+                "text/csv; charset=utf-8",
+            ))
+        }
+        Resource::Feed { tlp } => {
+            let entries = herald_storage::list_current_documents(conn, *tlp)?;
+            // When the feed last changed: its newest publish. Storage keeps one global
+            // "last published", which is never earlier than that.
+            let updated = if entries.is_empty() {
+                DateTime::<Utc>::UNIX_EPOCH
+            } else {
+                herald_storage::last_published_at(conn)?.unwrap_or_else(Utc::now)
+            };
+            Reply::json(
+                &herald_distribution::rolie_feed(&provider, *tlp, &entries, updated)
+                    .map_err(dist)?,
+            )
+        }
+        Resource::CategoryDocument { tlp } => {
+            let mut summaries = Vec::new();
+            let mut filter = AdvisoryFilter {
+                text: None,
+                tlps: vec![*tlp],
+                limit: 1000,
+                offset: 0,
+            };
+            loop {
+                let page = herald_storage::list_advisories(conn, &filter)?;
+                let n = page.items.len() as i64;
+                summaries.extend(page.items.into_iter().map(|i| i.summary));
+                filter.offset += n;
+                if n == 0 || filter.offset >= page.total {
+                    break;
+                }
+            }
+            Reply::json(&herald_distribution::rolie_category(&summaries))
+        }
+        Resource::Document { tlp, path } => {
+            let doc = current_document(conn, *tlp, path)?;
+            Ok(Reply {
+                etag: Some(doc.sha256.clone()),
+                last_modified: Some(doc.release_date),
+                body: doc.bytes,
+                content_type: "application/json",
+            })
+        }
+        Resource::Sidecar { tlp, path, kind } => {
+            let doc = current_document(conn, *tlp, path)?;
+            let (body, content_type) = match kind {
+                Sidecar::Sha256 => (herald_distribution::hash_file(&doc.sha256, path), TEXT),
+                Sidecar::Sha512 => (herald_distribution::hash_file(&doc.sha512, path), TEXT),
+                Sidecar::Signature => (
+                    doc.signature.clone().ok_or(WebError::NotFound)?,
+                    "application/pgp-signature",
+                ),
+            };
+            Ok(Reply {
+                etag: Some(format!("{}{}", doc.sha256, kind.extension())),
+                last_modified: Some(doc.release_date),
+                body: body.into_bytes(),
+                content_type,
+            })
+        }
+    }
+}
+
+fn current_document(
+    conn: &mut DbConnection,
+    tlp: Tlp,
+    path: &str,
+) -> Result<herald_storage::StoredDocument, WebError> {
+    herald_storage::get_document(conn, path)?
+        // The path names the TLP directory; a document whose label differs is never served from
+        // it (defence in depth: storage derives the path from the label).
+        .filter(|d| d.tlp == tlp)
+        .ok_or(WebError::NotFound)
+}
+
+/// The path part of an absolute URL, for listing titles.
+fn url_path(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_else(|_| url.to_owned())
+}
+
+/// The HTML listing with absolute links, so that it works whether the directory was requested
+/// with or without its trailing slash.
+fn listing_html(title: &str, dir_url: &str, entries: Vec<ListingEntry>) -> String {
+    let entries: Vec<ListingEntry> = entries
+        .into_iter()
+        .map(|e| ListingEntry {
+            href: format!("{dir_url}{}", e.href),
+            name: e.name,
+        })
+        .collect();
+    herald_distribution::directory_listing_html(title, &entries)
+}
+
+/// Writes the reply with CORS and caching headers, or 304 when the caller's copy is current.
+fn respond(req: &HttpRequest, reply: Reply) -> HttpResponse {
+    let tag = reply
+        .etag
+        .unwrap_or_else(|| hex::encode(Sha256::digest(&reply.body)));
+    let etag = EntityTag::new_strong(tag);
+    let mut builder = if not_modified(req, &etag, reply.last_modified) {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    builder.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
+    builder.insert_header(header::ETag(etag));
+    if let Some(modified) = reply.last_modified {
+        builder.insert_header(header::LastModified(HttpDate::from(
+            std::time::SystemTime::from(modified),
+        )));
+    }
+    if builder.finish().status() == actix_web::http::StatusCode::NOT_MODIFIED {
+        return builder.finish();
+    }
+    builder.content_type(reply.content_type).body(reply.body)
+}
+
+/// RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since (which is only honoured
+/// where a Last-Modified exists).
+fn not_modified(req: &HttpRequest, etag: &EntityTag, updated: Option<DateTime<Utc>>) -> bool {
     let headers = req.headers();
     if let Some(v) = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
     {
-        return v.split(',').map(str::trim).any(|t| {
-            t == "*" || t.trim_start_matches("W/") == etag.to_string().trim_start_matches("W/")
-        });
+        let ours = etag.to_string();
+        return v
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t.trim_start_matches("W/") == ours);
     }
-    if let Some(since) = headers
-        .get(header::IF_MODIFIED_SINCE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
-    {
+    if let (Some(updated), Some(since)) = (
+        updated,
+        headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok()),
+    ) {
         return updated.timestamp() <= since.timestamp();
     }
     false

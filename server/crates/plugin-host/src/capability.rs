@@ -19,19 +19,22 @@ pub enum Capability {
     Log,
     /// Wall-clock time.
     Clock,
-    /// Mail through Herald's SMTP relay (defined in the WIT; not served yet).
+    /// Mail through the destination's SMTP relay (only where the destination grants smtp).
     Smtp,
-    /// Raw TCP exchange with granted endpoints (defined in the WIT; not served yet).
+    /// Raw TCP exchange with the destination's granted endpoints.
     Tcp,
+    /// HMACs keyed by the destination's secrets (the plugin never holds the key).
+    Signing,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 5] = [
+    pub const ALL: [Capability; 6] = [
         Capability::Http,
         Capability::Log,
         Capability::Clock,
         Capability::Smtp,
         Capability::Tcp,
+        Capability::Signing,
     ];
 
     /// The WIT interface name (`http`, `log`, ...).
@@ -42,13 +45,8 @@ impl Capability {
             Capability::Clock => "clock",
             Capability::Smtp => "smtp",
             Capability::Tcp => "tcp",
+            Capability::Signing => "signing",
         }
-    }
-
-    /// Whether this host implements the capability (components importing an unserved one can
-    /// still be loaded where granted, but every call fails as denied).
-    pub fn is_served(self) -> bool {
-        !matches!(self, Capability::Smtp | Capability::Tcp)
     }
 }
 
@@ -64,7 +62,9 @@ impl std::str::FromStr for Capability {
         Capability::ALL
             .into_iter()
             .find(|c| c.name() == s)
-            .ok_or_else(|| format!("unknown capability {s:?} (known: http, log, clock, smtp, tcp)"))
+            .ok_or_else(|| {
+                format!("unknown capability {s:?} (known: http, log, clock, smtp, tcp, signing)")
+            })
     }
 }
 
@@ -84,7 +84,7 @@ pub fn classify_import(name: &str) -> Result<ImportKind, String> {
     let unknown = || {
         format!(
             "import {name:?} is not a {WIT_PACKAGE}@{WIT_VERSION} host interface \
-             (plugins may import only http, log, clock, smtp, tcp; no WASI)"
+             (plugins may import only http, log, clock, smtp, tcp, signing; no WASI)"
         )
     };
     let rest = name

@@ -12,11 +12,15 @@
 //! started with.
 
 use crate::bindings;
-use crate::bindings::herald::delivery::{clock, http as wit_http, log, smtp, tcp, types as wit};
+use crate::bindings::herald::delivery::{
+    clock, http as wit_http, log, signing, smtp, tcp, types as wit,
+};
 use crate::capability::{Capability, ImportKind, classify_import};
 use crate::http::{HttpContext, HttpLimits};
 use crate::manifest::{Manifest, ManifestError};
 use crate::secrets::{SecretSource, Secrets};
+use crate::smtp::{SmtpContext, SmtpLimits, SmtpRelay};
+use crate::tcp::{TcpContext, TcpLimits};
 use herald_delivery::{DeliveryError, DestinationConfig, Notification, Receipt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -45,6 +49,12 @@ pub struct HostConfig {
     /// Plugin instances that may exist at once (sizes the pooling allocator).
     pub max_instances: u32,
     pub http: HttpLimits,
+    pub smtp: SmtpLimits,
+    pub tcp: TcpLimits,
+    /// Extra trusted root certificates (PEM), added to the webpki roots for `smtp` and `tcp`
+    /// TLS: a private CA, or a test's self-signed certificate. Certificate checks are never
+    /// switched off; trusting something else must be this explicit.
+    pub extra_root_certificates: Vec<String>,
     /// Capabilities a plugin without an entry in `capability_grants` may import.
     pub default_capabilities: BTreeSet<Capability>,
     /// Operator grants per plugin id; replaces `default_capabilities` for that plugin.
@@ -60,8 +70,18 @@ impl Default for HostConfig {
             fuel_per_call: 10_000_000_000,
             max_instances: 32,
             http: HttpLimits::default(),
-            // smtp and tcp are not served yet: a plugin importing them needs an explicit grant.
-            default_capabilities: [Capability::Http, Capability::Log, Capability::Clock].into(),
+            smtp: SmtpLimits::default(),
+            tcp: TcpLimits::default(),
+            extra_root_certificates: Vec::new(),
+            // smtp and tcp reach beyond http's policy: a plugin importing them needs an
+            // explicit grant per plugin id (and its destinations their own grants).
+            default_capabilities: [
+                Capability::Http,
+                Capability::Log,
+                Capability::Clock,
+                Capability::Signing,
+            ]
+            .into(),
             capability_grants: BTreeMap::new(),
         }
     }
@@ -507,7 +527,13 @@ impl PluginHost {
         });
         // The epoch deadline ends the call; this outer limit only guards against a host call
         // that never returns.
-        let grace = self.config.call_timeout + self.config.http.request_timeout;
+        let grace = self.config.call_timeout
+            + self
+                .config
+                .http
+                .request_timeout
+                .max(self.config.smtp.timeout)
+                .max(self.config.tcp.max_timeout);
         match tokio::time::timeout(grace, task).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(format!("call panicked in the host: {join}")),
@@ -690,9 +716,12 @@ pub(crate) struct CallState {
     destination_id: String,
     delivery_id: String,
     limits: StoreLimits,
-    /// `None` in pure calls (describe, validate-config): http is denied there.
+    /// `None` in pure calls (describe, validate-config): http, smtp and tcp are denied there.
     http: Option<HttpContext>,
+    smtp: Option<SmtpContext>,
+    tcp: Option<TcpContext>,
     secrets: Arc<Secrets>,
+    signatures: u32,
     log_lines: u32,
 }
 
@@ -715,7 +744,10 @@ impl CallState {
             delivery_id: String::new(),
             limits: Self::limits(config),
             http: None,
+            smtp: None,
+            tcp: None,
             secrets: Arc::new(Secrets::new()),
+            signatures: 0,
             log_lines: 0,
         }
     }
@@ -727,23 +759,45 @@ impl CallState {
         config: &HostConfig,
         secrets: Arc<Secrets>,
     ) -> Self {
-        let http = tokio::runtime::Handle::try_current()
-            .ok()
-            .map(|runtime| HttpContext {
-                grants: destination.grants.clone(),
-                secrets: secrets.clone(),
-                limits: config.http.clone(),
-                runtime,
-                deadline: Instant::now() + config.call_timeout,
-                calls: 0,
-            });
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let deadline = Instant::now() + config.call_timeout;
+        let extra_roots = Arc::new(config.extra_root_certificates.clone());
+        let http = runtime.clone().map(|runtime| HttpContext {
+            grants: destination.grants.clone(),
+            secrets: secrets.clone(),
+            limits: config.http.clone(),
+            runtime,
+            deadline,
+            calls: 0,
+        });
+        let smtp = runtime.clone().map(|runtime| SmtpContext {
+            allowed: destination.grants.smtp,
+            relay: SmtpRelay::from_destination(destination),
+            secrets: secrets.clone(),
+            limits: config.smtp.clone(),
+            extra_roots: extra_roots.clone(),
+            runtime,
+            deadline,
+            messages: 0,
+        });
+        let tcp = runtime.map(|runtime| TcpContext {
+            grants: destination.grants.clone(),
+            limits: config.tcp.clone(),
+            extra_roots,
+            runtime,
+            deadline,
+            exchanges: 0,
+        });
         Self {
             plugin_id: plugin_id.to_string(),
             destination_id: destination.destination_id.clone(),
             delivery_id: delivery_id.to_string(),
             limits: Self::limits(config),
             http,
+            smtp,
+            tcp,
             secrets,
+            signatures: 0,
             log_lines: 0,
         }
     }
@@ -825,19 +879,77 @@ impl clock::Host for CallState {
     }
 }
 
+impl CallState {
+    /// Log a failed capability call (redacted) with who made it.
+    fn log_failure(&self, capability: &str, error: &dyn std::fmt::Debug) {
+        tracing::info!(
+            target: "herald::plugin",
+            plugin = %self.plugin_id,
+            destination = %self.destination_id,
+            delivery = %self.delivery_id,
+            error = %self.secrets.redact(&format!("{error:?}")),
+            "plugin {capability} call failed"
+        );
+    }
+}
+
 impl smtp::Host for CallState {
-    fn send(&mut self, _message: smtp::Message) -> Result<String, smtp::SmtpError> {
-        Err(smtp::SmtpError::Denied(
-            "the smtp capability is not served by this Herald version yet".into(),
-        ))
+    fn send(&mut self, message: smtp::Message) -> Result<String, smtp::SmtpError> {
+        let result = match self.smtp.as_mut() {
+            Some(smtp) => smtp.send(message),
+            None => Err(smtp::SmtpError::Denied(
+                "smtp is not available in describe and validate-config".into(),
+            )),
+        };
+        match &result {
+            Ok(reply) => tracing::info!(
+                target: "herald::plugin",
+                plugin = %self.plugin_id,
+                destination = %self.destination_id,
+                delivery = %self.delivery_id,
+                reply = %self.secrets.redact(reply),
+                "plugin mail accepted by the relay"
+            ),
+            Err(e) => self.log_failure("smtp", e),
+        }
+        result
     }
 }
 
 impl tcp::Host for CallState {
-    fn exchange(&mut self, _request: tcp::ExchangeRequest) -> Result<Vec<u8>, tcp::TcpError> {
-        Err(tcp::TcpError::Denied(
-            "the tcp capability is not served by this Herald version yet".into(),
-        ))
+    fn exchange(&mut self, request: tcp::ExchangeRequest) -> Result<Vec<u8>, tcp::TcpError> {
+        let result = match self.tcp.as_mut() {
+            Some(tcp) => tcp.exchange(request),
+            None => Err(tcp::TcpError::Denied(
+                "tcp is not available in describe and validate-config".into(),
+            )),
+        };
+        if let Err(e) = &result {
+            self.log_failure("tcp", e);
+        }
+        result
+    }
+}
+
+impl signing::Host for CallState {
+    fn hmac_sha256(
+        &mut self,
+        secret_ref: String,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, signing::SigningError> {
+        self.signatures += 1;
+        let result = if self.signatures > crate::signing::MAX_SIGNATURES_PER_INVOCATION {
+            Err(signing::SigningError::Denied(format!(
+                "more than {} signatures in one invocation",
+                crate::signing::MAX_SIGNATURES_PER_INVOCATION
+            )))
+        } else {
+            crate::signing::hmac_sha256(&self.secrets, &secret_ref, &data)
+        };
+        if let Err(e) = &result {
+            self.log_failure("signing", e);
+        }
+        result
     }
 }
 

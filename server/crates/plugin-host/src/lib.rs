@@ -10,8 +10,10 @@
 //!   deadline and a memory cap; a trap, timeout or limit hit fails that one delivery as
 //!   [`DeliveryError::Retryable`](herald_delivery::DeliveryError::Retryable) ([`host`]);
 //! - the host side of each capability: `http` with host grants, address checks, caps and
-//!   `{{secret:NAME}}` substitution ([`http`]); `log` and `clock`. `smtp` and `tcp` are defined
-//!   in the WIT but not served yet;
+//!   `{{secret:NAME}}` substitution ([`http`]); `smtp` through the destination's relay with
+//!   STARTTLS or implicit TLS ([`smtp`]); `tcp` request/reply exchanges with granted endpoints
+//!   ([`tcp`]); `signing`, HMACs keyed by secrets the plugin never sees ([`signing`]); `log` and
+//!   `clock`;
 //! - [`herald_delivery::Channel`] for the delivery engine ([`WasmChannel`]).
 
 pub mod capability;
@@ -19,6 +21,9 @@ pub mod host;
 pub mod http;
 pub mod manifest;
 pub mod secrets;
+pub mod signing;
+pub mod smtp;
+pub mod tcp;
 
 pub use capability::Capability;
 pub use host::{
@@ -28,6 +33,8 @@ pub use host::{
 pub use http::HttpLimits;
 pub use manifest::Manifest;
 pub use secrets::{SecretSource, Secrets};
+pub use smtp::{SmtpLimits, SmtpRelay, SmtpTlsMode};
+pub use tcp::TcpLimits;
 
 /// Host bindings generated from the WIT contract (the same files the guest SDK uses).
 pub(crate) mod bindings {

@@ -541,7 +541,8 @@ async fn ungranted_import_is_refused_at_load() {
             .contains("has not granted it")
     );
 
-    // With an explicit grant it loads; the capability is not served yet, so calls fail cleanly.
+    // With an explicit grant it loads; its destination has no tcp endpoint granted, so the
+    // exchange it attempts is refused.
     let mut config = test_config();
     config
         .capability_grants
@@ -554,7 +555,9 @@ async fn ungranted_import_is_refused_at_load() {
         .deliver(&dest, &notification("t-7"), &Secrets::new())
         .await
     {
-        Err(DeliveryError::Retryable(m)) => assert!(m.contains("not served"), "{m}"),
+        Err(DeliveryError::Retryable(m)) => {
+            assert!(m.contains("127.0.0.1:2575 is not granted"), "{m}")
+        }
         other => panic!("tcp call: {other:?}"),
     }
 }
@@ -585,7 +588,10 @@ fn components_are_pinned_and_checked_against_their_manifest() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let path = staged(dir.path(), "webhook", |m| {
-        m.replace(r#"["http", "log", "clock"]"#, r#"["log", "clock"]"#)
+        m.replace(
+            r#"["http", "log", "clock", "signing"]"#,
+            r#"["log", "clock", "signing"]"#,
+        )
     });
     match host.load_plugin(&path) {
         Err(HostError::UndeclaredImport { capability, .. }) => {
@@ -647,7 +653,12 @@ async fn list_describe_validate_and_test() {
     assert!(manifest.contains(&list[0].sha256), "{manifest}");
     assert_eq!(
         list[0].capabilities,
-        vec![Capability::Http, Capability::Log, Capability::Clock]
+        vec![
+            Capability::Http,
+            Capability::Log,
+            Capability::Clock,
+            Capability::Signing
+        ]
     );
 
     let info = host.describe("webhook").expect("describe");

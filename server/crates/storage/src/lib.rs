@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod advisories;
 pub mod audit;
 pub mod destinations;
+pub mod keys;
 pub mod queue;
 pub mod schema;
 #[cfg(feature = "testing")]
@@ -35,6 +36,7 @@ pub use accounts::*;
 pub use advisories::*;
 pub use audit::*;
 pub use destinations::*;
+pub use keys::*;
 pub use queue::*;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");

@@ -230,3 +230,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     delivery_attempts,
     audit_log,
 );
+
+diesel::table! {
+    signing_keys (id) {
+        id -> Text,
+        fingerprint -> Text,
+        user_id -> Text,
+        public_key -> Text,
+        secret_key -> Text,
+        active -> Bool,
+        origin -> Text,
+        created_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+    }
+}
