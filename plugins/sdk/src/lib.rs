@@ -1,6 +1,8 @@
 //! Guest SDK for Herald channel plugins. It owns the generated `herald:delivery@0.1.0`
 //! bindings (world `channel`) and a small layer over them so a plugin author writes plain Rust:
-//! implement [`Channel`], call [`export_channel!`], use [`http`], [`log`] and [`now_millis`].
+//! implement [`Channel`], call [`export_channel!`], use [`http`], [`smtp`], [`tcp`],
+//! [`signing`], [`log`] and [`now_millis`]. A built component imports only the capabilities
+//! its code actually calls.
 //!
 //! ```ignore
 //! struct MyChannel;
@@ -107,6 +109,24 @@ pub mod http {
         crate::bindings::herald::delivery::http::send(request)
     }
 
+    /// POST exact `body` bytes with `content-type` and extra headers (for bodies that are
+    /// signed, where the bytes sent must be the bytes signed).
+    pub fn post_bytes(
+        url: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Response, HttpError> {
+        let mut all: Vec<(String, String)> = vec![("content-type".into(), content_type.into())];
+        all.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        send(&Request {
+            method: "POST".into(),
+            url: url.into(),
+            headers: all,
+            body,
+        })
+    }
+
     /// POST `body` as `application/json` with extra headers.
     pub fn post_json(
         url: &str,
@@ -193,6 +213,88 @@ pub mod http {
     }
 }
 
+/// The `smtp` capability: Herald's relay sends what the plugin composes.
+pub mod smtp {
+    use crate::DeliveryError;
+    pub use crate::bindings::herald::delivery::smtp::{Message, SmtpError};
+
+    /// Send one mail; returns the relay's final reply.
+    pub fn send(message: &Message) -> Result<String, SmtpError> {
+        crate::bindings::herald::delivery::smtp::send(message)
+    }
+
+    impl From<SmtpError> for DeliveryError {
+        /// 5xx is for good, 4xx and transport trouble are worth another try, a refusal by the
+        /// host's policy needs an operator.
+        fn from(e: SmtpError) -> Self {
+            match e {
+                SmtpError::Denied(m) => DeliveryError::Misconfigured(format!("smtp denied: {m}")),
+                SmtpError::Rejected(m) => {
+                    DeliveryError::Permanent(format!("smtp relay rejected the mail: {m}"))
+                }
+                SmtpError::Transient(m) => {
+                    DeliveryError::Retryable(format!("smtp temporary failure: {m}"))
+                }
+            }
+        }
+    }
+}
+
+/// The `tcp` capability: one request/reply exchange with a granted `host:port`.
+pub mod tcp {
+    pub use crate::bindings::herald::delivery::tcp::{ExchangeRequest, TcpError};
+
+    /// Connect, write `request.payload`, read until `request.read-until`, close.
+    pub fn exchange(request: &ExchangeRequest) -> Result<Vec<u8>, TcpError> {
+        crate::bindings::herald::delivery::tcp::exchange(request)
+    }
+}
+
+/// The `signing` capability: MACs keyed by secrets only Herald holds.
+pub mod signing {
+    use crate::DeliveryError;
+    pub use crate::bindings::herald::delivery::signing::SigningError;
+
+    /// HMAC-SHA256 of `data` keyed by the secret named `secret_ref` (a `whsec_` secret by its
+    /// base64-decoded bytes).
+    pub fn hmac_sha256(secret_ref: &str, data: &[u8]) -> Result<Vec<u8>, SigningError> {
+        crate::bindings::herald::delivery::signing::hmac_sha256(secret_ref, data)
+    }
+
+    impl From<SigningError> for DeliveryError {
+        fn from(e: SigningError) -> Self {
+            match e {
+                SigningError::Denied(m) => {
+                    DeliveryError::Misconfigured(format!("signing denied: {m}"))
+                }
+            }
+        }
+    }
+
+    /// Standard base64 (RFC 4648, with padding), as Standard Webhooks signatures use it.
+    pub fn base64(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                chunk.get(1).copied().unwrap_or(0),
+                chunk.get(2).copied().unwrap_or(0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::http::{HttpError, Response};
@@ -239,6 +341,23 @@ mod tests {
                 Err(DeliveryError::Permanent(m)) if m.contains(&status.to_string())
             ));
         }
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        use super::signing::base64;
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), expected);
+        }
+        assert_eq!(base64(&[0xfb, 0xff]), "+/8=");
     }
 
     #[test]

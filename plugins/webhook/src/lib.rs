@@ -1,11 +1,14 @@
 //! Webhook channel: POSTs each notification as JSON
 //! (`{"type": event_kind, "delivery_id", "timestamp", "data": {...}}`) to the destination's `url`
-//! with `webhook-id: <delivery id>` (the receiver's idempotency key) and `webhook-timestamp`
-//! headers, as Standard Webhooks names them. Signing is not done yet.
+//! as a Standard Webhooks message: `webhook-id: <delivery id>` (the receiver's idempotency key,
+//! the same on every retry), `webhook-timestamp` and, when signing secrets are configured,
+//! `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one space-separated
+//! signature per secret (two during a key rotation). The host computes the MACs through the
+//! `signing` capability; this plugin only ever names the secrets.
 
 use herald_plugin_sdk::{
     Channel, ConfigError, ConfigField, ConfigFieldKind, DeliveryError, Notification, PluginInfo,
-    Receipt, config_or_misconfigured, http, log, now_millis, parse_config,
+    Receipt, config_or_misconfigured, http, log, now_millis, parse_config, signing,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -20,6 +23,20 @@ struct Config {
     /// Name of a Herald secret sent as the `authorization` header value.
     #[serde(default)]
     authorization_secret: Option<String>,
+    /// Names of Herald secrets (`whsec_<base64>`) to sign with: one normally, two while the
+    /// receiver rotates from the old to the new key.
+    #[serde(default)]
+    signing_secrets: Vec<String>,
+}
+
+/// At most this many signatures per message (current, next, and one spare).
+const MAX_SIGNING_SECRETS: usize = 3;
+
+fn valid_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
 }
 
 impl Config {
@@ -44,11 +61,27 @@ impl Config {
                 }
             }
         }
+        if self.signing_secrets.len() > MAX_SIGNING_SECRETS {
+            errors.push(ConfigError {
+                field: "signing_secrets".into(),
+                message: format!(
+                    "{} signing secrets given; at most {MAX_SIGNING_SECRETS}",
+                    self.signing_secrets.len()
+                ),
+            });
+        }
+        for name in &self.signing_secrets {
+            if !valid_secret_name(name) {
+                errors.push(ConfigError {
+                    field: "signing_secrets".into(),
+                    message: format!(
+                        "secret name {name:?} must be non-empty letters, digits, '_', '-' or '.'"
+                    ),
+                });
+            }
+        }
         if let Some(name) = &self.authorization_secret
-            && (name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'))
+            && !valid_secret_name(name)
         {
             errors.push(ConfigError {
                 field: "authorization_secret".into(),
@@ -78,17 +111,50 @@ impl Config {
 
     fn post(&self, delivery_id: &str, body: &serde_json::Value) -> Result<Receipt, DeliveryError> {
         let timestamp = (now_millis() / 1000).to_string();
+        let body = serde_json::to_vec(body).map_err(|e| {
+            DeliveryError::Permanent(format!("cannot encode the webhook body: {e}"))
+        })?;
         let authorization = self.authorization_secret.as_deref().map(http::secret_ref);
+        let signature = self.signature(delivery_id, &timestamp, &body)?;
         let mut headers = vec![
             ("webhook-id", delivery_id),
             ("webhook-timestamp", timestamp.as_str()),
         ];
+        if let Some(value) = signature.as_deref() {
+            headers.push(("webhook-signature", value));
+        }
         if let Some(value) = authorization.as_deref() {
             headers.push(("authorization", value));
         }
-        let response = http::post_json(&self.url, &headers, body)?;
+        let response = http::post_bytes(&self.url, "application/json", &headers, body)?;
         log::debug(&format!("webhook answered HTTP {}", response.status));
         response.classify(Some(delivery_id.to_string()))
+    }
+}
+
+impl Config {
+    /// `v1,<base64>` per configured secret, space-separated; `None` when signing is off.
+    fn signature(
+        &self,
+        id: &str,
+        timestamp: &str,
+        body: &[u8],
+    ) -> Result<Option<String>, DeliveryError> {
+        if self.signing_secrets.is_empty() {
+            return Ok(None);
+        }
+        let mut signed = Vec::with_capacity(id.len() + timestamp.len() + body.len() + 2);
+        signed.extend_from_slice(id.as_bytes());
+        signed.push(b'.');
+        signed.extend_from_slice(timestamp.as_bytes());
+        signed.push(b'.');
+        signed.extend_from_slice(body);
+        let mut signatures = Vec::with_capacity(self.signing_secrets.len());
+        for secret in &self.signing_secrets {
+            let mac = signing::hmac_sha256(secret, &signed)?;
+            signatures.push(format!("v1,{}", signing::base64(&mac)));
+        }
+        Ok(Some(signatures.join(" ")))
     }
 }
 
@@ -112,6 +178,14 @@ impl Channel for Webhook {
                     kind: ConfigFieldKind::SecretRef,
                     required: false,
                     help: "Herald secret sent as the Authorization header value.".into(),
+                },
+                ConfigField {
+                    name: "signing_secrets".into(),
+                    kind: ConfigFieldKind::SecretRef,
+                    required: false,
+                    help: "Herald secrets (whsec_...) to sign with (Standard Webhooks v1); \
+                           list two while the receiver rotates keys."
+                        .into(),
                 },
             ],
         }

@@ -1,0 +1,536 @@
+//! FHIR channel: creates one HL7 FHIR R4 `Communication` per notification on a hospital's FHIR
+//! server (`POST <base_url>/Communication`, `application/fhir+json`).
+//!
+//! The resource (see README.md for the full mapping): `status` completed; `category` coded as a
+//! security advisory; `priority` from the severity; `sender` the manufacturer Organization
+//! (display + identifier, from the configuration); `about` one logical reference per affected
+//! product with a UDI-DI (identifier system `http://hl7.org/fhir/NamingSystem/gs1-di`); `payload`
+//! the summary text plus the CSAF document and portal page as attachments; `identifier` the
+//! Herald delivery id as a URI (`urn:uuid:` or `urn:herald:delivery:`) so the receiver can
+//! dedupe. Retries (attempt > 1) are conditional creates (`If-None-Exist: identifier=...`): a
+//! first attempt that was stored but whose answer was lost does not come back as a duplicate.
+//!
+//! `DeliveryError` mapping: 200/201 delivered (remote id `Communication/<id>` from `Location`
+//! or the returned resource), 400/422 permanent, 401/403 (and 404/405: wrong base URL)
+//! misconfigured, 429 + Retry-After retry-after, 408/5xx/timeouts retryable.
+
+use herald_plugin_sdk::{
+    Channel, ConfigError, ConfigField, ConfigFieldKind, DeliveryError, Notification, PluginInfo,
+    Receipt, config_or_misconfigured, http, log, now_millis, parse_config,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const ID: &str = "fhir";
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Herald's own code system for the communication category (a URN: Herald owns no domain that
+/// every installation shares). The FHIR `communication-category` code `alert` is sent beside it
+/// so a receiver that only knows the base code system still files the message sensibly.
+pub const CATEGORY_SYSTEM: &str = "urn:herald:fhir:CodeSystem:communication-category";
+pub const CATEGORY_CODE: &str = "security-advisory";
+const BASE_CATEGORY_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/communication-category";
+/// GS1 GTIN used as UDI-DI (FHIR's NamingSystem for GS1 device identifiers).
+pub const UDI_DI_SYSTEM: &str = "http://hl7.org/fhir/NamingSystem/gs1-di";
+/// Identifier system of the delivery id: the value is itself a URI.
+pub const DELIVERY_ID_SYSTEM: &str = "urn:ietf:rfc:3986";
+const FHIR_JSON: &str = "application/fhir+json";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    /// FHIR server base, e.g. `https://fhir.hospital.example/r4` (no trailing `/Communication`).
+    base_url: String,
+    /// Herald secret holding the bearer token (sent as `Authorization: Bearer <token>`).
+    #[serde(default)]
+    token_secret: Option<String>,
+    /// The manufacturer, as `sender.display`.
+    sender_name: String,
+    #[serde(default)]
+    sender_identifier_system: Option<String>,
+    #[serde(default)]
+    sender_identifier_value: Option<String>,
+    /// Optional literal reference to the hospital's Organization, e.g. `Organization/123`.
+    #[serde(default)]
+    recipient_reference: Option<String>,
+}
+
+fn field_error(field: &str, message: String) -> ConfigError {
+    ConfigError {
+        field: field.into(),
+        message,
+    }
+}
+
+fn valid_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
+impl Config {
+    fn problems(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        let rest = self
+            .base_url
+            .strip_prefix("https://")
+            .or_else(|| self.base_url.strip_prefix("http://"));
+        match rest {
+            None => errors.push(field_error(
+                "base_url",
+                format!(
+                    "base_url {:?} must start with https:// (or http://)",
+                    self.base_url
+                ),
+            )),
+            Some(rest) => {
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                if authority.is_empty() || authority.contains('@') || authority.contains(' ') {
+                    errors.push(field_error(
+                        "base_url",
+                        format!("base_url {:?} has no valid host", self.base_url),
+                    ));
+                }
+                if rest.contains(['?', '#']) {
+                    errors.push(field_error(
+                        "base_url",
+                        format!(
+                            "base_url {:?} must not have a query or fragment",
+                            self.base_url
+                        ),
+                    ));
+                }
+                if self
+                    .base_url
+                    .trim_end_matches('/')
+                    .ends_with("/Communication")
+                {
+                    errors.push(field_error(
+                        "base_url",
+                        "base_url is the server base; leave /Communication off".into(),
+                    ));
+                }
+            }
+        }
+        if let Some(name) = &self.token_secret
+            && !valid_secret_name(name)
+        {
+            errors.push(field_error(
+                "token_secret",
+                format!("secret name {name:?} must be non-empty letters, digits, '_', '-' or '.'"),
+            ));
+        }
+        if self.sender_name.trim().is_empty() {
+            errors.push(field_error(
+                "sender_name",
+                "sender_name (the manufacturer's name) must not be empty".into(),
+            ));
+        }
+        match (
+            &self.sender_identifier_system,
+            &self.sender_identifier_value,
+        ) {
+            (Some(system), Some(value)) => {
+                if !system.contains(':') {
+                    errors.push(field_error(
+                        "sender_identifier_system",
+                        format!("{system:?} is not a URI (e.g. urn:oid:... or https://...)"),
+                    ));
+                }
+                if value.trim().is_empty() {
+                    errors.push(field_error(
+                        "sender_identifier_value",
+                        "must not be empty".into(),
+                    ));
+                }
+            }
+            (None, None) => {}
+            (Some(_), None) => errors.push(field_error(
+                "sender_identifier_value",
+                "required when sender_identifier_system is set".into(),
+            )),
+            (None, Some(_)) => errors.push(field_error(
+                "sender_identifier_system",
+                "required when sender_identifier_value is set".into(),
+            )),
+        }
+        if let Some(reference) = &self.recipient_reference {
+            let ok = reference
+                .split_once('/')
+                .is_some_and(|(kind, id)| kind == "Organization" && !id.is_empty());
+            if !ok {
+                errors.push(field_error(
+                    "recipient_reference",
+                    format!("{reference:?} must look like Organization/<id>"),
+                ));
+            }
+        }
+        errors
+    }
+
+    fn checked(config: &str) -> Result<Config, DeliveryError> {
+        let parsed: Config = config_or_misconfigured(config)?;
+        let problems = parsed.problems();
+        if problems.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(DeliveryError::Misconfigured(
+                problems
+                    .into_iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ))
+        }
+    }
+
+    fn base(&self) -> &str {
+        self.base_url.trim_end_matches('/')
+    }
+
+    fn headers(&self) -> Vec<(String, String)> {
+        let mut headers = vec![("accept".to_string(), FHIR_JSON.to_string())];
+        if let Some(name) = &self.token_secret {
+            headers.push((
+                "authorization".into(),
+                format!("Bearer {}", http::secret_ref(name)),
+            ));
+        }
+        headers
+    }
+}
+
+/// The delivery id as an absolute URI: `urn:uuid:<id>` when it is a UUID, otherwise
+/// `urn:herald:delivery:<id>`.
+pub fn delivery_uri(delivery_id: &str) -> String {
+    if is_uuid(delivery_id) {
+        format!("urn:uuid:{}", delivery_id.to_ascii_lowercase())
+    } else {
+        format!("urn:herald:delivery:{delivery_id}")
+    }
+}
+
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// FHIR `Communication.priority` from Herald's severity.
+pub fn priority(severity: Option<&str>) -> &'static str {
+    match severity.map(str::to_ascii_lowercase).as_deref() {
+        Some("critical") => "stat",
+        Some("high") => "asap",
+        Some("medium") => "urgent",
+        _ => "routine",
+    }
+}
+
+/// Percent-encode a query parameter value (RFC 3986 unreserved characters stay as they are).
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// `YYYY-MM-DDThh:mm:ssZ` for milliseconds since the epoch (FHIR `dateTime`).
+fn iso8601(millis: u64) -> String {
+    let secs = millis / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// The `Communication` resource for one notification.
+fn communication(config: &Config, n: &Notification) -> Value {
+    let mut sender = json!({ "display": config.sender_name });
+    if let (Some(system), Some(value)) = (
+        &config.sender_identifier_system,
+        &config.sender_identifier_value,
+    ) {
+        sender["type"] = json!("Organization");
+        sender["identifier"] = json!({ "system": system, "value": value });
+    }
+    let about: Vec<Value> = n
+        .products
+        .iter()
+        .filter_map(|p| {
+            let udi_di = p.udi_di.as_deref()?.trim();
+            if udi_di.is_empty() {
+                return None;
+            }
+            let display = match &p.version {
+                Some(v) => format!("{} {}", p.name, v),
+                None => p.name.clone(),
+            };
+            Some(json!({
+                "type": "DeviceDefinition",
+                "identifier": { "system": UDI_DI_SYSTEM, "value": udi_di },
+                "display": display,
+            }))
+        })
+        .collect();
+    let mut text = format!("{} ({} v{})", n.title, n.tracking_id, n.version);
+    if let Some(severity) = &n.severity {
+        text.push_str(&format!("\nSeverity: {severity}"));
+        if let Some(score) = n.cvss_score {
+            text.push_str(&format!(" (CVSS {score:.1})"));
+        }
+    }
+    if !n.cves.is_empty() {
+        text.push_str(&format!("\nCVEs: {}", n.cves.join(", ")));
+    }
+    if !n.products.is_empty() {
+        let products: Vec<String> = n
+            .products
+            .iter()
+            .map(|p| {
+                let mut s = p.name.clone();
+                if let Some(v) = &p.version {
+                    s.push_str(&format!(" {v}"));
+                }
+                if let Some(di) = &p.udi_di {
+                    s.push_str(&format!(" (UDI-DI {di})"));
+                }
+                s
+            })
+            .collect();
+        text.push_str(&format!("\nAffected products: {}", products.join("; ")));
+    }
+    if !n.summary.trim().is_empty() {
+        text.push_str(&format!("\n\n{}", n.summary.trim()));
+    }
+    if !n.tlp.is_empty() {
+        text.push_str(&format!("\n\nTLP:{}", n.tlp));
+    }
+    let mut payload = vec![
+        json!({ "contentString": text }),
+        json!({ "contentAttachment": {
+            "contentType": "application/json",
+            "url": n.csaf_url,
+            "title": format!("CSAF 2.0 advisory {} v{}", n.tracking_id, n.version),
+        }}),
+    ];
+    if !n.portal_url.is_empty() {
+        payload.push(json!({ "contentAttachment": {
+            "contentType": "text/html",
+            "url": n.portal_url,
+            "title": format!("Advisory {} on the manufacturer's portal", n.tracking_id),
+        }}));
+    }
+    let mut resource = json!({
+        "resourceType": "Communication",
+        "identifier": [{ "system": DELIVERY_ID_SYSTEM, "value": delivery_uri(&n.delivery_id) }],
+        "status": "completed",
+        "category": [{
+            "coding": [
+                {
+                    "system": CATEGORY_SYSTEM,
+                    "code": CATEGORY_CODE,
+                    "display": "Security advisory",
+                },
+                { "system": BASE_CATEGORY_SYSTEM, "code": "alert", "display": "Alert" },
+            ],
+            "text": "Medical device security advisory",
+        }],
+        "priority": priority(n.severity.as_deref()),
+        "topic": { "text": format!("{}: {}", n.tracking_id, n.title) },
+        "sent": iso8601(now_millis()),
+        "sender": sender,
+        "payload": payload,
+    });
+    if !about.is_empty() {
+        resource["about"] = Value::Array(about);
+    }
+    if let Some(reference) = &config.recipient_reference {
+        resource["recipient"] = json!([{ "reference": reference }]);
+    }
+    resource
+}
+
+/// The logical id (`Communication/<id>`) from a `Location` such as
+/// `https://fhir.example/r4/Communication/123/_history/1`, or from the returned resource.
+fn remote_id(response: &http::Response) -> Option<String> {
+    if let Some(location) = response.header("location") {
+        let mut segments = location.split('/');
+        while let Some(segment) = segments.next() {
+            if segment == "Communication"
+                && let Some(id) = segments.next().filter(|id| !id.is_empty())
+            {
+                return Some(format!("Communication/{id}"));
+            }
+        }
+    }
+    let body: Value = serde_json::from_slice(&response.body).ok()?;
+    let id = body.get("id")?.as_str()?;
+    Some(format!("Communication/{id}"))
+}
+
+/// The FHIR receiver's answer as a receipt or classified error (see the module doc).
+fn classify(response: &http::Response, what: &str) -> Result<Receipt, DeliveryError> {
+    match response.status {
+        401 | 403 => Err(DeliveryError::Misconfigured(format!(
+            "FHIR server refused the credentials (HTTP {}) for {what}: check token_secret and the token's scopes",
+            response.status
+        ))),
+        404 | 405 => Err(DeliveryError::Misconfigured(format!(
+            "FHIR server answered HTTP {} for {what}: check base_url (is Communication supported?)",
+            response.status
+        ))),
+        200..=299 => Ok(Receipt {
+            remote_id: remote_id(response),
+            detail: format!(
+                "HTTP {}{}",
+                response.status,
+                if response.status == 200 {
+                    " (already stored: conditional create matched)"
+                } else {
+                    ""
+                }
+            ),
+        }),
+        _ => response.classify(None),
+    }
+}
+
+struct Fhir;
+
+impl Channel for Fhir {
+    fn describe() -> PluginInfo {
+        let field = |name: &str, kind, required, help: &str| ConfigField {
+            name: name.into(),
+            kind,
+            required,
+            help: help.into(),
+        };
+        PluginInfo {
+            id: ID.into(),
+            version: VERSION.into(),
+            display_name: "HL7 FHIR R4 (Communication)".into(),
+            config_fields: vec![
+                field(
+                    "base_url",
+                    ConfigFieldKind::Url,
+                    true,
+                    "FHIR server base URL (Communication is POSTed to <base_url>/Communication); its host must be granted.",
+                ),
+                field(
+                    "token_secret",
+                    ConfigFieldKind::SecretRef,
+                    false,
+                    "Herald secret holding the bearer token (Authorization: Bearer <token>).",
+                ),
+                field(
+                    "sender_name",
+                    ConfigFieldKind::Text,
+                    true,
+                    "Manufacturer name shown as the Communication's sender.",
+                ),
+                field(
+                    "sender_identifier_system",
+                    ConfigFieldKind::Text,
+                    false,
+                    "Identifier system (URI) of the manufacturer Organization, e.g. urn:oid:1.3.160 for a GS1 GLN.",
+                ),
+                field(
+                    "sender_identifier_value",
+                    ConfigFieldKind::Text,
+                    false,
+                    "The manufacturer's identifier in that system (e.g. its GLN).",
+                ),
+                field(
+                    "recipient_reference",
+                    ConfigFieldKind::Text,
+                    false,
+                    "The hospital's Organization on that server, e.g. Organization/123.",
+                ),
+            ],
+        }
+    }
+
+    fn validate_config(config: String) -> Result<(), Vec<ConfigError>> {
+        let parsed: Config = parse_config(&config)?;
+        let problems = parsed.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn deliver(config: String, n: Notification) -> Result<Receipt, DeliveryError> {
+        let config = Config::checked(&config)?;
+        let resource = communication(&config, &n);
+        let body = serde_json::to_vec(&resource)
+            .map_err(|e| DeliveryError::Permanent(format!("cannot encode Communication: {e}")))?;
+        let mut headers = config.headers();
+        headers.push(("content-type".into(), FHIR_JSON.into()));
+        if n.attempt > 1 {
+            // A previous attempt may have been stored with its answer lost: create only if no
+            // Communication carries this delivery's identifier yet.
+            let search = format!("{DELIVERY_ID_SYSTEM}|{}", delivery_uri(&n.delivery_id));
+            headers.push((
+                "if-none-exist".into(),
+                format!("identifier={}", percent_encode(&search)),
+            ));
+        }
+        let response = http::send(&http::Request {
+            method: "POST".into(),
+            url: format!("{}/Communication", config.base()),
+            headers,
+            body,
+        })?;
+        log::debug(&format!(
+            "FHIR server answered HTTP {} (attempt {})",
+            response.status, n.attempt
+        ));
+        classify(&response, "POST Communication")
+    }
+
+    fn test(config: String) -> Result<Receipt, DeliveryError> {
+        // Harmless: read the server's CapabilityStatement, which also checks the token.
+        let config = Config::checked(&config)?;
+        let response = http::send(&http::Request {
+            method: "GET".into(),
+            url: format!("{}/metadata", config.base()),
+            headers: config.headers(),
+            body: Vec::new(),
+        })?;
+        let mut receipt = classify(&response, "GET metadata")?;
+        let version = serde_json::from_slice::<Value>(&response.body)
+            .ok()
+            .and_then(|v| v.get("fhirVersion")?.as_str().map(str::to_string));
+        receipt.remote_id = None;
+        receipt.detail = match version {
+            Some(v) => format!("{}; FHIR version {v}", receipt.detail),
+            None => format!("{}; no fhirVersion in CapabilityStatement", receipt.detail),
+        };
+        Ok(receipt)
+    }
+}
+
+herald_plugin_sdk::export_channel!(Fhir);
