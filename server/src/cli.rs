@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `user add`, `token create`, `import`,
-//! `plugins list`. Errors end here, printed with their context, as a non-zero exit.
+//! `plugins list`, `key import`/`key show`. Errors end here, printed with their context, as a non-zero exit.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -41,6 +41,28 @@ pub enum Command {
     /// Manage delivery plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Manage the OpenPGP key that signs every published CSAF document.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Make an ASCII-armoured OpenPGP secret key (v4, e.g. `gpg --export-secret-keys --armor`)
+    /// the signing key. The previous key stays published so older signatures keep verifying.
+    /// The key is stored unencrypted in the database.
+    Import(KeyImportArgs),
+    /// Show the active signing key (generated now if there is none) and every retired key.
+    Show,
+}
+
+#[derive(Args, Debug)]
+pub struct KeyImportArgs {
+    /// The armoured secret key file.
+    pub file: PathBuf,
+    /// Read the key's passphrase from standard input (first line).
+    #[arg(long)]
+    pub passphrase_stdin: bool,
 }
 
 #[derive(Args, Debug, Default)]
@@ -175,8 +197,9 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
-    crate::telemetry::init(config.json_logs);
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    crate::telemetry::init(config.json_logs, matches!(command, Command::Serve(_)));
+    match command {
         Command::Serve(args) => {
             crate::serve::serve(config, args.demo)?;
             Ok(ExitCode::SUCCESS)
@@ -193,6 +216,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(TokenCommand::Create(args)) => token_create(&config, args),
         Command::Import(args) => import(&config, &args.paths),
         Command::Plugins(PluginsCommand::List) => plugins_list(&config),
+        Command::Key(KeyCommand::Import(args)) => key_import(&config, &args),
+        Command::Key(KeyCommand::Show) => key_show(&config),
     }
 }
 
@@ -388,5 +413,59 @@ fn plugins_list(config: &Config) -> anyhow::Result<ExitCode> {
                 .join(",")
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn key_import(config: &Config, args: &KeyImportArgs) -> anyhow::Result<ExitCode> {
+    let armored = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let passphrase = if args.passphrase_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the passphrase from standard input")?;
+        Some(line.trim_end_matches(['\r', '\n']).to_owned())
+    } else {
+        None
+    };
+    let db = open_db(config)?;
+    let mut conn = db.get()?;
+    let key = crate::publish::import_signing_key(&mut conn, &armored, passphrase.as_deref(), "cli")
+        .with_context(|| format!("importing {}", args.file.display()))?;
+    println!(
+        "signing key {} ({}) is now active; new publications are signed with it",
+        key.fingerprint(),
+        key.user_ids().join(", ")
+    );
+    eprintln!("note: the secret key is stored unencrypted in the database");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn key_show(config: &Config) -> anyhow::Result<ExitCode> {
+    let db = open_db(config)?;
+    let mut conn = db.get()?;
+    let active =
+        crate::publish::signing_key(&mut conn, config).context("loading the signing key")?;
+    for k in herald_storage::list_signing_keys(&mut conn)? {
+        let state = match k.retired_at {
+            _ if k.active => "active".to_owned(),
+            Some(at) => format!("retired {}", at.to_rfc3339()),
+            None => "inactive".to_owned(),
+        };
+        println!(
+            "{}\t{}\t{:?}\tcreated {}\t{}",
+            k.fingerprint,
+            state,
+            k.origin,
+            k.created_at.to_rfc3339(),
+            k.user_id
+        );
+    }
+    println!(
+        "public key: {}/.well-known/csaf/openpgp/{}.asc",
+        config.base_url,
+        active.fingerprint()
+    );
+    println!("{}", active.public_key_armored()?);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,11 +1,13 @@
 //! Herald's settings: defaults, then `herald.toml` (or the file named by `--config`), then
 //! `HERALD_*` environment variables. A wrong setting stops start-up with a message naming it.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
+use herald_plugin_host::Capability;
 use serde::{Deserialize, Serialize};
 
 /// Environment variables with the `HERALD_` prefix that are not settings: tests and build scripts
@@ -36,6 +38,9 @@ pub struct Settings {
     pub security_contact: String,
     /// `text` (human readable) or `json` log lines.
     pub log_format: String,
+    /// Capabilities beyond http, log, clock and signing that the operator grants a plugin id,
+    /// as `id=cap,cap;id=cap`. Destinations still need their own grants to use them.
+    pub plugin_grants: String,
 }
 
 impl Default for Settings {
@@ -51,6 +56,7 @@ impl Default for Settings {
             publisher_namespace: "https://meridian-medical.example".to_owned(),
             security_contact: "mailto:psirt@meridian-medical.example".to_owned(),
             log_format: "text".to_owned(),
+            plugin_grants: "email=smtp;hl7-mllp=tcp".to_owned(),
         }
     }
 }
@@ -69,6 +75,8 @@ pub struct Config {
     pub publisher_namespace: String,
     pub security_contact: String,
     pub json_logs: bool,
+    /// Extra capabilities per plugin id (see [`Settings::plugin_grants`]).
+    pub plugin_grants: BTreeMap<String, BTreeSet<Capability>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -217,7 +225,10 @@ impl Config {
                 format!("{:?} is not a URL ({e})", s.publisher_namespace),
             )
         })?;
+        let plugin_grants = parse_plugin_grants(&s.plugin_grants)
+            .map_err(|m| invalid("HERALD_PLUGIN_GRANTS", m))?;
         Ok(Self {
+            plugin_grants,
             database_url,
             data_dir: s.data_dir,
             listen,
@@ -235,6 +246,28 @@ impl Config {
     pub fn database_url_redacted(&self) -> String {
         redact_url(&self.database_url)
     }
+}
+
+/// Parses `id=cap,cap;id=cap`.
+fn parse_plugin_grants(text: &str) -> Result<BTreeMap<String, BTreeSet<Capability>>, String> {
+    let mut out = BTreeMap::new();
+    for item in text.split(';').map(str::trim).filter(|i| !i.is_empty()) {
+        let (id, caps) = item
+            .split_once('=')
+            .ok_or_else(|| format!("{item:?} is not `plugin-id=capability,...`"))?;
+        let caps = caps
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                c.parse::<Capability>().map_err(|_| {
+                    format!("{c:?} is not a capability (http, log, clock, signing, smtp, tcp)")
+                })
+            })
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        out.insert(id.trim().to_owned(), caps);
+    }
+    Ok(out)
 }
 
 fn known_settings() -> Vec<String> {
@@ -312,6 +345,9 @@ mod tests {
         assert!(err(&[("HERALD_DATABASE_URL", "mysql://x")]).contains("HERALD_DATABASE_URL"));
         assert!(err(&[("HERALD_DATABSE_URL", "x")]).contains("HERALD_DATABSE_URL"));
         assert!(err(&[("HERALD_LOG_FORMAT", "xml")]).contains("HERALD_LOG_FORMAT"));
+        assert!(
+            err(&[("HERALD_PLUGIN_GRANTS", "email=teleport")]).contains("HERALD_PLUGIN_GRANTS")
+        );
     }
 
     #[test]

@@ -13,8 +13,14 @@ use crate::state::AppState;
 /// Loads every plugin component from the configured folder. Components that fail their checks
 /// are left out; the others load.
 pub fn load_plugins(config: &Config) -> anyhow::Result<herald_plugin_host::PluginHost> {
-    let host = herald_plugin_host::PluginHost::new(herald_plugin_host::HostConfig::default())
-        .context("starting the plugin host")?;
+    let mut host_config = herald_plugin_host::HostConfig::default();
+    for (id, extra) in &config.plugin_grants {
+        let mut granted = host_config.default_capabilities.clone();
+        granted.extend(extra.iter().copied());
+        host_config.capability_grants.insert(id.clone(), granted);
+    }
+    let host =
+        herald_plugin_host::PluginHost::new(host_config).context("starting the plugin host")?;
     // The host logs each refused component with its reason; the others load.
     host.load_dir(&config.plugin_dir)
         .with_context(|| format!("loading plugins from {}", config.plugin_dir.display()))?;
@@ -31,6 +37,8 @@ pub fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
 
 async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
     let db = crate::cli::open_db(&config)?;
+    // The CSAF signing key exists from the first start on (generated and stored if missing).
+    crate::publish::signing_key(&mut *db.get()?, &config).context("preparing the signing key")?;
     tracing::info!(
         database = %config.database_url_redacted(),
         backend = %db.backend(),

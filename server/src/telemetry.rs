@@ -3,9 +3,15 @@
 
 use tracing_subscriber::EnvFilter;
 
-pub fn init(json: bool) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,wasmtime=warn,cranelift=warn,actix_server=warn"));
+/// `verbose` is for the server; one-shot commands keep stdout for their own output and log only
+/// warnings unless `RUST_LOG` asks for more.
+pub fn init(json: bool, verbose: bool) {
+    let default = if verbose {
+        "info,wasmtime=warn,cranelift=warn,actix_server=warn"
+    } else {
+        "warn"
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stdout)
