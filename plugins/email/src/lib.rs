@@ -17,9 +17,10 @@
 //! The notification carries no pre-rendered template today, so subject and bodies are built
 //! here.
 
+use herald_plugin_sdk::config::{field, field_error};
 use herald_plugin_sdk::{
-    Channel, ConfigError, ConfigField, ConfigFieldKind, DeliveryError, Notification, PluginInfo,
-    Receipt, config_or_misconfigured, log, now_millis, parse_config, smtp,
+    Channel, ConfigError, ConfigFieldKind, DeliveryError, Notification, PluginInfo, Problems,
+    Receipt, log, now_millis, smtp,
 };
 use serde::Deserialize;
 use std::fmt::Write as _;
@@ -79,15 +80,10 @@ fn plausible_address(a: &str) -> bool {
     }
 }
 
-impl Config {
+impl Problems for Config {
     fn problems(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
-        let mut err = |field: &str, message: String| {
-            errors.push(ConfigError {
-                field: field.into(),
-                message,
-            })
-        };
+        let mut err = |field: &str, message: String| errors.push(field_error(field, message));
         if self.to.is_empty() {
             err("to", "at least one recipient is required".into());
         }
@@ -138,22 +134,6 @@ impl Config {
             err("unsubscribe_mailto", format!("{m:?} must be a mailto: URI"));
         }
         errors
-    }
-
-    fn checked(config: &str) -> Result<Config, DeliveryError> {
-        let parsed: Config = config_or_misconfigured(config)?;
-        let problems = parsed.problems();
-        if problems.is_empty() {
-            Ok(parsed)
-        } else {
-            Err(DeliveryError::Misconfigured(
-                problems
-                    .into_iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ))
-        }
     }
 }
 
@@ -407,12 +387,6 @@ struct Email;
 
 impl Channel for Email {
     fn describe() -> PluginInfo {
-        let field = |name: &str, kind, required, help: &str| ConfigField {
-            name: name.into(),
-            kind,
-            required,
-            help: help.into(),
-        };
         PluginInfo {
             id: ID.into(),
             version: VERSION.into(),
@@ -455,13 +429,7 @@ impl Channel for Email {
     }
 
     fn validate_config(config: String) -> Result<(), Vec<ConfigError>> {
-        let parsed: Config = parse_config(&config)?;
-        let problems = parsed.problems();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        Config::validate_config(&config)
     }
 
     fn deliver(config: String, n: Notification) -> Result<Receipt, DeliveryError> {

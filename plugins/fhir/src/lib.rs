@@ -14,9 +14,12 @@
 //! or the returned resource), 400/422 permanent, 401/403 (and 404/405: wrong base URL)
 //! misconfigured, 429 + Retry-After retry-after, 408/5xx/timeouts retryable.
 
+use herald_plugin_sdk::config::{check_secret_name, check_url, field, field_error};
+use herald_plugin_sdk::http::percent_encode;
+use herald_plugin_sdk::time::UtcDateTime;
 use herald_plugin_sdk::{
-    Channel, ConfigError, ConfigField, ConfigFieldKind, DeliveryError, Notification, PluginInfo,
-    Receipt, config_or_misconfigured, http, log, now_millis, parse_config,
+    Channel, ConfigError, ConfigFieldKind, DeliveryError, Notification, PluginInfo, Problems,
+    Receipt, http, log, now_millis,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -55,76 +58,37 @@ struct Config {
     recipient_reference: Option<String>,
 }
 
-fn field_error(field: &str, message: String) -> ConfigError {
-    ConfigError {
-        field: field.into(),
-        message,
-    }
-}
-
-fn valid_secret_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-}
-
-impl Config {
+impl Problems for Config {
     fn problems(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
-        let rest = self
-            .base_url
-            .strip_prefix("https://")
-            .or_else(|| self.base_url.strip_prefix("http://"));
-        match rest {
-            None => errors.push(field_error(
-                "base_url",
-                format!(
-                    "base_url {:?} must start with https:// (or http://)",
-                    self.base_url
-                ),
-            )),
-            Some(rest) => {
-                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-                if authority.is_empty() || authority.contains('@') || authority.contains(' ') {
-                    errors.push(field_error(
-                        "base_url",
-                        format!("base_url {:?} has no valid host", self.base_url),
-                    ));
-                }
-                if rest.contains(['?', '#']) {
-                    errors.push(field_error(
-                        "base_url",
-                        format!(
-                            "base_url {:?} must not have a query or fragment",
-                            self.base_url
-                        ),
-                    ));
-                }
-                if self
-                    .base_url
-                    .trim_end_matches('/')
-                    .ends_with("/Communication")
-                {
-                    errors.push(field_error(
-                        "base_url",
-                        "base_url is the server base; leave /Communication off".into(),
-                    ));
-                }
+        if let Some(rest) = check_url(&mut errors, "base_url", &self.base_url) {
+            if rest.contains(['?', '#']) {
+                errors.push(field_error(
+                    "base_url",
+                    format!(
+                        "base_url {:?} must not have a query or fragment",
+                        self.base_url
+                    ),
+                ));
+            }
+            if self
+                .base_url
+                .trim_end_matches('/')
+                .ends_with("/Communication")
+            {
+                errors.push(field_error(
+                    "base_url",
+                    "base_url is the server base; leave /Communication off",
+                ));
             }
         }
-        if let Some(name) = &self.token_secret
-            && !valid_secret_name(name)
-        {
-            errors.push(field_error(
-                "token_secret",
-                format!("secret name {name:?} must be non-empty letters, digits, '_', '-' or '.'"),
-            ));
+        if let Some(name) = &self.token_secret {
+            check_secret_name(&mut errors, "token_secret", name);
         }
         if self.sender_name.trim().is_empty() {
             errors.push(field_error(
                 "sender_name",
-                "sender_name (the manufacturer's name) must not be empty".into(),
+                "sender_name (the manufacturer's name) must not be empty",
             ));
         }
         match (
@@ -139,20 +103,17 @@ impl Config {
                     ));
                 }
                 if value.trim().is_empty() {
-                    errors.push(field_error(
-                        "sender_identifier_value",
-                        "must not be empty".into(),
-                    ));
+                    errors.push(field_error("sender_identifier_value", "must not be empty"));
                 }
             }
             (None, None) => {}
             (Some(_), None) => errors.push(field_error(
                 "sender_identifier_value",
-                "required when sender_identifier_system is set".into(),
+                "required when sender_identifier_system is set",
             )),
             (None, Some(_)) => errors.push(field_error(
                 "sender_identifier_system",
-                "required when sender_identifier_value is set".into(),
+                "required when sender_identifier_value is set",
             )),
         }
         if let Some(reference) = &self.recipient_reference {
@@ -168,23 +129,9 @@ impl Config {
         }
         errors
     }
+}
 
-    fn checked(config: &str) -> Result<Config, DeliveryError> {
-        let parsed: Config = config_or_misconfigured(config)?;
-        let problems = parsed.problems();
-        if problems.is_empty() {
-            Ok(parsed)
-        } else {
-            Err(DeliveryError::Misconfigured(
-                problems
-                    .into_iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ))
-        }
-    }
-
+impl Config {
     fn base(&self) -> &str {
         self.base_url.trim_end_matches('/')
     }
@@ -230,38 +177,12 @@ pub fn priority(severity: Option<&str>) -> &'static str {
     }
 }
 
-/// Percent-encode a query parameter value (RFC 3986 unreserved characters stay as they are).
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 /// `YYYY-MM-DDThh:mm:ssZ` for milliseconds since the epoch (FHIR `dateTime`).
 fn iso8601(millis: u64) -> String {
-    let secs = millis / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = UtcDateTime::from_millis(millis);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 
@@ -421,12 +342,6 @@ struct Fhir;
 
 impl Channel for Fhir {
     fn describe() -> PluginInfo {
-        let field = |name: &str, kind, required, help: &str| ConfigField {
-            name: name.into(),
-            kind,
-            required,
-            help: help.into(),
-        };
         PluginInfo {
             id: ID.into(),
             version: VERSION.into(),
@@ -473,13 +388,7 @@ impl Channel for Fhir {
     }
 
     fn validate_config(config: String) -> Result<(), Vec<ConfigError>> {
-        let parsed: Config = parse_config(&config)?;
-        let problems = parsed.problems();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        Config::validate_config(&config)
     }
 
     fn deliver(config: String, n: Notification) -> Result<Receipt, DeliveryError> {
@@ -534,3 +443,56 @@ impl Channel for Fhir {
 }
 
 herald_plugin_sdk::export_channel!(Fhir);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_plugin_sdk::config::describe_problems;
+
+    /// What `validate_config` says, as the one-line text `deliver` would report.
+    fn problems(config: &str) -> Result<(), String> {
+        Fhir::validate_config(config.to_string()).map_err(|e| describe_problems(&e))
+    }
+
+    #[test]
+    fn config_problems_name_field_and_value() {
+        assert_eq!(
+            problems(r#"{"base_url": "https://fhir.example/r4", "sender_name": "Acme"}"#),
+            Ok(())
+        );
+        assert_eq!(
+            problems(r#"{"base_url": "fhir.example", "sender_name": " ", "token_secret": "x/y"}"#),
+            Err(concat!(
+                r#"base_url: base_url "fhir.example" must start with https:// (or http://); "#,
+                r#"token_secret: secret name "x/y" must be non-empty letters, digits, '_', '-' or '.'; "#,
+                "sender_name: sender_name (the manufacturer's name) must not be empty"
+            )
+            .to_string())
+        );
+        assert_eq!(
+            problems(r#"{"base_url": "https://a b/r4/Communication?x", "sender_name": "Acme"}"#),
+            Err(concat!(
+                r#"base_url: base_url "https://a b/r4/Communication?x" has no valid host; "#,
+                r#"base_url: base_url "https://a b/r4/Communication?x" must not have a query or fragment"#
+            )
+            .to_string())
+        );
+        assert_eq!(
+            problems(r#"{"base_url": "https://h/r4/Communication/", "sender_name": "Acme"}"#),
+            Err("base_url: base_url is the server base; leave /Communication off".to_string())
+        );
+        match Fhir::test(r#"{"base_url": "https://h", "sender_name": ""}"#.to_string()) {
+            Err(DeliveryError::Misconfigured(m)) => assert_eq!(
+                m,
+                "sender_name: sender_name (the manufacturer's name) must not be empty"
+            ),
+            other => panic!("expected misconfigured, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sent_time_is_fhir_datetime() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(1_795_825_800_000), "2026-11-28T00:30:00Z");
+    }
+}

@@ -7,10 +7,12 @@
 //! The ACK decides: `AA`/`CA` delivered, `AE`/`CE` retryable, `AR`/`CR` permanent; no ACK in
 //! time, a closed connection or an ACK for another message is retryable.
 
+use herald_plugin_sdk::config::{field, field_error};
 use herald_plugin_sdk::tcp::{self, ExchangeRequest, TcpError};
+use herald_plugin_sdk::time::UtcDateTime;
 use herald_plugin_sdk::{
-    Channel, ConfigError, ConfigField, ConfigFieldKind, DeliveryError, Notification, PluginInfo,
-    Receipt, config_or_misconfigured, log, now_millis, parse_config,
+    Channel, ConfigError, ConfigFieldKind, DeliveryError, Notification, PluginInfo, Problems,
+    Receipt, log, now_millis,
 };
 use serde::Deserialize;
 use std::fmt::Write as _;
@@ -54,15 +56,10 @@ struct Config {
     ack_timeout_ms: u32,
 }
 
-impl Config {
+impl Problems for Config {
     fn problems(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
-        let mut err = |field: &str, message: String| {
-            errors.push(ConfigError {
-                field: field.into(),
-                message,
-            })
-        };
+        let mut err = |field: &str, message: String| errors.push(field_error(field, message));
         match self.endpoint.rsplit_once(':') {
             Some((host, port))
                 if !host.is_empty()
@@ -100,22 +97,6 @@ impl Config {
         }
         errors
     }
-
-    fn checked(config: &str) -> Result<Config, DeliveryError> {
-        let parsed: Config = config_or_misconfigured(config)?;
-        let problems = parsed.problems();
-        if problems.is_empty() {
-            Ok(parsed)
-        } else {
-            Err(DeliveryError::Misconfigured(
-                problems
-                    .into_iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ))
-        }
-    }
 }
 
 /// HL7 escaping of the encoding characters (`|^~\&` with the default MSH-2 `^~\&`); line
@@ -145,24 +126,10 @@ fn escape(text: &str, formatted: bool) -> String {
 
 /// HL7 DTM (`YYYYMMDDHHMMSS+0000`) from milliseconds since the epoch, in UTC.
 fn dtm_from_millis(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = UtcDateTime::from_millis(ms);
     format!(
-        "{year:04}{month:02}{day:02}{:02}{:02}{:02}+0000",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{:04}{:02}{:02}{:02}{:02}{:02}+0000",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 
@@ -343,12 +310,6 @@ struct Hl7Mllp;
 
 impl Channel for Hl7Mllp {
     fn describe() -> PluginInfo {
-        let field = |name: &str, kind, required, help: &str| ConfigField {
-            name: name.into(),
-            kind,
-            required,
-            help: help.into(),
-        };
         PluginInfo {
             id: ID.into(),
             version: VERSION.into(),
@@ -392,13 +353,7 @@ impl Channel for Hl7Mllp {
     }
 
     fn validate_config(config: String) -> Result<(), Vec<ConfigError>> {
-        let parsed: Config = parse_config(&config)?;
-        let problems = parsed.problems();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        Config::validate_config(&config)
     }
 
     fn deliver(config: String, n: Notification) -> Result<Receipt, DeliveryError> {

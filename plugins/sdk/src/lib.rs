@@ -2,7 +2,9 @@
 //! bindings (world `channel`) and a small layer over them so a plugin author writes plain Rust:
 //! implement [`Channel`], call [`export_channel!`], use [`http`], [`smtp`], [`tcp`],
 //! [`signing`], [`log`] and [`now_millis`]. A built component imports only the capabilities
-//! its code actually calls.
+//! its code actually calls. What channels share beyond the capabilities lives here too, once:
+//! configuration parsing and checks ([`config`], [`Problems`]), UTC calendar time ([`time`]),
+//! HTTP answer classification and query encoding ([`http`]).
 //!
 //! ```ignore
 //! struct MyChannel;
@@ -43,36 +45,14 @@ macro_rules! export_channel {
     };
 }
 
+pub mod config;
+pub mod time;
+
+pub use config::{Problems, config_or_misconfigured, parse_config};
+
 /// Milliseconds since the Unix epoch (the `clock` capability).
 pub fn now_millis() -> u64 {
     bindings::herald::delivery::clock::now()
-}
-
-/// Parse a destination's JSON configuration into `T`, turning serde's complaint into a
-/// [`ConfigError`] list the portal can show.
-pub fn parse_config<T: serde::de::DeserializeOwned>(config: &str) -> Result<T, Vec<ConfigError>> {
-    serde_json::from_str(config).map_err(|e| {
-        vec![ConfigError {
-            field: String::new(),
-            message: format!("configuration is not valid: {e}"),
-        }]
-    })
-}
-
-/// Like [`parse_config`] but for `deliver`/`test`, where a bad configuration is
-/// [`DeliveryError::Misconfigured`].
-pub fn config_or_misconfigured<T: serde::de::DeserializeOwned>(
-    config: &str,
-) -> Result<T, DeliveryError> {
-    parse_config(config).map_err(|errors| {
-        DeliveryError::Misconfigured(
-            errors
-                .into_iter()
-                .map(|e| e.message)
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })
 }
 
 /// The `log` capability. The host tags every line with plugin, destination and delivery id
@@ -133,17 +113,23 @@ pub mod http {
         headers: &[(&str, &str)],
         body: &serde_json::Value,
     ) -> Result<Response, HttpError> {
-        let mut all: Vec<(String, String)> =
-            vec![("content-type".into(), "application/json".into())];
-        all.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let body = serde_json::to_vec(body)
             .map_err(|e| HttpError::InvalidRequest(format!("cannot encode body: {e}")))?;
-        send(&Request {
-            method: "POST".into(),
-            url: url.into(),
-            headers: all,
-            body,
-        })
+        post_bytes(url, "application/json", headers, body)
+    }
+
+    /// Percent-encode a URL path segment or query parameter value: RFC 3986 unreserved
+    /// characters stay as they are, every other byte becomes `%XX`.
+    pub fn percent_encode(value: &str) -> String {
+        let mut out = String::with_capacity(value.len());
+        for byte in value.bytes() {
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+                out.push(char::from(byte));
+            } else {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        out
     }
 
     impl Response {
@@ -341,6 +327,20 @@ mod tests {
                 Err(DeliveryError::Permanent(m)) if m.contains(&status.to_string())
             ));
         }
+    }
+
+    #[test]
+    fn percent_encodes_all_but_unreserved() {
+        use super::http::percent_encode;
+        assert_eq!(percent_encode("aZ09-._~"), "aZ09-._~");
+        assert_eq!(
+            percent_encode("urn:ietf:rfc:3986|urn:uuid:1 2"),
+            "urn%3Aietf%3Arfc%3A3986%7Curn%3Auuid%3A1%202"
+        );
+        assert_eq!(
+            percent_encode("correlation_id=A/é"),
+            "correlation_id%3DA%2F%C3%A9"
+        );
     }
 
     #[test]

@@ -17,9 +17,11 @@
 //! retryable. README.md has the field mapping and the ROLIE alternative for Vulnerability
 //! Response customers.
 
+use herald_plugin_sdk::config::{check_secret_name, field, field_error, url_after_scheme};
+use herald_plugin_sdk::http::percent_encode;
 use herald_plugin_sdk::{
-    Channel, ConfigError, ConfigField, ConfigFieldKind, DeliveryError, Notification, PluginInfo,
-    Receipt, config_or_misconfigured, http, log, parse_config,
+    Channel, ConfigError, ConfigFieldKind, DeliveryError, Notification, PluginInfo, Problems,
+    Receipt, http, log,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -79,13 +81,6 @@ fn default_table() -> String {
     "incident".into()
 }
 
-fn field_error(field: &str, message: String) -> ConfigError {
-    ConfigError {
-        field: field.into(),
-        message,
-    }
-}
-
 /// ServiceNow table names: lower-case letters, digits and `_`.
 fn valid_table(name: &str) -> bool {
     !name.is_empty()
@@ -95,32 +90,19 @@ fn valid_table(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-impl Config {
+impl Problems for Config {
     fn problems(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
-        let rest = self
-            .instance_url
-            .strip_prefix("https://")
-            .or_else(|| self.instance_url.strip_prefix("http://"));
-        match rest {
-            None => errors.push(field_error(
-                "instance_url",
-                format!(
-                    "instance_url {:?} must start with https:// (or http://)",
-                    self.instance_url
-                ),
-            )),
-            Some(rest) => {
-                let rest = rest.trim_end_matches('/');
-                if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
-                    errors.push(field_error(
-                        "instance_url",
-                        format!(
-                            "instance_url {:?} must be just the instance, e.g. https://acme.service-now.com",
-                            self.instance_url
-                        ),
-                    ));
-                }
+        if let Some(rest) = url_after_scheme(&mut errors, "instance_url", &self.instance_url) {
+            let rest = rest.trim_end_matches('/');
+            if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+                errors.push(field_error(
+                    "instance_url",
+                    format!(
+                        "instance_url {:?} must be just the instance, e.g. https://acme.service-now.com",
+                        self.instance_url
+                    ),
+                ));
             }
         }
         if !valid_table(&self.table) {
@@ -135,7 +117,7 @@ impl Config {
         match (&self.api, &self.staging_table) {
             (Api::ImportSet, None) => errors.push(field_error(
                 "staging_table",
-                "required when api is import_set".into(),
+                "required when api is import_set",
             )),
             (_, Some(staging)) if !valid_table(staging) => errors.push(field_error(
                 "staging_table",
@@ -143,36 +125,12 @@ impl Config {
             )),
             _ => {}
         }
-        let name = &self.credentials_secret;
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-        {
-            errors.push(field_error(
-                "credentials_secret",
-                format!("secret name {name:?} must be non-empty letters, digits, '_', '-' or '.'"),
-            ));
-        }
+        check_secret_name(&mut errors, "credentials_secret", &self.credentials_secret);
         errors
     }
+}
 
-    fn checked(config: &str) -> Result<Config, DeliveryError> {
-        let parsed: Config = config_or_misconfigured(config)?;
-        let problems = parsed.problems();
-        if problems.is_empty() {
-            Ok(parsed)
-        } else {
-            Err(DeliveryError::Misconfigured(
-                problems
-                    .into_iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ))
-        }
-    }
-
+impl Config {
     fn base(&self) -> &str {
         self.instance_url.trim_end_matches('/')
     }
@@ -362,19 +320,6 @@ fn fields(n: &Notification) -> Map<String, Value> {
     map.insert("urgency".into(), json!(urgency));
     map.insert("impact".into(), json!(impact));
     map
-}
-
-/// `sysparm_query` value encoding (RFC 3986 unreserved characters stay).
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 fn sys_id_of(record: &Value) -> Option<String> {
@@ -581,12 +526,6 @@ struct ServiceNow;
 
 impl Channel for ServiceNow {
     fn describe() -> PluginInfo {
-        let field = |name: &str, kind, required, help: &str| ConfigField {
-            name: name.into(),
-            kind,
-            required,
-            help: help.into(),
-        };
         PluginInfo {
             id: ID.into(),
             version: VERSION.into(),
@@ -645,13 +584,7 @@ impl Channel for ServiceNow {
     }
 
     fn validate_config(config: String) -> Result<(), Vec<ConfigError>> {
-        let parsed: Config = parse_config(&config)?;
-        let problems = parsed.problems();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        Config::validate_config(&config)
     }
 
     fn deliver(config: String, n: Notification) -> Result<Receipt, DeliveryError> {
@@ -679,3 +612,51 @@ impl Channel for ServiceNow {
 }
 
 herald_plugin_sdk::export_channel!(ServiceNow);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_plugin_sdk::config::describe_problems;
+
+    /// What `validate_config` says, as the one-line text `deliver` would report.
+    fn problems(config: &str) -> Result<(), String> {
+        ServiceNow::validate_config(config.to_string()).map_err(|e| describe_problems(&e))
+    }
+
+    #[test]
+    fn config_problems_name_field_and_value() {
+        assert_eq!(
+            problems(
+                r#"{"instance_url": "https://acme.service-now.com/", "credentials_secret": "sn"}"#
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            problems(r#"{"instance_url": "acme", "credentials_secret": "", "api": "import_set"}"#),
+            Err(concat!(
+                r#"instance_url: instance_url "acme" must start with https:// (or http://); "#,
+                "staging_table: required when api is import_set; ",
+                r#"credentials_secret: secret name "" must be non-empty letters, digits, '_', '-' or '.'"#
+            )
+            .to_string())
+        );
+        assert_eq!(
+            problems(
+                r#"{"instance_url": "https://acme.service-now.com/x", "credentials_secret": "sn"}"#
+            ),
+            Err(concat!(
+                r#"instance_url: instance_url "https://acme.service-now.com/x" must be just the "#,
+                "instance, e.g. https://acme.service-now.com"
+            )
+            .to_string())
+        );
+        let config = r#"{"instance_url": "https://a", "credentials_secret": "s", "table": "Inc"}"#;
+        match ServiceNow::test(config.to_string()) {
+            Err(DeliveryError::Misconfigured(m)) => assert_eq!(
+                m,
+                r#"table: table "Inc" must be lower-case letters, digits or '_'"#
+            ),
+            other => panic!("expected misconfigured, got {other:?}"),
+        }
+    }
+}

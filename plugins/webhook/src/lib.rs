@@ -6,9 +6,10 @@
 //! signature per secret (two during a key rotation). The host computes the MACs through the
 //! `signing` capability; this plugin only ever names the secrets.
 
+use herald_plugin_sdk::config::{check_secret_name, check_url, field, field_error};
 use herald_plugin_sdk::{
-    Channel, ConfigError, ConfigField, ConfigFieldKind, DeliveryError, Notification, PluginInfo,
-    Receipt, config_or_misconfigured, http, log, now_millis, parse_config, signing,
+    Channel, ConfigError, ConfigFieldKind, DeliveryError, Notification, PluginInfo, Problems,
+    Receipt, http, log, now_millis, signing,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -32,83 +33,30 @@ struct Config {
 /// At most this many signatures per message (current, next, and one spare).
 const MAX_SIGNING_SECRETS: usize = 3;
 
-fn valid_secret_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-}
-
-impl Config {
+impl Problems for Config {
     fn problems(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
-        let rest = self
-            .url
-            .strip_prefix("https://")
-            .or_else(|| self.url.strip_prefix("http://"));
-        match rest {
-            None => errors.push(ConfigError {
-                field: "url".into(),
-                message: format!("url {:?} must start with https:// (or http://)", self.url),
-            }),
-            Some(rest) => {
-                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-                if authority.is_empty() || authority.contains('@') || authority.contains(' ') {
-                    errors.push(ConfigError {
-                        field: "url".into(),
-                        message: format!("url {:?} has no valid host", self.url),
-                    });
-                }
-            }
-        }
+        check_url(&mut errors, "url", &self.url);
         if self.signing_secrets.len() > MAX_SIGNING_SECRETS {
-            errors.push(ConfigError {
-                field: "signing_secrets".into(),
-                message: format!(
+            errors.push(field_error(
+                "signing_secrets",
+                format!(
                     "{} signing secrets given; at most {MAX_SIGNING_SECRETS}",
                     self.signing_secrets.len()
                 ),
-            });
+            ));
         }
         for name in &self.signing_secrets {
-            if !valid_secret_name(name) {
-                errors.push(ConfigError {
-                    field: "signing_secrets".into(),
-                    message: format!(
-                        "secret name {name:?} must be non-empty letters, digits, '_', '-' or '.'"
-                    ),
-                });
-            }
+            check_secret_name(&mut errors, "signing_secrets", name);
         }
-        if let Some(name) = &self.authorization_secret
-            && !valid_secret_name(name)
-        {
-            errors.push(ConfigError {
-                field: "authorization_secret".into(),
-                message: format!(
-                    "secret name {name:?} must be non-empty letters, digits, '_', '-' or '.'"
-                ),
-            });
+        if let Some(name) = &self.authorization_secret {
+            check_secret_name(&mut errors, "authorization_secret", name);
         }
         errors
     }
+}
 
-    fn checked(config: &str) -> Result<Config, DeliveryError> {
-        let parsed: Config = config_or_misconfigured(config)?;
-        let problems = parsed.problems();
-        if problems.is_empty() {
-            Ok(parsed)
-        } else {
-            Err(DeliveryError::Misconfigured(
-                problems
-                    .into_iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ))
-        }
-    }
-
+impl Config {
     fn post(&self, delivery_id: &str, body: &serde_json::Value) -> Result<Receipt, DeliveryError> {
         let timestamp = (now_millis() / 1000).to_string();
         let body = serde_json::to_vec(body).map_err(|e| {
@@ -167,38 +115,31 @@ impl Channel for Webhook {
             version: VERSION.into(),
             display_name: "Webhook (JSON POST)".into(),
             config_fields: vec![
-                ConfigField {
-                    name: "url".into(),
-                    kind: ConfigFieldKind::Url,
-                    required: true,
-                    help: "Receiver URL; its host must also be granted to the destination.".into(),
-                },
-                ConfigField {
-                    name: "authorization_secret".into(),
-                    kind: ConfigFieldKind::SecretRef,
-                    required: false,
-                    help: "Herald secret sent as the Authorization header value.".into(),
-                },
-                ConfigField {
-                    name: "signing_secrets".into(),
-                    kind: ConfigFieldKind::SecretRef,
-                    required: false,
-                    help: "Herald secrets (whsec_...) to sign with (Standard Webhooks v1); \
-                           list two while the receiver rotates keys."
-                        .into(),
-                },
+                field(
+                    "url",
+                    ConfigFieldKind::Url,
+                    true,
+                    "Receiver URL; its host must also be granted to the destination.",
+                ),
+                field(
+                    "authorization_secret",
+                    ConfigFieldKind::SecretRef,
+                    false,
+                    "Herald secret sent as the Authorization header value.",
+                ),
+                field(
+                    "signing_secrets",
+                    ConfigFieldKind::SecretRef,
+                    false,
+                    "Herald secrets (whsec_...) to sign with (Standard Webhooks v1); \
+                     list two while the receiver rotates keys.",
+                ),
             ],
         }
     }
 
     fn validate_config(config: String) -> Result<(), Vec<ConfigError>> {
-        let parsed: Config = parse_config(&config)?;
-        let problems = parsed.problems();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        Config::validate_config(&config)
     }
 
     fn deliver(config: String, n: Notification) -> Result<Receipt, DeliveryError> {
@@ -260,3 +201,45 @@ impl Channel for Webhook {
 }
 
 herald_plugin_sdk::export_channel!(Webhook);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_plugin_sdk::config::describe_problems;
+
+    /// What `validate_config` says, as the one-line text `deliver` would report.
+    fn problems(config: &str) -> Result<(), String> {
+        Webhook::validate_config(config.to_string()).map_err(|e| describe_problems(&e))
+    }
+
+    #[test]
+    fn config_problems_name_field_and_value() {
+        assert_eq!(
+            problems(r#"{"url": "https://hooks.example/in", "signing_secrets": ["whsec.a"]}"#),
+            Ok(())
+        );
+        assert_eq!(
+            problems(r#"{"url": "ftp://x", "authorization_secret": "a b"}"#),
+            Err(concat!(
+                r#"url: url "ftp://x" must start with https:// (or http://); "#,
+                r#"authorization_secret: secret name "a b" must be non-empty letters, digits, '_', '-' or '.'"#
+            )
+            .to_string())
+        );
+        assert_eq!(
+            problems(r#"{"url": "https://u@h/", "signing_secrets": ["a", "b", "c", ""]}"#),
+            Err(concat!(
+                r#"url: url "https://u@h/" has no valid host; "#,
+                "signing_secrets: 4 signing secrets given; at most 3; ",
+                r#"signing_secrets: secret name "" must be non-empty letters, digits, '_', '-' or '.'"#
+            )
+            .to_string())
+        );
+        match Webhook::test(r#"{"url": "http://"}"#.to_string()) {
+            Err(DeliveryError::Misconfigured(m)) => {
+                assert_eq!(m, r#"url: url "http://" has no valid host"#)
+            }
+            other => panic!("expected misconfigured, got {other:?}"),
+        }
+    }
+}
