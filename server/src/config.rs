@@ -41,6 +41,10 @@ pub struct Settings {
     /// Capabilities beyond http, log, clock and signing that the operator grants a plugin id,
     /// as `id=cap,cap;id=cap`. Destinations still need their own grants to use them.
     pub plugin_grants: String,
+    /// Key that encrypts destination secrets at rest: standard base64 of 32 random bytes
+    /// (`openssl rand -base64 32`). Unset: generated into `<data_dir>/secret.key` on first use,
+    /// which suits one instance only; several instances sharing a database must all set it.
+    pub secret_key: Option<String>,
 }
 
 impl Default for Settings {
@@ -57,6 +61,7 @@ impl Default for Settings {
             security_contact: "mailto:psirt@meridian-medical.example".to_owned(),
             log_format: "text".to_owned(),
             plugin_grants: "email=smtp;hl7-mllp=tcp".to_owned(),
+            secret_key: None,
         }
     }
 }
@@ -77,6 +82,8 @@ pub struct Config {
     pub json_logs: bool,
     /// Extra capabilities per plugin id (see [`Settings::plugin_grants`]).
     pub plugin_grants: BTreeMap<String, BTreeSet<Capability>>,
+    /// `HERALD_SECRET_KEY` when set; otherwise see [`crate::secrets::secret_key`].
+    pub secret_key: Option<herald_storage::SecretKey>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -227,8 +234,16 @@ impl Config {
         })?;
         let plugin_grants = parse_plugin_grants(&s.plugin_grants)
             .map_err(|m| invalid("HERALD_PLUGIN_GRANTS", m))?;
+        let secret_key = match s.secret_key.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(
+                herald_storage::SecretKey::from_base64(text)
+                    .map_err(|m| invalid("HERALD_SECRET_KEY", m))?,
+            ),
+        };
         Ok(Self {
             plugin_grants,
+            secret_key,
             database_url,
             data_dir: s.data_dir,
             listen,
@@ -348,6 +363,15 @@ mod tests {
         assert!(
             err(&[("HERALD_PLUGIN_GRANTS", "email=teleport")]).contains("HERALD_PLUGIN_GRANTS")
         );
+        let short = err(&[("HERALD_SECRET_KEY", "c2hvcnQ=")]);
+        assert!(
+            short.contains("HERALD_SECRET_KEY") && short.contains("32"),
+            "{short}"
+        );
+        assert!(err(&[("HERALD_SECRET_KEY", "not base64!")]).contains("HERALD_SECRET_KEY"));
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let c = Config::load_from(None, &env(&[("HERALD_SECRET_KEY", key)])).expect("loads");
+        assert_eq!(c.secret_key.map(|k| k.to_base64()).as_deref(), Some(key));
     }
 
     #[test]

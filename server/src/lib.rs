@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod portal;
 pub mod publish;
+pub mod secrets;
 pub mod serve;
 pub mod state;
 pub mod telemetry;

@@ -36,6 +36,12 @@ fn portal_error(e: WebError) -> PortalError {
             PortalError::Invalid(m)
         }
         WebError::Invalid(f) => PortalError::Invalid(format!("{} failed tests", f.len())),
+        e @ WebError::InvalidFields(_) => PortalError::Invalid(e.to_string()),
+        WebError::Unavailable(m) => {
+            let reference = uuid::Uuid::new_v4().simple().to_string();
+            tracing::error!(reference = %reference, reason = %m, "portal request failed");
+            PortalError::Internal(reference)
+        }
         WebError::Internal(cause) => {
             let reference = uuid::Uuid::new_v4().simple().to_string();
             tracing::error!(reference = %reference, error = ?cause, "portal request failed");

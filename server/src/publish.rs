@@ -49,7 +49,7 @@ pub enum PublishError {
     #[error(transparent)]
     Storage(StorageError),
     /// The stored signing key is unusable or signing failed.
-    #[error("signing key: {0}")]
+    #[error(transparent)]
     Signing(#[from] KeyError),
 }
 
@@ -184,6 +184,35 @@ pub fn signing_key(conn: &mut DbConnection, config: &Config) -> Result<SigningKe
         Ok(generated)
     } else {
         Ok(SigningKey::from_armored_secret(&stored.secret_key)?)
+    }
+}
+
+/// Signs every stored revision that has no signature yet (documents published before Herald
+/// signed): a trusted provider must serve an `.asc` for each document. Returns how many were
+/// signed. Run at start; safe to run in several processes at once.
+pub fn sign_unsigned_revisions(
+    conn: &mut DbConnection,
+    config: &Config,
+) -> Result<usize, PublishError> {
+    let mut signed = 0;
+    let mut key = None;
+    loop {
+        let batch = herald_storage::unsigned_revisions(conn, 100)?;
+        if batch.is_empty() {
+            return Ok(signed);
+        }
+        let key = match &mut key {
+            Some(k) => k,
+            None => key.insert(signing_key(conn, config)?),
+        };
+        // Each row leaves the unsigned set whether this process or a concurrent one signs it.
+        for (revision_id, bytes) in batch {
+            let signature = key.sign_detached(&bytes)?;
+            key.verify_detached(&bytes, &signature)?;
+            if herald_storage::add_revision_signature(conn, &revision_id, &signature)? {
+                signed += 1;
+            }
+        }
     }
 }
 

@@ -37,8 +37,17 @@ pub fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
 
 async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
     let db = crate::cli::open_db(&config)?;
-    // The CSAF signing key exists from the first start on (generated and stored if missing).
+    // The CSAF signing key exists from the first start on (generated and stored if missing),
+    // and every document has its signature (older databases may hold unsigned ones).
     crate::publish::signing_key(&mut *db.get()?, &config).context("preparing the signing key")?;
+    let signed = crate::publish::sign_unsigned_revisions(&mut *db.get()?, &config)
+        .context("signing documents published without a signature")?;
+    if signed > 0 {
+        tracing::info!(
+            signed,
+            "signed documents that were published without a signature"
+        );
+    }
     tracing::info!(
         database = %config.database_url_redacted(),
         backend = %db.backend(),
@@ -75,11 +84,13 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
                 base_url: config.base_url.clone(),
                 ..herald_delivery::EngineSettings::default()
             };
-            // Destination secrets (encrypted at rest) arrive with the channel configuration
-            // pages; until then plugins run with none.
+            // Each delivery decrypts its destination's secrets (encrypted at rest) just for
+            // that plugin call.
+            let key = crate::secrets::secret_key(&config)
+                .context("loading the key that encrypts destination secrets")?;
             let channel = Arc::new(herald_plugin_host::WasmChannel::new(
                 host,
-                Arc::new(herald_plugin_host::Secrets::new()),
+                Arc::new(crate::secrets::DbSecretSource::new(db.clone(), key)),
             ));
             let engine = herald_delivery::Engine::new(db.clone(), channel, settings)
                 .context("starting the delivery engine")?;

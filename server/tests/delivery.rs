@@ -11,8 +11,11 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use common::{demo, harness};
 use herald_storage::{Backend, NewDestination};
 
+/// What the receiver got: the `webhook-id` header and the JSON body of each request.
+type Request = (Option<String>, serde_json::Value);
+
 #[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<(Option<String>, serde_json::Value)>>>);
+struct Received(Arc<Mutex<Vec<Request>>>);
 
 async fn receive(req: HttpRequest, body: web::Bytes, got: web::Data<Received>) -> HttpResponse {
     let id = req

@@ -335,7 +335,10 @@ async fn restricted_labels_stay_fenced(backend: Backend) {
     let h = harness(backend);
     let app = app!(h);
     let publish = h.token(&[Scope::Publish]);
-    let read = h.token(&[Scope::Read]);
+    // A hospital customer is not entitled to GREEN yet (entitlement comes with the customer
+    // portal); only the manufacturer reads its own restricted documents.
+    let read = h.hospital_token("St. Example General Hospital", &[Scope::Read]);
+    let maker_read = h.token(&[Scope::Read]);
     let resp = test::call_service(
         &app,
         test::TestRequest::post()
@@ -380,6 +383,23 @@ async fn restricted_labels_stay_fenced(backend: Backend) {
         let resp = test::call_service(&app, req.to_request()).await;
         assert_eq!(body_json(resp).await, serde_json::json!([]));
     }
+    let resp = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri(&path)
+            .insert_header(bearer(&maker_read))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "the manufacturer reads its GREEN document"
+    );
+    assert_eq!(
+        test::read_body(resp).await.as_ref(),
+        demo("mms-sa-2026-003.json").as_slice()
+    );
 }
 
 on_both_backends!(

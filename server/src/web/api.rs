@@ -10,7 +10,8 @@ use utoipa::OpenApi;
 use crate::publish::{Published, csaf_url, portal_url, publish_document};
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;
-use crate::web::error::{ErrorBody, FindingBody, WebError};
+use crate::web::destinations;
+use crate::web::error::{ErrorBody, FieldError, FindingBody, WebError};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,8 +19,21 @@ use crate::web::error::{ErrorBody, FindingBody, WebError};
         title = "Herald API",
         description = "Security advisories (CSAF 2.0) of a medical-device manufacturer for its hospital customers."
     ),
-    paths(list_advisories, get_advisory, create_advisory, crate::web::healthz),
-    components(schemas(AdvisoryResource, Published, ErrorBody, FindingBody, crate::web::Health)),
+    paths(
+        list_advisories, get_advisory, create_advisory, crate::web::healthz,
+        crate::web::metrics::metrics,
+        destinations::list_destinations, destinations::create_destination,
+        destinations::get_destination, destinations::update_destination,
+        destinations::disable_destination, destinations::test_destination,
+        destinations::replay_dead_letters, destinations::list_deliveries,
+        destinations::get_delivery, destinations::replay_delivery,
+    ),
+    components(schemas(
+        AdvisoryResource, Published, ErrorBody, FindingBody, FieldError, crate::web::Health,
+        destinations::DestinationResource, destinations::CreateDestination,
+        destinations::UpdateDestination, destinations::TestResult, destinations::ReplayCount,
+        destinations::DeliveryResource, destinations::AttemptResource,
+    )),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -41,7 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/openapi.json", web::get().to(openapi_json))
         .route("/advisories", web::get().to(list_advisories))
         .route("/advisories", web::post().to(create_advisory))
-        .route("/advisories/{tracking_id}", web::get().to(get_advisory));
+        .route("/advisories/{tracking_id}", web::get().to(get_advisory))
+        .configure(destinations::configure);
 }
 
 async fn openapi_json() -> HttpResponse {

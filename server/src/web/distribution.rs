@@ -157,8 +157,10 @@ async fn csaf_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
                     conn,
                     &herald_storage::slugify(&config.publisher_name),
                 )?;
-                Ok(maker.is_some_and(|m| m.kind == OrgKind::Manufacturer && m.id == token.org_id)
-                    && token.has_scope(Scope::Read))
+                Ok(
+                    maker.is_some_and(|m| m.kind == OrgKind::Manufacturer && m.id == token.org_id)
+                        && token.has_scope(Scope::Read),
+                )
             })
             .await?;
         if !entitled {
@@ -181,7 +183,11 @@ async fn csaf_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
 }
 
 /// Builds the file `resource` names from storage. Access has been checked by the caller.
-fn render(conn: &mut DbConnection, config: &Config, resource: &Resource) -> Result<Reply, WebError> {
+fn render(
+    conn: &mut DbConnection,
+    config: &Config,
+    resource: &Resource,
+) -> Result<Reply, WebError> {
     let provider = provider(config)?;
     let dist = |e: herald_distribution::DistributionError| WebError::internal(e);
     match resource {
@@ -222,7 +228,8 @@ fn render(conn: &mut DbConnection, config: &Config, resource: &Resource) -> Resu
         }
         Resource::TlpDirectory { tlp } => {
             let entries = herald_storage::list_current_documents(conn, *tlp)?;
-            let listing = herald_distribution::tlp_directory_entries(*tlp, &entries).map_err(dist)?;
+            let listing =
+                herald_distribution::tlp_directory_entries(*tlp, &entries).map_err(dist)?;
             let dir = provider.directory_url(*tlp).map_err(dist)?;
             let title = format!("Index of {}", url_path(&dir));
             Ok(Reply::new(listing_html(&title, &dir, listing), HTML))
@@ -352,7 +359,8 @@ fn respond(req: &HttpRequest, reply: Reply) -> HttpResponse {
         .etag
         .unwrap_or_else(|| hex::encode(Sha256::digest(&reply.body)));
     let etag = EntityTag::new_strong(tag);
-    let mut builder = if not_modified(req, &etag, reply.last_modified) {
+    let unchanged = not_modified(req, &etag, reply.last_modified);
+    let mut builder = if unchanged {
         HttpResponse::NotModified()
     } else {
         HttpResponse::Ok()
@@ -364,7 +372,7 @@ fn respond(req: &HttpRequest, reply: Reply) -> HttpResponse {
             std::time::SystemTime::from(modified),
         )));
     }
-    if builder.finish().status() == actix_web::http::StatusCode::NOT_MODIFIED {
+    if unchanged {
         return builder.finish();
     }
     builder.content_type(reply.content_type).body(reply.body)

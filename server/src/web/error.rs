@@ -18,23 +18,38 @@ pub enum WebError {
     BadRequest(String),
     #[error("the document is not valid CSAF 2.0")]
     Invalid(Vec<Finding>),
+    /// Input rejected field by field (a plugin's `validate-config`, secret references).
+    #[error("invalid: {}", .0.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; "))]
+    InvalidFields(Vec<FieldError>),
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("payload too large: {0}")]
     TooLarge(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// Machine-readable kind: not_found, unauthorized, forbidden, bad_request, invalid, conflict,
-    /// too_large, internal.
+    /// Machine-readable kind: not_found, unauthorized, forbidden, bad_request, invalid,
+    /// invalid_fields, conflict, too_large, unavailable, internal.
     pub error: &'static str,
     pub message: String,
     /// For `invalid`: every failed test with its id, JSON path and message.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<FindingBody>,
+    /// For `invalid_fields`: each rejected field with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}
+
+/// One rejected input field; `field` is empty when the input as a whole is at fault.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -68,8 +83,10 @@ impl WebError {
             Self::Forbidden => "forbidden",
             Self::BadRequest(_) => "bad_request",
             Self::Invalid(_) => "invalid",
+            Self::InvalidFields(_) => "invalid_fields",
             Self::Conflict(_) => "conflict",
             Self::TooLarge(_) => "too_large",
+            Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -95,8 +112,10 @@ impl ResponseError for WebError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidFields(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -114,6 +133,10 @@ impl ResponseError for WebError {
             Self::Invalid(f) => f.iter().map(FindingBody::from).collect(),
             _ => Vec::new(),
         };
+        let fields = match self {
+            Self::InvalidFields(f) => f.clone(),
+            _ => Vec::new(),
+        };
         let mut builder = HttpResponse::build(self.status_code());
         if matches!(self, Self::Unauthorized) {
             builder.insert_header(("WWW-Authenticate", "Bearer realm=\"herald\""));
@@ -122,6 +145,7 @@ impl ResponseError for WebError {
             error: self.kind(),
             message,
             findings,
+            fields,
         })
     }
 }

@@ -3,8 +3,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod destinations;
 pub mod distribution;
 pub mod error;
+pub mod metrics;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,6 +49,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 herald_csaf::MAX_DOCUMENT_BYTES + 64 * 1024,
             ))
             .route("/healthz", web::get().to(healthz))
+            .route("/metrics", web::get().to(metrics::metrics))
             .service(web::scope("/api/v1").configure(api::configure))
             .service(web::scope("/.well-known").configure(distribution::configure))
             .route(

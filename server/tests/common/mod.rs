@@ -61,12 +61,27 @@ pub fn harness(backend: Backend) -> Harness {
 }
 
 impl Harness {
+    /// A token of the manufacturer organization.
     pub fn token(&self, scopes: &[Scope]) -> String {
+        self.token_for(&self.maker_id, scopes)
+    }
+
+    /// A token of the hospital organization `name` (created when missing).
+    pub fn hospital_token(&self, name: &str, scopes: &[Scope]) -> String {
+        let org = {
+            let mut conn = self.test_db.conn().expect("conn");
+            herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, name)
+                .expect("hospital")
+        };
+        self.token_for(&org.id, scopes)
+    }
+
+    pub fn token_for(&self, org_id: &str, scopes: &[Scope]) -> String {
         let mut conn = self.test_db.conn().expect("conn");
         herald_storage::create_api_token(
             &mut conn,
             &NewApiToken {
-                org_id: &self.maker_id,
+                org_id,
                 user_id: None,
                 name: "test",
                 scopes,

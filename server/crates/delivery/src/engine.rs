@@ -1,15 +1,20 @@
 //! The engine loop: fan out outbox events, claim due deliveries, build each [`Notification`],
 //! call the [`Channel`], and record the attempt with the engine's retry decision. Storage is
 //! synchronous, so every database call runs in `spawn_blocking`.
+//!
+//! A per-destination circuit breaker ([`BreakerSettings`]) stops claiming a destination's
+//! deliveries for a cool-down after repeated retryable failures, so that a receiver that is down
+//! does not burn the retry budget of the deliveries queued behind the failing one.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::SecondsFormat;
 use herald_storage::{
     AttemptOutcome, AttemptReport, ClaimedDelivery, Db, DbConnection, NextStep, StorageError,
-    claim_due, fan_out_pending, record_attempt, tlp_str,
+    claim_due_except, fan_out_pending, record_attempt, tlp_str,
 };
 use rand::Rng;
 
@@ -48,16 +53,65 @@ impl Default for EngineSettings {
         EngineSettings {
             worker_id: format!("herald-{}", std::process::id()),
             base_url: "http://127.0.0.1:3000".into(),
-            batch: 16,
-            poll_interval: Duration::from_secs(2),
+            // 64 concurrent calls keep a busy queue moving (each call waits mostly on the
+            // receiver) without opening more connections than the pools hold comfortably.
+            batch: 64,
+            poll_interval: Duration::from_millis(500),
             max_attempts: 8,
             backoff_base: Duration::from_secs(30),
             backoff_cap: Duration::from_secs(600),
             retry_after_cap: Duration::from_secs(3600),
-            lease: Duration::from_secs(300),
-            attempt_timeout: Duration::from_secs(60),
+            // The lease is how long a crashed worker's deliveries wait before another worker
+            // takes them over, so it is kept short; the attempt timeout still covers the plugin
+            // host's longest call (30 s SMTP/TCP timeouts plus the call budget).
+            lease: Duration::from_secs(60),
+            attempt_timeout: Duration::from_secs(45),
         }
     }
+}
+
+/// The per-destination circuit breaker: after `threshold` consecutive retryable failures
+/// (retryable, retry-after, attempt timeout) to one destination, the engine claims none of that
+/// destination's deliveries for `cooldown`; then one attempt is let through (half-open): success
+/// closes the breaker, another failure opens it for a further `cooldown`. A delivered or
+/// permanently refused attempt (the receiver answered) resets the count.
+///
+/// The state lives in memory, per engine (process). Nothing is lost by that: paused deliveries
+/// stay `queued` in the database, keep their retry budget and their order, and any other worker
+/// (or this one after a restart) simply learns the destination's health again at the cost of at
+/// most `threshold` attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerSettings {
+    /// Consecutive retryable failures that open the breaker; at least 1.
+    pub threshold: u32,
+    /// How long an open breaker keeps the destination paused.
+    pub cooldown: Duration,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        BreakerSettings {
+            threshold: 5,
+            cooldown: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct BreakerState {
+    consecutive_failures: u32,
+    open_until: Option<Instant>,
+}
+
+/// What an attempt tells the breaker about its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Health {
+    /// The receiver answered (delivered or refused for good).
+    Answered,
+    /// Retryable failure: down, overloaded, timed out.
+    Failing,
+    /// Says nothing about the receiver (configuration, lost lease).
+    Unknown,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +144,8 @@ pub struct Engine {
     db: Db,
     channel: Arc<dyn Channel>,
     settings: Arc<EngineSettings>,
+    breaker: BreakerSettings,
+    breakers: Arc<Mutex<HashMap<String, BreakerState>>>,
 }
 
 enum Decided {
@@ -129,11 +185,68 @@ impl Engine {
             db,
             channel,
             settings: Arc::new(settings),
+            breaker: BreakerSettings::default(),
+            breakers: Arc::new(Mutex::new(HashMap::new())),
         })
+    }
+
+    /// Replaces the circuit breaker settings (default: [`BreakerSettings::default`]).
+    pub fn with_breaker(mut self, breaker: BreakerSettings) -> Result<Engine, EngineError> {
+        if breaker.threshold == 0 {
+            return Err(EngineError::Settings(
+                "circuit breaker threshold must be at least 1".into(),
+            ));
+        }
+        self.breaker = breaker;
+        Ok(self)
     }
 
     pub fn settings(&self) -> &EngineSettings {
         &self.settings
+    }
+
+    pub fn breaker_settings(&self) -> BreakerSettings {
+        self.breaker
+    }
+
+    /// Destinations whose breaker is open now (their deliveries are not claimed).
+    pub fn paused_destinations(&self) -> Vec<String> {
+        let now = Instant::now();
+        let mut map = self
+            .breakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.retain(|_, b| b.consecutive_failures > 0 || b.open_until.is_some_and(|t| t > now));
+        map.iter()
+            .filter(|(_, b)| b.open_until.is_some_and(|t| t > now))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    fn observe(&self, destination_id: &str, health: Health) {
+        let mut map = self
+            .breakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match health {
+            Health::Unknown => {}
+            Health::Answered => {
+                map.remove(destination_id);
+            }
+            Health::Failing => {
+                let state = map.entry(destination_id.to_string()).or_default();
+                state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+                if state.consecutive_failures >= self.breaker.threshold {
+                    state.open_until = Some(Instant::now() + self.breaker.cooldown);
+                    tracing::warn!(
+                        destination = %destination_id,
+                        failures = state.consecutive_failures,
+                        cooldown_s = self.breaker.cooldown.as_secs_f64(),
+                        "circuit breaker open: destination paused"
+                    );
+                }
+            }
+        }
     }
 
     /// Runs rounds until `shutdown` completes. A round in progress is finished (its attempts
@@ -170,8 +283,9 @@ impl Engine {
         let worker = self.settings.worker_id.clone();
         let lease = chrono::Duration::from_std(self.settings.lease)
             .map_err(|e| EngineError::Settings(format!("lease: {e}")))?;
+        let paused = self.paused_destinations();
         let claimed = self
-            .blocking(move |c| claim_due(c, &worker, batch, lease))
+            .blocking(move |c| claim_due_except(c, &worker, batch, lease, &paused))
             .await?;
         let mut report = RunReport {
             events_fanned_out: fan.events,
@@ -236,6 +350,14 @@ impl Engine {
         };
         let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
         let (outcome, error, next, decided) = self.decide(result, attempt_in_round)?;
+        self.observe(
+            &claimed.destination.id,
+            match outcome {
+                AttemptOutcome::Delivered | AttemptOutcome::Permanent => Health::Answered,
+                AttemptOutcome::Retryable | AttemptOutcome::RetryAfter => Health::Failing,
+                AttemptOutcome::Misconfigured | AttemptOutcome::Abandoned => Health::Unknown,
+            },
+        );
         tracing::info!(
             delivery = %claimed.delivery.id,
             destination = %claimed.destination.id,

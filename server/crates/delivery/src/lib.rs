@@ -5,7 +5,7 @@
 
 pub mod engine;
 
-pub use engine::{Engine, EngineError, EngineSettings, RunReport};
+pub use engine::{BreakerSettings, Engine, EngineError, EngineSettings, RunReport};
 use serde::{Deserialize, Serialize};
 
 /// One fully resolved notification, as a channel receives it. Everything a receiver needs is

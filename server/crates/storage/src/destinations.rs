@@ -80,6 +80,20 @@ impl DestinationRow {
     }
 }
 
+/// The stored spelling of a severity threshold; an unknown one is an error listing the valid ones.
+fn normalize_min_severity(min: Option<&str>) -> Result<Option<String>, StorageError> {
+    match min {
+        Some(s) => match severity_rank(s) {
+            Some(i) => Ok(Some(SEVERITIES[i].to_string())),
+            None => Err(StorageError::Invalid(format!(
+                "minimum severity {s:?} is not one of {}",
+                SEVERITIES.join(", ")
+            ))),
+        },
+        None => Ok(None),
+    }
+}
+
 pub fn create_destination(
     conn: &mut DbConnection,
     new: &NewDestination<'_>,
@@ -103,18 +117,7 @@ pub fn create_destination(
             "destination grants must be a JSON object".into(),
         ));
     }
-    let min_severity = match new.min_severity {
-        Some(s) => match severity_rank(s) {
-            Some(i) => Some(SEVERITIES[i].to_string()),
-            None => {
-                return Err(StorageError::Invalid(format!(
-                    "minimum severity {s:?} is not one of {}",
-                    SEVERITIES.join(", ")
-                )));
-            }
-        },
-        None => None,
-    };
+    let min_severity = normalize_min_severity(new.min_severity)?;
     let at = to_micros(now());
     let row = DestinationRow {
         id: new_id(),
@@ -207,5 +210,95 @@ pub fn set_destination_enabled(
             &format!("destination:{id}"),
             &serde_json::json!({}),
         )
+    })
+}
+
+/// A change to a destination; `None` leaves a field as it is. The plugin is fixed at creation.
+#[derive(Debug, Clone, Default)]
+pub struct DestinationUpdate<'a> {
+    pub name: Option<&'a str>,
+    pub config: Option<serde_json::Value>,
+    pub grants: Option<serde_json::Value>,
+    pub enabled: Option<bool>,
+    /// `Some(None)` removes the threshold.
+    pub min_severity: Option<Option<&'a str>>,
+}
+
+/// Applies `update` and audits which fields changed (names only: configuration values may be
+/// sensitive enough not to copy into the log). Returns the destination as stored.
+pub fn update_destination(
+    conn: &mut DbConnection,
+    id: &str,
+    update: &DestinationUpdate<'_>,
+    actor: &str,
+) -> Result<Destination, StorageError> {
+    if let Some(name) = update.name
+        && name.trim().is_empty()
+    {
+        return Err(StorageError::Invalid("destination name is empty".into()));
+    }
+    if let Some(c) = &update.config
+        && !c.is_object()
+    {
+        return Err(StorageError::Invalid(
+            "destination config must be a JSON object".into(),
+        ));
+    }
+    if let Some(g) = &update.grants
+        && !g.is_object()
+    {
+        return Err(StorageError::Invalid(
+            "destination grants must be a JSON object".into(),
+        ));
+    }
+    let min_severity = update
+        .min_severity
+        .map(normalize_min_severity)
+        .transpose()?;
+    write_transaction(conn, |conn| {
+        let mut row: DestinationRow = destinations::table
+            .find(id)
+            .select(DestinationRow::as_select())
+            .first(conn)?;
+        let mut changed = Vec::new();
+        if let Some(name) = update.name {
+            row.name = name.trim().to_string();
+            changed.push("name");
+        }
+        if let Some(config) = &update.config {
+            row.config = to_json(config)?;
+            changed.push("config");
+        }
+        if let Some(grants) = &update.grants {
+            row.grants = to_json(grants)?;
+            changed.push("grants");
+        }
+        if let Some(enabled) = update.enabled {
+            row.enabled = enabled;
+            changed.push("enabled");
+        }
+        if let Some(min) = min_severity {
+            row.min_severity = min;
+            changed.push("min_severity");
+        }
+        row.updated_at = to_micros(now());
+        diesel::update(destinations::table.find(id))
+            .set((
+                destinations::name.eq(&row.name),
+                destinations::config.eq(&row.config),
+                destinations::grants.eq(&row.grants),
+                destinations::enabled.eq(row.enabled),
+                destinations::min_severity.eq(&row.min_severity),
+                destinations::updated_at.eq(row.updated_at),
+            ))
+            .execute(conn)?;
+        append_audit(
+            conn,
+            actor,
+            "destination.update",
+            &format!("destination:{id}"),
+            &serde_json::json!({ "changed": changed }),
+        )?;
+        row.into_model()
     })
 }

@@ -239,17 +239,16 @@ pub fn activate_signing_key(
             signing_keys::retired_at.eq(Some(at)),
         ))
         .execute(conn)?;
-        let updated = diesel::update(
-            signing_keys::table.filter(signing_keys::fingerprint.eq(&fingerprint)),
-        )
-        .set((
-            signing_keys::user_id.eq(key.user_id),
-            signing_keys::public_key.eq(key.public_key),
-            signing_keys::secret_key.eq(key.secret_key),
-            signing_keys::active.eq(true),
-            signing_keys::retired_at.eq(None::<i64>),
-        ))
-        .execute(conn)?;
+        let updated =
+            diesel::update(signing_keys::table.filter(signing_keys::fingerprint.eq(&fingerprint)))
+                .set((
+                    signing_keys::user_id.eq(key.user_id),
+                    signing_keys::public_key.eq(key.public_key),
+                    signing_keys::secret_key.eq(key.secret_key),
+                    signing_keys::active.eq(true),
+                    signing_keys::retired_at.eq(None::<i64>),
+                ))
+                .execute(conn)?;
         if updated == 0 {
             diesel::insert_into(signing_keys::table)
                 .values(&new_row(key, fingerprint.clone(), true))
@@ -288,4 +287,37 @@ pub fn public_key_by_fingerprint(
         .select(signing_keys::public_key)
         .first(conn)
         .optional()?)
+}
+
+/// Revisions stored without a signature (published before Herald signed, or by an older
+/// version): id and document bytes, oldest first, at most `limit`.
+pub fn unsigned_revisions(
+    conn: &mut DbConnection,
+    limit: i64,
+) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+    use crate::schema::advisory_revisions;
+    Ok(advisory_revisions::table
+        .filter(advisory_revisions::signature.is_null())
+        .order(advisory_revisions::published_at.asc())
+        .limit(limit)
+        .select((advisory_revisions::id, advisory_revisions::document))
+        .load(conn)?)
+}
+
+/// Adds the detached signature of a revision that has none. A revision that is already signed
+/// keeps its signature (another process got there first); returns whether this one was stored.
+pub fn add_revision_signature(
+    conn: &mut DbConnection,
+    revision_id: &str,
+    signature: &str,
+) -> Result<bool, StorageError> {
+    use crate::schema::advisory_revisions;
+    let n = diesel::update(
+        advisory_revisions::table
+            .filter(advisory_revisions::id.eq(revision_id))
+            .filter(advisory_revisions::signature.is_null()),
+    )
+    .set(advisory_revisions::signature.eq(Some(signature)))
+    .execute(conn)?;
+    Ok(n == 1)
 }

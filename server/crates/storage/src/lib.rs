@@ -18,8 +18,10 @@ pub mod advisories;
 pub mod audit;
 pub mod destinations;
 pub mod keys;
+pub mod metrics;
 pub mod queue;
 pub mod schema;
+pub mod secrets;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -37,7 +39,9 @@ pub use advisories::*;
 pub use audit::*;
 pub use destinations::*;
 pub use keys::*;
+pub use metrics::*;
 pub use queue::*;
+pub use secrets::*;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/postgres");

@@ -16,13 +16,13 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use herald_csaf::AdvisorySummary;
+use herald_csaf::{AdvisorySummary, Tlp};
 
 use crate::destinations::DestinationRow;
 use crate::schema::{advisories, deliveries, delivery_attempts, destinations, outbox_events};
 use crate::{
     DbConnection, Destination, StorageError, append_audit, from_json, from_micros, new_id, now,
-    severity_rank, to_json, to_micros, write_transaction,
+    severity_rank, tlp_str, to_json, to_micros, write_transaction,
 };
 
 crate::accounts::string_enum!(
@@ -154,17 +154,75 @@ impl DeliveryRow {
 // fan-out
 
 /// What fan-out knows about an event when it chooses destinations. Product, installed-base and
-/// subscription matching will add fields here (the revision's product ids, the publisher).
+/// subscription matching will add fields here (the revision's product ids, the customers that
+/// have them installed, their subscriptions).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventFacts<'a> {
     pub kind: &'a str,
     pub severity: Option<&'a str>,
+    /// The revision's TLP label; `None` (no label) is distributed as WHITE (CSAF 7.1.4).
+    pub tlp: Option<Tlp>,
+    /// The organization that published the advisory (the manufacturer).
+    pub publisher_org_id: Option<&'a str>,
 }
 
-/// Does `destination` want this event? Disabled destinations never do. An advisory without a
-/// severity passes every threshold: nothing proves it is below it, and missing a notice is the
-/// worse mistake.
+/// Why the sharing policy keeps an event from some (or all) destinations; written to the audit
+/// log (`delivery.withheld`) so that "why was this customer not told" has an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withheld {
+    /// TLP:RED: for the named recipients only; Herald never pushes it to any channel.
+    TlpRed,
+    /// TLP:AMBER or TLP:GREEN: only to the publishing manufacturer's own destinations until
+    /// hospital entitlement (customer portal) decides who else may receive it.
+    TlpRestricted,
+}
+
+impl Withheld {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Withheld::TlpRed => "TLP:RED advisories are never sent through notification channels",
+            Withheld::TlpRestricted => {
+                "TLP:AMBER/GREEN advisories go only to the publishing manufacturer's own destinations"
+            }
+        }
+    }
+}
+
+/// The sharing policy, decided per event before any destination is looked at:
+///
+/// | label                  | who may receive it                                          |
+/// |------------------------|-------------------------------------------------------------|
+/// | RED                    | nobody ([`Withheld::TlpRed`])                               |
+/// | AMBER, GREEN           | destinations of the publishing manufacturer organization    |
+/// | WHITE or no label      | every destination                                           |
+///
+/// Then, per destination, its own filters (enabled, severity threshold). This is where
+/// entitlement grows: AMBER/GREEN will also reach hospitals entitled to the advisory's products
+/// (installed base from the customer portal), and every label will be narrowed by the
+/// destination's subscription (products, families). Each new rule is one more check in
+/// [`destination_matches`]; the reason for a refusal belongs in [`Withheld`].
+pub fn sharing_restriction(destination: &Destination, facts: &EventFacts<'_>) -> Option<Withheld> {
+    match facts.tlp {
+        Some(Tlp::Red) => Some(Withheld::TlpRed),
+        Some(Tlp::Amber | Tlp::Green) => {
+            if facts.publisher_org_id == Some(destination.org_id.as_str()) {
+                None
+            } else {
+                Some(Withheld::TlpRestricted)
+            }
+        }
+        Some(Tlp::White) | None => None,
+    }
+}
+
+/// Does `destination` want (and may it receive) this event? The sharing policy
+/// ([`sharing_restriction`]) first; then disabled destinations never do; then the severity
+/// threshold. An advisory without a severity passes every threshold: nothing proves it is below
+/// it, and missing a notice is the worse mistake.
 pub fn destination_matches(destination: &Destination, facts: &EventFacts<'_>) -> bool {
+    if sharing_restriction(destination, facts).is_some() {
+        return false;
+    }
     if !destination.enabled {
         return false;
     }
@@ -233,12 +291,23 @@ pub fn fan_out_pending(conn: &mut DbConnection, limit: i64) -> Result<FanOutRepo
                 Some(rev) => Some(crate::revision_summary(conn, rev)?),
                 None => None,
             };
+            let publisher: Option<String> = match &event.advisory_id {
+                Some(a) => advisories::table
+                    .find(a)
+                    .select(advisories::publisher_org_id)
+                    .first(conn)
+                    .optional()?,
+                None => None,
+            };
             let facts = EventFacts {
                 kind: &event.kind,
                 severity: summary.as_ref().and_then(|s| s.severity.as_deref()),
+                tlp: summary.as_ref().and_then(|s| s.tlp),
+                publisher_org_id: publisher.as_deref(),
             };
             // Only advisory events are delivered today; others are marked and skipped.
             if event.advisory_id.is_some() {
+                record_withheld(conn, &event, summary.as_ref(), &facts, &all_destinations)?;
                 for dest in all_destinations
                     .iter()
                     .filter(|d| destination_matches(d, &facts))
@@ -281,6 +350,43 @@ pub fn fan_out_pending(conn: &mut DbConnection, limit: i64) -> Result<FanOutRepo
         }
         Ok(report)
     })
+}
+
+/// One audit entry (`delivery.withheld`, subject `event:<id>`) per event that the sharing policy
+/// keeps from at least one enabled destination, naming the reason and the destinations, in the
+/// fan-out transaction.
+fn record_withheld(
+    conn: &mut DbConnection,
+    event: &EventRow,
+    summary: Option<&AdvisorySummary>,
+    facts: &EventFacts<'_>,
+    destinations: &[Destination],
+) -> Result<(), StorageError> {
+    let mut reason = None;
+    let mut withheld = Vec::new();
+    for d in destinations {
+        if let Some(r) = sharing_restriction(d, facts) {
+            reason = Some(r);
+            withheld.push(d.id.as_str());
+        }
+    }
+    let Some(reason) = reason else {
+        return Ok(());
+    };
+    append_audit(
+        conn,
+        "system",
+        "delivery.withheld",
+        &format!("event:{}", event.id),
+        &serde_json::json!({
+            "reason": reason.reason(),
+            "tlp": facts.tlp.map(tlp_str),
+            "tracking_id": summary.map(|s| s.tracking_id.as_str()),
+            "version": summary.map(|s| s.version.as_str()),
+            "advisory_id": event.advisory_id,
+            "destinations": withheld,
+        }),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,6 +432,18 @@ pub fn claim_due(
     limit: i64,
     lease: chrono::Duration,
 ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+    claim_due_except(conn, worker, limit, lease, &[])
+}
+
+/// [`claim_due`], skipping deliveries to the destinations in `paused` (the engine's circuit
+/// breaker): they stay queued, untouched, and keep their retry budget.
+pub fn claim_due_except(
+    conn: &mut DbConnection,
+    worker: &str,
+    limit: i64,
+    lease: chrono::Duration,
+    paused: &[String],
+) -> Result<Vec<ClaimedDelivery>, StorageError> {
     if worker.trim().is_empty() {
         return Err(StorageError::Invalid("worker id is empty".into()));
     }
@@ -333,21 +451,34 @@ pub fn claim_due(
         return Err(StorageError::Invalid("lease must be positive".into()));
     }
     let limit = limit.clamp(1, 1000);
+    // Only the oldest open delivery of a destination is ever a candidate, so each paused
+    // destination takes at most one candidate slot: ask for that many more and drop them.
+    let wanted = usize::try_from(limit).unwrap_or(1000);
+    let query_limit = limit.saturating_add(i64::try_from(paused.len()).unwrap_or(i64::MAX));
     let claimed: Vec<DeliveryRow> = write_transaction(conn, |conn| {
         let at = to_micros(now());
         let ids: Vec<CandidateRow> = match conn {
             DbConnection::Postgres(c) => {
                 diesel::sql_query(format!("{CLAIM_SQL} FOR UPDATE OF d SKIP LOCKED"))
                     .bind::<BigInt, _>(at)
-                    .bind::<BigInt, _>(limit)
+                    .bind::<BigInt, _>(query_limit)
                     .load(c)?
             }
             DbConnection::Sqlite(c) => diesel::sql_query(CLAIM_SQL.replace('$', "?"))
                 .bind::<BigInt, _>(at)
-                .bind::<BigInt, _>(limit)
+                .bind::<BigInt, _>(query_limit)
                 .load(c)?,
         };
-        let ids: Vec<String> = ids.into_iter().map(|r| r.id).collect();
+        let mut ids: Vec<String> = ids.into_iter().map(|r| r.id).collect();
+        if !paused.is_empty() && !ids.is_empty() {
+            let skip: Vec<String> = deliveries::table
+                .filter(deliveries::id.eq_any(&ids))
+                .filter(deliveries::destination_id.eq_any(paused))
+                .select(deliveries::id)
+                .load(conn)?;
+            ids.retain(|id| !skip.contains(id));
+        }
+        ids.truncate(wanted);
         if ids.is_empty() {
             return Ok(Vec::new());
         }

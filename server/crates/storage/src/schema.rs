@@ -244,3 +244,17 @@ diesel::table! {
         retired_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    destination_secrets (destination_id, name) {
+        destination_id -> Text,
+        name -> Text,
+        nonce -> Binary,
+        ciphertext -> Binary,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(destination_secrets -> destinations (destination_id));
+diesel::allow_tables_to_appear_in_same_query!(destination_secrets, destinations);

@@ -13,6 +13,8 @@ pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/";
 /// A migrated database that exists for the life of this value.
 pub struct TestDb {
     pub db: Db,
+    /// The database's URL, for a process under test (`herald serve`) to open the same database.
+    url: String,
     postgres: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -42,10 +44,12 @@ impl TestDb {
                     StorageError::Invalid(format!("cannot create a temporary directory: {e}"))
                 })?;
                 let path = dir.path().join("herald.db");
-                let db = Db::connect_with(&format!("sqlite://{}", path.display()), 4)?;
+                let url = format!("sqlite://{}", path.display());
+                let db = Db::connect_with(&url, 4)?;
                 db.migrate()?;
                 Ok(TestDb {
                     db,
+                    url,
                     postgres: None,
                     _dir: Some(dir),
                 })
@@ -58,7 +62,8 @@ impl TestDb {
                 let name = format!("herald_test_{}", uuid::Uuid::new_v4().simple());
                 let mut admin = PgConnection::establish(&admin_url)?;
                 diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
-                let db = match Db::connect_with(&format!("{base}/{name}"), 4) {
+                let url = format!("{base}/{name}");
+                let db = match Db::connect_with(&url, 4) {
                     Ok(db) => db,
                     Err(e) => {
                         let _ = diesel::sql_query(format!(
@@ -70,6 +75,7 @@ impl TestDb {
                 };
                 let test = TestDb {
                     db,
+                    url,
                     postgres: Some((admin_url, name)),
                     _dir: None,
                 };
@@ -81,6 +87,11 @@ impl TestDb {
 
     pub fn backend(&self) -> Backend {
         self.db.backend()
+    }
+
+    /// `sqlite://FILE` or `postgres://.../NAME`: what `HERALD_DATABASE_URL` would be.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     pub fn conn(&self) -> Result<PooledConnection, StorageError> {

@@ -1,0 +1,314 @@
+//! The engine's per-destination circuit breaker against real databases (SQLite and PostgreSQL)
+//! and a real loopback HTTP receiver that is down (503) for one destination and up for another.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use herald_delivery::{
+    BreakerSettings, Channel, DeliveryError, DestinationConfig, Engine, EngineSettings,
+    Notification, Receipt,
+};
+use herald_storage::testing::{TestDb, manufacturer, publish_sample, sample_summary};
+use herald_storage::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Requests per path; `/down` answers 503 while `down` is set, everything else 200.
+#[derive(Default)]
+struct Receiver {
+    hits: Mutex<HashMap<String, usize>>,
+    down: AtomicBool,
+}
+
+impl Receiver {
+    fn hits(&self, path: &str) -> usize {
+        self.hits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+async fn serve(listener: TcpListener, state: Arc<Receiver>) {
+    while let Ok((mut sock, _)) = listener.accept().await {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Read the head and a content-length body; the channel sends small requests.
+            let path = loop {
+                let Ok(n) = sock.read(&mut chunk).await else {
+                    return;
+                };
+                if n == 0 {
+                    return;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                while buf.len() < end + 4 + len {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                break head.split_whitespace().nth(1).unwrap_or("/").to_string();
+            };
+            *state
+                .hits
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(path.clone())
+                .or_default() += 1;
+            let status = if path == "/down" && state.down.load(Ordering::SeqCst) {
+                "503 Service Unavailable"
+            } else {
+                "200 OK"
+            };
+            let response =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = sock.write_all(response.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        });
+    }
+}
+
+/// POSTs the notification to the destination's `url`; 5xx is retryable.
+struct Webhook {
+    client: reqwest::Client,
+}
+
+#[async_trait::async_trait]
+impl Channel for Webhook {
+    async fn deliver(
+        &self,
+        destination: &DestinationConfig,
+        n: &Notification,
+    ) -> Result<Receipt, DeliveryError> {
+        let url = destination.config["url"]
+            .as_str()
+            .ok_or_else(|| DeliveryError::Misconfigured("no url".into()))?;
+        let response = self
+            .client
+            .post(url)
+            .header("webhook-id", &n.delivery_id)
+            .json(n)
+            .send()
+            .await
+            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+        match response.status().as_u16() {
+            s @ 200..=299 => Ok(Receipt {
+                remote_id: None,
+                detail: format!("HTTP {s}"),
+            }),
+            s @ 500..=599 => Err(DeliveryError::Retryable(format!("HTTP {s}"))),
+            s => Err(DeliveryError::Permanent(format!("HTTP {s}"))),
+        }
+    }
+}
+
+fn deliveries_of(conn: &mut DbConnection, destination: &str) -> Result<Vec<Delivery>> {
+    Ok(list_deliveries(
+        conn,
+        &DeliveryFilter {
+            destination_id: Some(destination.to_string()),
+            ..Default::default()
+        },
+    )?)
+}
+
+async fn breaker_pauses_a_failing_destination(backend: Backend) -> Result<()> {
+    let test = TestDb::new(backend)?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let receiver = Arc::new(Receiver::default());
+    receiver.down.store(true, Ordering::SeqCst);
+    tokio::spawn(serve(listener, receiver.clone()));
+
+    let (down, up) = {
+        let mut conn = test.conn()?;
+        let conn = &mut *conn;
+        let org = manufacturer(conn)?;
+        let mut made = Vec::new();
+        for path in ["down", "up"] {
+            made.push(create_destination(
+                conn,
+                &NewDestination {
+                    org_id: &org.id,
+                    plugin_id: "webhook",
+                    name: path,
+                    config: serde_json::json!({ "url": format!("http://127.0.0.1:{port}/{path}") }),
+                    grants: serde_json::json!({ "http_hosts": [format!("127.0.0.1:{port}")] }),
+                    enabled: true,
+                    min_severity: None,
+                },
+                "test",
+            )?);
+        }
+        for i in 0..3 {
+            publish_sample(
+                conn,
+                &org.id,
+                &sample_summary(
+                    &format!("LARK-2026-30{i}"),
+                    &[("1", "2026-07-01T10:00:00Z")],
+                    None,
+                    &[],
+                ),
+            )?;
+        }
+        (made[0].id.clone(), made[1].id.clone())
+    };
+
+    let cooldown = Duration::from_millis(1500);
+    let engine = Engine::new(
+        test.db.clone(),
+        Arc::new(Webhook {
+            client: reqwest::Client::new(),
+        }),
+        EngineSettings {
+            worker_id: "breaker-test".into(),
+            max_attempts: 100,
+            // Retries are due at once: only the breaker holds the failing destination back.
+            backoff_base: Duration::from_millis(1),
+            backoff_cap: Duration::from_millis(1),
+            ..EngineSettings::default()
+        },
+    )?
+    .with_breaker(BreakerSettings {
+        threshold: 3,
+        cooldown,
+    })?;
+
+    // Many rounds inside one cool-down: three failures open the breaker, then nothing more
+    // goes to the failing receiver, while the healthy destination gets all three.
+    let started = Instant::now();
+    for _ in 0..30 {
+        engine.run_once().await?;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    ensure!(
+        started.elapsed() < cooldown,
+        "the rounds took longer than the cool-down; the test cannot tell"
+    );
+    ensure!(
+        receiver.hits("/down") == 3,
+        "hits while open: {}",
+        receiver.hits("/down")
+    );
+    ensure!(receiver.hits("/up") == 3);
+    ensure!(engine.paused_destinations() == vec![down.clone()]);
+    {
+        let mut conn = test.conn()?;
+        let d = deliveries_of(&mut conn, &down)?;
+        ensure!(d.len() == 3, "{d:?}");
+        // Nothing lost, nothing dead: the head delivery is queued with its three attempts, the
+        // later ones untouched.
+        ensure!(
+            d.iter().all(|x| x.status == DeliveryStatus::Queued),
+            "{d:?}"
+        );
+        ensure!(
+            d[0].attempts == 3 && d[1].attempts == 0 && d[2].attempts == 0,
+            "{d:?}"
+        );
+        let u = deliveries_of(&mut conn, &up)?;
+        ensure!(
+            u.iter().all(|x| x.status == DeliveryStatus::Delivered),
+            "{u:?}"
+        );
+    }
+
+    // After the cool-down one attempt goes through (half-open); it fails and reopens at once.
+    tokio::time::sleep(cooldown + Duration::from_millis(100)).await;
+    for _ in 0..10 {
+        engine.run_once().await?;
+    }
+    ensure!(
+        receiver.hits("/down") == 4,
+        "half-open: {}",
+        receiver.hits("/down")
+    );
+    ensure!(engine.paused_destinations() == vec![down.clone()]);
+
+    // The receiver recovers: after the next cool-down everything queued is delivered, in order.
+    receiver.down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(cooldown + Duration::from_millis(100)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        engine.run_once().await?;
+        let mut conn = test.conn()?;
+        let d = deliveries_of(&mut conn, &down)?;
+        if d.iter().all(|x| x.status == DeliveryStatus::Delivered) {
+            ensure!(
+                d[0].attempts == 5 && d[1].attempts == 1 && d[2].attempts == 1,
+                "{d:?}"
+            );
+            let times: Vec<_> = d.iter().map(|x| x.delivered_at).collect();
+            ensure!(
+                times.windows(2).all(|w| w[0] <= w[1]),
+                "out of order: {times:?}"
+            );
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "not delivered after recovery: {d:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ensure!(engine.paused_destinations().is_empty());
+    ensure!(receiver.hits("/down") == 7);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breaker_sqlite() -> Result<()> {
+    breaker_pauses_a_failing_destination(Backend::Sqlite)
+        .await
+        .context("sqlite")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breaker_postgres() -> Result<()> {
+    breaker_pauses_a_failing_destination(Backend::Postgres)
+        .await
+        .context("postgres")
+}
+
+#[test]
+fn zero_threshold_is_refused() -> Result<()> {
+    let test = TestDb::new(Backend::Sqlite)?;
+    let engine = Engine::new(
+        test.db.clone(),
+        Arc::new(Webhook {
+            client: reqwest::Client::new(),
+        }),
+        EngineSettings::default(),
+    )?;
+    ensure!(engine.breaker_settings() == BreakerSettings::default());
+    ensure!(
+        engine
+            .with_breaker(BreakerSettings {
+                threshold: 0,
+                cooldown: Duration::from_secs(1)
+            })
+            .is_err()
+    );
+    Ok(())
+}

@@ -1,0 +1,411 @@
+//! Delivery benchmark (not a test; `scripts/bench-delivery` builds it in release mode and runs
+//! it): N notifications to a loopback HTTP sink through the Wasm webhook plugin
+//! (`target/plugins/webhook.wasm` in the plugin host) and through a native Rust channel of the
+//! same behaviour (same JSON body, same Standard Webhooks headers, reqwest), in the same run and
+//! with the same concurrency. Prints deliveries per second for each, the cost ratio, and the
+//! plugin call overhead measured two ways:
+//!
+//! - no-op call: a `deliver` that the plugin refuses before any HTTP (its config names no valid
+//!   URL), i.e. instantiation + argument passing + the guest's config parsing + teardown;
+//! - single-flight latency difference: median of sequential Wasm deliveries minus the median of
+//!   sequential native ones (the HTTP round trip cancels out, the host's HTTP client does not).
+//!
+//! Settings (environment): `BENCH_N` (default 100000), `BENCH_CONCURRENCY` (default 32, the
+//! engine's batch and the host's instance pool), `BENCH_SAMPLES` (sequential samples for the
+//! medians, default 2000), `HERALD_PLUGIN_DIR` (default the workspace's `target/plugins`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use herald_delivery::{
+    Channel, DeliveryError, DestinationConfig, Grants, Notification, NotifiedProduct, Receipt,
+};
+use herald_plugin_host::{HostConfig, PluginHost, Secrets, WasmChannel};
+
+fn env_usize(name: &str, default: usize) -> Result<usize> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .with_context(|| format!("{name}={v:?} is not a whole number")),
+        Err(_) => Ok(default),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the sink: accepts every POST /hook with 200, counts them and the webhook-ids it saw
+
+#[derive(Default)]
+struct SinkStats {
+    received: AtomicUsize,
+    with_id: AtomicUsize,
+}
+
+async fn hook(
+    req: actix_web::HttpRequest,
+    body: actix_web::web::Bytes,
+    stats: actix_web::web::Data<SinkStats>,
+) -> actix_web::HttpResponse {
+    stats.received.fetch_add(1, Ordering::Relaxed);
+    if req.headers().contains_key("webhook-id") && !body.is_empty() {
+        stats.with_id.fetch_add(1, Ordering::Relaxed);
+    }
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body("{}")
+}
+
+/// Starts the sink on its own thread (actix runtime); returns its port and counters.
+fn start_sink() -> Result<(u16, Arc<SinkStats>)> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding the sink")?;
+    let port = listener.local_addr()?.port();
+    let stats = Arc::new(SinkStats::default());
+    let data = actix_web::web::Data::from(stats.clone());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(data.clone())
+            .route("/hook", actix_web::web::post().to(hook))
+    })
+    .workers(1)
+    .backlog(4096)
+    .listen(listener)
+    .context("starting the sink")?
+    .run();
+    std::thread::spawn(move || actix_web::rt::System::new().block_on(server));
+    Ok((port, stats))
+}
+
+// ---------------------------------------------------------------------------------------------
+// the native channel: what plugins/webhook does, in Rust
+
+struct NativeWebhook {
+    client: reqwest::Client,
+}
+
+#[derive(serde::Deserialize)]
+struct NativeConfig {
+    url: String,
+}
+
+#[async_trait::async_trait]
+impl Channel for NativeWebhook {
+    async fn deliver(
+        &self,
+        destination: &DestinationConfig,
+        n: &Notification,
+    ) -> Result<Receipt, DeliveryError> {
+        let config: NativeConfig = serde_json::from_value(destination.config.clone())
+            .map_err(|e| DeliveryError::Misconfigured(e.to_string()))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| DeliveryError::Retryable(e.to_string()))?
+            .as_secs();
+        let products: Vec<serde_json::Value> = n
+            .products
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "product_id": p.product_id,
+                    "name": p.name,
+                    "version": p.version,
+                    "udi_di": p.udi_di,
+                    "cpe": p.cpe,
+                    "purl": p.purl,
+                })
+            })
+            .collect();
+        let previous = n
+            .previous_receipt
+            .as_ref()
+            .map(|r| serde_json::json!({ "remote_id": r.remote_id, "detail": r.detail }));
+        let body = serde_json::json!({
+            "type": n.event_kind,
+            "delivery_id": n.delivery_id,
+            "timestamp": now,
+            "data": {
+                "tracking_id": n.tracking_id,
+                "version": n.version,
+                "title": n.title,
+                "severity": n.severity,
+                "cvss_score": n.cvss_score,
+                "cves": n.cves,
+                "products": products,
+                "initial_release_date": n.initial_release_date,
+                "current_release_date": n.current_release_date,
+                "tlp": n.tlp,
+                "summary": n.summary,
+                "portal_url": n.portal_url,
+                "csaf_url": n.csaf_url,
+                "previous_receipt": previous,
+                "attempt": n.attempt,
+            }
+        });
+        let body =
+            serde_json::to_vec(&body).map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+        let response = self
+            .client
+            .post(&config.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &n.delivery_id)
+            .header("webhook-timestamp", now.to_string())
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let _ = response.bytes().await;
+        match status {
+            200..=299 => Ok(Receipt {
+                remote_id: Some(n.delivery_id.clone()),
+                detail: format!("HTTP {status}"),
+            }),
+            408 | 429 | 500..=599 => Err(DeliveryError::Retryable(format!("HTTP {status}"))),
+            _ => Err(DeliveryError::Permanent(format!("HTTP {status}"))),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// fixtures and measurements
+
+fn notification(i: usize) -> Notification {
+    Notification {
+        delivery_id: format!("bench-{i:08}"),
+        event_kind: "advisory.published".into(),
+        tracking_id: "LARK-2026-900".into(),
+        version: "1".into(),
+        title: "Larkspur Nimbus infusion pump: benchmark advisory".into(),
+        severity: Some("critical".into()),
+        cvss_score: Some(9.8),
+        cves: vec!["CVE-2026-9000".into(), "CVE-2026-9001".into()],
+        products: vec![NotifiedProduct {
+            product_id: "CSAFPID-0001".into(),
+            name: "Larkspur Nimbus Infusion Pump 4.2".into(),
+            version: Some("4.2".into()),
+            udi_di: Some("00812345000017".into()),
+            cpe: None,
+            purl: None,
+        }],
+        initial_release_date: "2026-06-01T10:00:00Z".into(),
+        current_release_date: "2026-06-01T10:00:00Z".into(),
+        tlp: "WHITE".into(),
+        summary: "Update the pump firmware to 4.2.1.".into(),
+        portal_url: "https://herald.larkspur.example/advisories/LARK-2026-900".into(),
+        csaf_url: "https://herald.larkspur.example/.well-known/csaf/white/2026/lark-2026-900.json"
+            .into(),
+        previous_receipt: None,
+        attempt: 1,
+    }
+}
+
+fn destination(url: String, port: u16) -> DestinationConfig {
+    DestinationConfig {
+        destination_id: "bench-destination".into(),
+        plugin_id: "webhook".into(),
+        config: serde_json::json!({ "url": url }),
+        grants: Grants {
+            http_hosts: vec![format!("127.0.0.1:{port}")],
+            allow_insecure_http: true,
+            allow_private_addresses: true,
+            ..Grants::default()
+        },
+    }
+}
+
+/// `n` deliveries, `concurrency` at a time; returns the wall time. Every one must succeed.
+async fn throughput(
+    channel: Arc<dyn Channel>,
+    dest: Arc<DestinationConfig>,
+    n: usize,
+    concurrency: usize,
+) -> Result<Duration> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (channel, dest, next) = (channel.clone(), dest.clone(), next.clone());
+        tasks.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return Ok::<(), DeliveryError>(());
+                }
+                channel.deliver(&dest, &notification(i)).await?;
+            }
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.context("a delivery task panicked")??;
+    }
+    Ok(started.elapsed())
+}
+
+/// Times `samples` sequential calls; returns the sorted durations. `expect_ok` says whether
+/// each call must succeed (a delivery) or fail as misconfigured (the no-op call).
+async fn sequential(
+    channel: &dyn Channel,
+    dest: &DestinationConfig,
+    samples: usize,
+    expect_ok: bool,
+) -> Result<Vec<Duration>> {
+    let mut times = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let note = notification(i);
+        let t = Instant::now();
+        let r = channel.deliver(dest, &note).await;
+        times.push(t.elapsed());
+        match (expect_ok, r) {
+            (true, Ok(_)) | (false, Err(DeliveryError::Misconfigured(_))) => {}
+            (_, other) => bail!("sample {i}: unexpected result {other:?}"),
+        }
+    }
+    times.sort();
+    Ok(times)
+}
+
+fn median(sorted: &[Duration]) -> Duration {
+    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+}
+
+fn p99(sorted: &[Duration]) -> Duration {
+    sorted
+        .get(sorted.len() * 99 / 100)
+        .copied()
+        .unwrap_or_default()
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn main() -> Result<()> {
+    let n = env_usize("BENCH_N", 100_000)?;
+    let concurrency = env_usize("BENCH_CONCURRENCY", 32)?.max(1);
+    let samples = env_usize("BENCH_SAMPLES", 2000)?.max(1);
+    let plugin_dir = std::env::var_os("HERALD_PLUGIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/plugins")
+        });
+    let wasm = plugin_dir.join("webhook.wasm");
+    ensure!(
+        wasm.is_file(),
+        "{} is missing: run scripts/build-wasm plugins",
+        wasm.display()
+    );
+
+    let (port, stats) = start_sink()?;
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+
+    let loaded = Instant::now();
+    let host = PluginHost::new(HostConfig {
+        max_instances: u32::try_from(concurrency).unwrap_or(u32::MAX).max(32),
+        ..HostConfig::default()
+    })
+    .context("starting the plugin host")?;
+    host.load_plugin(&wasm)
+        .with_context(|| format!("loading {}", wasm.display()))?;
+    let load_time = loaded.elapsed();
+    let wasm_channel: Arc<dyn Channel> =
+        Arc::new(WasmChannel::new(Arc::new(host), Arc::new(Secrets::new())));
+    let native_channel: Arc<dyn Channel> = Arc::new(NativeWebhook {
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(concurrency)
+            .build()?,
+    });
+    let native_fresh_client = Arc::new(FreshClientWebhook);
+    let dest = Arc::new(destination(url.clone(), port));
+    let noop_dest = destination("ftp://not-a-webhook".into(), port);
+
+    println!(
+        "delivery benchmark: N={n}, concurrency={concurrency}, samples={samples}, plugin {} (loaded in {:.0} ms)",
+        wasm.display(),
+        load_time.as_secs_f64() * 1e3
+    );
+    runtime.block_on(async {
+        // warm-up: connections, caches, lazily initialised code
+        throughput(wasm_channel.clone(), dest.clone(), 500, concurrency).await?;
+        throughput(native_channel.clone(), dest.clone(), 500, concurrency).await?;
+
+        // Alternate halves so that drift (thermal, other builds) hits both equally.
+        let half = n / 2;
+        let mut wasm_time = Duration::ZERO;
+        let mut native_time = Duration::ZERO;
+        for part in [half, n - half] {
+            native_time += throughput(native_channel.clone(), dest.clone(), part, concurrency).await?;
+            wasm_time += throughput(wasm_channel.clone(), dest.clone(), part, concurrency).await?;
+        }
+        let wasm_rate = n as f64 / wasm_time.as_secs_f64();
+        let native_rate = n as f64 / native_time.as_secs_f64();
+        println!(
+            "wasm webhook plugin:   {n} deliveries in {:.2} s = {wasm_rate:.0} deliveries/s",
+            wasm_time.as_secs_f64()
+        );
+        println!(
+            "native reqwest channel: {n} deliveries in {:.2} s = {native_rate:.0} deliveries/s",
+            native_time.as_secs_f64()
+        );
+        let ratio = wasm_time.as_secs_f64() / native_time.as_secs_f64();
+        println!(
+            "cost ratio wasm/native: {ratio:.3}x (target <= 1.15x): {}",
+            if ratio <= 1.15 { "met" } else { "NOT met" }
+        );
+
+        let noop = sequential(wasm_channel.as_ref(), &noop_dest, samples, false).await?;
+        let wasm_seq = sequential(wasm_channel.as_ref(), &dest, samples, true).await?;
+        let native_seq = sequential(native_channel.as_ref(), &dest, samples, true).await?;
+        let fresh_seq = sequential(native_fresh_client.as_ref(), &dest, samples, true).await?;
+        println!(
+            "plugin no-op call (instantiate, call, refuse config, drop): median {:.1} us, p99 {:.1} us (target median < 50 us): {}",
+            us(median(&noop)),
+            us(p99(&noop)),
+            if median(&noop) < Duration::from_micros(50) { "met" } else { "NOT met" }
+        );
+        println!(
+            "single delivery, sequential: wasm median {:.1} us, native (pooled client) {:.1} us, native (new client per call, like the host) {:.1} us",
+            us(median(&wasm_seq)),
+            us(median(&native_seq)),
+            us(median(&fresh_seq))
+        );
+        println!(
+            "plugin overhead per delivery (wasm median - native pooled median): {:.1} us; vs native with a new client per call: {:.1} us",
+            us(median(&wasm_seq)) - us(median(&native_seq)),
+            us(median(&wasm_seq)) - us(median(&fresh_seq))
+        );
+        Ok::<(), anyhow::Error>(())
+    })?;
+    let received = stats.received.load(Ordering::Relaxed);
+    let with_id = stats.with_id.load(Ordering::Relaxed);
+    println!("sink received {received} requests, {with_id} with a webhook-id and a body");
+    ensure!(
+        received == with_id,
+        "some requests came without webhook-id or body"
+    );
+    Ok(())
+}
+
+/// The native channel with a new reqwest client per call, as the plugin host's `http`
+/// capability does: separates the cost of the host's HTTP client from the cost of Wasm.
+struct FreshClientWebhook;
+
+#[async_trait::async_trait]
+impl Channel for FreshClientWebhook {
+    async fn deliver(
+        &self,
+        destination: &DestinationConfig,
+        n: &Notification,
+    ) -> Result<Receipt, DeliveryError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+        NativeWebhook { client }.deliver(destination, n).await
+    }
+}

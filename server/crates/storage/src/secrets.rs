@@ -1,0 +1,252 @@
+//! Destination secrets (API tokens, webhook signing keys): stored encrypted at rest with
+//! AES-256-GCM under the instance's [`SecretKey`], read back decrypted only for the plugin call
+//! that needs them. Nothing here ever returns a secret's value except [`load_destination_secrets`].
+//!
+//! Each row has its own random 96-bit nonce; the additional authenticated data is
+//! `destination_id NUL name`, so a ciphertext copied to another destination or name fails to
+//! decrypt instead of leaking into the wrong plugin call.
+
+use std::collections::BTreeMap;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine as _;
+use diesel::prelude::*;
+use rand::RngCore;
+
+use crate::schema::destination_secrets;
+use crate::{DbConnection, StorageError, append_audit, now, to_micros, write_transaction};
+
+const NONCE_LEN: usize = 12;
+/// Longest secret name and value accepted (a name appears in `{{secret:NAME}}` references).
+const MAX_NAME_LEN: usize = 64;
+const MAX_VALUE_LEN: usize = 8 * 1024;
+
+/// The 32-byte key that encrypts destination secrets. Its `Debug` never shows the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey([u8; 32]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+impl SecretKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    /// Standard base64 of exactly 32 bytes (surrounding white space ignored). The error says
+    /// what is wrong without echoing the input.
+    pub fn from_base64(text: &str) -> Result<Self, String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| format!("is not base64 ({e})"))?;
+        let bytes: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+            format!(
+                "decodes to {} bytes; it must be 32 (e.g. `openssl rand -base64 32`)",
+                bytes.len()
+            )
+        })?;
+        Ok(Self(bytes))
+    }
+
+    pub fn to_base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.0)
+    }
+
+    fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(&self.0.into())
+    }
+}
+
+fn aad(destination_id: &str, name: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(destination_id.len() + name.len() + 1);
+    aad.extend_from_slice(destination_id.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(name.as_bytes());
+    aad
+}
+
+/// Letters, digits, `_`, `-` and `.`, 1 to 64 characters: what plugins may name in references.
+pub fn valid_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// One stored row exactly as the database holds it (for key rotation tooling and for tests that
+/// prove the plaintext is not stored).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = destination_secrets)]
+pub struct StoredSecret {
+    pub destination_id: String,
+    pub name: String,
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Sets (`Some(value)`) or removes (`None`) secrets of one destination, and writes one audit
+/// entry naming the changed secrets (never their values). All or nothing.
+pub fn put_destination_secrets(
+    conn: &mut DbConnection,
+    key: &SecretKey,
+    destination_id: &str,
+    changes: &BTreeMap<String, Option<String>>,
+    actor: &str,
+) -> Result<(), StorageError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    for (name, value) in changes {
+        if !valid_secret_name(name) {
+            return Err(StorageError::Invalid(format!(
+                "secret name {name:?} must be 1-{MAX_NAME_LEN} letters, digits, '_', '-' or '.'"
+            )));
+        }
+        if let Some(v) = value {
+            if v.is_empty() {
+                return Err(StorageError::Invalid(format!(
+                    "secret {name:?} is empty (use null to remove a secret)"
+                )));
+            }
+            if v.len() > MAX_VALUE_LEN {
+                return Err(StorageError::Invalid(format!(
+                    "secret {name:?} is longer than {MAX_VALUE_LEN} bytes"
+                )));
+            }
+        }
+    }
+    let cipher = key.cipher();
+    let at = to_micros(now());
+    write_transaction(conn, |conn| {
+        let mut set = Vec::new();
+        let mut removed = Vec::new();
+        for (name, value) in changes {
+            let existing = destination_secrets::table
+                .find((destination_id, name))
+                .select(destination_secrets::created_at)
+                .first::<i64>(conn)
+                .optional()?;
+            diesel::delete(destination_secrets::table.find((destination_id, name)))
+                .execute(conn)?;
+            let Some(value) = value else {
+                if existing.is_some() {
+                    removed.push(name.as_str());
+                }
+                continue;
+            };
+            let mut nonce = [0u8; NONCE_LEN];
+            rand::rngs::OsRng.fill_bytes(&mut nonce);
+            let aad = aad(destination_id, name);
+            let ciphertext = cipher
+                .encrypt(
+                    Nonce::from_slice(&nonce),
+                    Payload {
+                        msg: value.as_bytes(),
+                        aad: &aad,
+                    },
+                )
+                .map_err(|_| StorageError::Invalid(format!("cannot encrypt secret {name:?}")))?;
+            diesel::insert_into(destination_secrets::table)
+                .values(&StoredSecret {
+                    destination_id: destination_id.to_string(),
+                    name: name.clone(),
+                    nonce: nonce.to_vec(),
+                    ciphertext,
+                    created_at: existing.unwrap_or(at),
+                    updated_at: at,
+                })
+                .execute(conn)?;
+            set.push(name.as_str());
+        }
+        append_audit(
+            conn,
+            actor,
+            "destination.secrets",
+            &format!("destination:{destination_id}"),
+            &serde_json::json!({ "set": set, "removed": removed }),
+        )
+    })
+}
+
+/// Names of a destination's secrets, sorted.
+pub fn destination_secret_names(
+    conn: &mut DbConnection,
+    destination_id: &str,
+) -> Result<Vec<String>, StorageError> {
+    Ok(destination_secrets::table
+        .filter(destination_secrets::destination_id.eq(destination_id))
+        .select(destination_secrets::name)
+        .order(destination_secrets::name.asc())
+        .load(conn)?)
+}
+
+/// The stored rows of one destination, still encrypted.
+pub fn stored_destination_secrets(
+    conn: &mut DbConnection,
+    destination_id: &str,
+) -> Result<Vec<StoredSecret>, StorageError> {
+    Ok(destination_secrets::table
+        .filter(destination_secrets::destination_id.eq(destination_id))
+        .select(StoredSecret::as_select())
+        .order(destination_secrets::name.asc())
+        .load(conn)?)
+}
+
+/// Decrypts every secret of a destination (name -> value). A row that does not decrypt under
+/// `key` (another instance's key, or a tampered row) is an error naming it.
+pub fn load_destination_secrets(
+    conn: &mut DbConnection,
+    key: &SecretKey,
+    destination_id: &str,
+) -> Result<BTreeMap<String, String>, StorageError> {
+    let cipher = key.cipher();
+    let mut out = BTreeMap::new();
+    for row in stored_destination_secrets(conn, destination_id)? {
+        if row.nonce.len() != NONCE_LEN {
+            return Err(StorageError::Corrupt(format!(
+                "destination_secrets.nonce of {} / {} has {} bytes",
+                row.destination_id,
+                row.name,
+                row.nonce.len()
+            )));
+        }
+        let aad = aad(&row.destination_id, &row.name);
+        let plain = cipher
+            .decrypt(
+                Nonce::from_slice(&row.nonce),
+                Payload {
+                    msg: &row.ciphertext,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| {
+                StorageError::Corrupt(format!(
+                    "secret {:?} of destination {} does not decrypt with this instance's secret key \
+                     (HERALD_SECRET_KEY differs from the one that stored it, or the row was altered)",
+                    row.name, row.destination_id
+                ))
+            })?;
+        let value = String::from_utf8(plain).map_err(|_| {
+            StorageError::Corrupt(format!(
+                "secret {:?} of destination {} is not UTF-8",
+                row.name, row.destination_id
+            ))
+        })?;
+        out.insert(row.name, value);
+    }
+    Ok(out)
+}
