@@ -53,9 +53,11 @@ impl Default for EngineSettings {
         EngineSettings {
             worker_id: format!("herald-{}", std::process::id()),
             base_url: "http://127.0.0.1:3000".into(),
-            // 64 concurrent calls keep a busy queue moving (each call waits mostly on the
-            // receiver) without opening more connections than the pools hold comfortably.
-            batch: 64,
+            // 32 concurrent calls keep a busy queue moving (each call waits mostly on the
+            // receiver) and match the plugin host's default instance pool
+            // (`HostConfig::max_instances`): a call beyond the pool fails to instantiate and
+            // would count as a retryable failure.
+            batch: 32,
             poll_interval: Duration::from_millis(500),
             max_attempts: 8,
             backoff_base: Duration::from_secs(30),
