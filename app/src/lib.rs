@@ -14,6 +14,11 @@ pub mod model;
 mod pages;
 mod ui;
 
+/// The portal link of an advisory. The server builds absolute links with
+/// `herald_csaf::urls::advisory_page_path`, which the browser bundle cannot link; a server test
+/// checks that both agree.
+pub use ui::advisory_path;
+
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{

@@ -50,11 +50,6 @@ fn portal_error(e: WebError) -> PortalError {
     }
 }
 
-/// TLP labels a viewer may read. Entitlement beyond WHITE comes with the customer portal.
-fn readable_tlps(_viewer: &Viewer) -> Vec<Tlp> {
-    vec![Tlp::White]
-}
-
 fn tlp_text(t: Option<Tlp>) -> String {
     t.map(|t| format!("{t:?}").to_ascii_uppercase())
         .unwrap_or_default()
@@ -234,12 +229,12 @@ impl Portal for HeraldPortal {
 
     async fn list_advisories(
         &self,
-        viewer: &Viewer,
+        _viewer: &Viewer,
         query: &AdvisoryQuery,
     ) -> Result<Vec<AdvisoryListItem>, PortalError> {
         let filter = AdvisoryFilter {
             text: query.q.clone().filter(|q| !q.trim().is_empty()),
-            tlps: readable_tlps(viewer),
+            tlps: crate::web::auth::listed_tlps(),
             limit: 200,
             offset: 0,
         };
@@ -253,7 +248,7 @@ impl Portal for HeraldPortal {
 
     async fn advisory(
         &self,
-        viewer: &Viewer,
+        _viewer: &Viewer,
         tracking_id: &str,
     ) -> Result<AdvisoryView, PortalError> {
         let id = tracking_id.to_owned();
@@ -263,7 +258,7 @@ impl Portal for HeraldPortal {
             .await
             .map_err(portal_error)?
             .ok_or(PortalError::NotFound)?;
-        if !readable_tlps(viewer).contains(&row.summary.distribution_tlp()) {
+        if !crate::web::auth::listed_tlps().contains(&row.summary.distribution_tlp()) {
             return Err(PortalError::NotFound);
         }
         Ok(advisory_view(

@@ -85,16 +85,12 @@ impl From<PublishError> for crate::web::error::WebError {
 
 /// The absolute URL of an advisory page.
 pub fn portal_url(config: &Config, tracking_id: &str) -> String {
-    format!(
-        "{}/advisories/{}",
-        config.base_url,
-        url::form_urlencoded::byte_serialize(tracking_id.as_bytes()).collect::<String>()
-    )
+    herald_csaf::urls::advisory_page_url(&config.base_url, tracking_id)
 }
 
 /// The absolute URL of a distributed CSAF document, from its path under `/.well-known/csaf/`.
 pub fn csaf_url(config: &Config, path: &str) -> String {
-    format!("{}/.well-known/csaf/{}", config.base_url, path)
+    herald_csaf::urls::csaf_document_url(&config.base_url, path)
 }
 
 /// Validates and publishes one CSAF document. Nothing is written unless everything succeeds.

@@ -402,6 +402,25 @@ async fn restricted_labels_stay_fenced(backend: Backend) {
     );
 }
 
+/// The portal builds advisory links in the browser bundle, the server in herald-csaf: they must
+/// name the same page for any tracking id.
+#[actix_web::test]
+async fn portal_links_agree_with_published_urls() {
+    for id in [
+        "MMS-SA-2026-001",
+        "RHSA-2021:5217",
+        "Example Company - 2019-YH3234",
+        "a/b?c#d",
+        "ü+~",
+    ] {
+        assert_eq!(
+            app::advisory_path(id),
+            herald_csaf::urls::advisory_page_path(id),
+            "{id}"
+        );
+    }
+}
+
 on_both_backends!(
     health_and_openapi,
     publish_and_distribute,

@@ -2,7 +2,7 @@
 //! utoipa generates from these handlers so the two cannot drift apart.
 
 use actix_web::{HttpResponse, web};
-use herald_csaf::{AdvisorySummary, Tlp};
+use herald_csaf::AdvisorySummary;
 use herald_storage::{AdvisoryFilter, Scope};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
@@ -111,19 +111,14 @@ pub struct ListParams {
     pub offset: Option<i64>,
 }
 
-/// TLP labels a caller may read. Entitlement for GREEN and AMBER comes with the customer portal;
-/// until then every caller reads the public (WHITE and unlabeled) documents only.
-fn readable_tlps(_caller: &ApiCaller) -> Vec<Tlp> {
-    vec![Tlp::White]
-}
-
 /// Lists published advisories, newest first.
 #[utoipa::path(get, path = "/api/v1/advisories", params(ListParams),
     responses((status = 200, body = [AdvisoryResource]), (status = 401, body = ErrorBody)),
     security((), ("bearer" = [])))]
 pub async fn list_advisories(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    // Extracted so that a bad credential is refused (401) even where anonymous callers may read.
+    _caller: ApiCaller,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, WebError> {
     let limit = params.limit.unwrap_or(50);
@@ -134,7 +129,7 @@ pub async fn list_advisories(
     }
     let filter = AdvisoryFilter {
         text: params.q.clone().filter(|q| !q.trim().is_empty()),
-        tlps: readable_tlps(&caller),
+        tlps: crate::web::auth::listed_tlps(),
         limit,
         offset: params.offset.unwrap_or(0).max(0),
     };
@@ -156,7 +151,7 @@ pub async fn list_advisories(
     security((), ("bearer" = [])))]
 pub async fn get_advisory(
     state: web::Data<AppState>,
-    caller: ApiCaller,
+    _caller: ApiCaller,
     tracking_id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let tracking_id = tracking_id.into_inner();
@@ -166,7 +161,7 @@ pub async fn get_advisory(
         .ok_or(WebError::NotFound)?;
     // Not entitled looks exactly like not there: the existence of a restricted advisory is itself
     // restricted information.
-    if !readable_tlps(&caller).contains(&row.summary.distribution_tlp()) {
+    if !crate::web::auth::listed_tlps().contains(&row.summary.distribution_tlp()) {
         return Err(WebError::NotFound);
     }
     Ok(HttpResponse::Ok().json(AdvisoryResource::new(

@@ -61,3 +61,11 @@ impl FromRequest for ApiCaller {
         })
     }
 }
+
+/// TLP labels that the advisory list, the API and the portal pages show. Entitlement of hospital
+/// customers to GREEN and AMBER (installed base, grants) comes with the customer portal; until
+/// then everyone reads the public (WHITE and unlabeled) documents there, and the manufacturer
+/// reads its restricted documents through the CSAF distribution paths.
+pub fn listed_tlps() -> Vec<herald_csaf::Tlp> {
+    vec![herald_csaf::Tlp::White]
+}

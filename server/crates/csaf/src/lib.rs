@@ -6,6 +6,7 @@
 pub mod extract;
 pub mod file_name;
 pub mod summary;
+pub mod urls;
 pub mod validate;
 
 pub use extract::{SummaryError, parse_date, summarize};

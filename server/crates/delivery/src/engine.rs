@@ -528,8 +528,8 @@ impl Engine {
                 .to_rfc3339_opts(SecondsFormat::AutoSi, true),
             tlp: summary.tlp.map(tlp_str).unwrap_or("").to_string(),
             summary: summary.summary.clone().unwrap_or_default(),
-            portal_url: format!("{base}/advisories/{}", encode_path_segment(tracking_id)),
-            csaf_url: format!("{base}/.well-known/csaf/{path}"),
+            portal_url: herald_csaf::urls::advisory_page_url(base, tracking_id),
+            csaf_url: herald_csaf::urls::csaf_document_url(base, path),
             previous_receipt,
             attempt,
         })
@@ -548,30 +548,5 @@ impl Engine {
         .await
         .map_err(|e| EngineError::Task(e.to_string()))?
         .map_err(EngineError::from)
-    }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters (tracking ids may hold `/`,
-/// spaces and more).
-fn encode_path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn path_segments_are_encoded() {
-        assert_eq!(encode_path_segment("LARK-2026-001"), "LARK-2026-001");
-        assert_eq!(encode_path_segment("a/b c"), "a%2Fb%20c");
     }
 }
