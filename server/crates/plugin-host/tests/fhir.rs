@@ -7,28 +7,15 @@
 mod peers;
 
 use herald_delivery::{DeliveryError, DestinationConfig, Grants, Notification, NotifiedProduct};
-use herald_plugin_host::{HostConfig, HttpLimits, PluginHost, Secrets};
+use herald_plugin_host::{PluginHost, Secrets};
 use peers::Peer;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 const TOKEN: &str = "fhir-tok-271828";
 const DELIVERY: &str = "0192f3a4-5b6c-7d8e-9f00-112233445566";
 
 fn host() -> PluginHost {
-    let host = PluginHost::new(HostConfig {
-        call_timeout: Duration::from_secs(5),
-        max_instances: 4,
-        http: HttpLimits {
-            request_timeout: Duration::from_millis(1500),
-            ..HttpLimits::default()
-        },
-        ..HostConfig::default()
-    })
-    .expect("host");
-    host.load_plugin(&peers::component("fhir"))
-        .expect("load fhir plugin");
-    host
+    peers::host_with("fhir")
 }
 
 fn receiver() -> Peer {

@@ -9,10 +9,9 @@ mod peers;
 use herald_delivery::{
     DeliveryError, DestinationConfig, Grants, Notification, NotifiedProduct, Receipt,
 };
-use herald_plugin_host::{HostConfig, HttpLimits, PluginHost, Secrets};
+use herald_plugin_host::{PluginHost, Secrets};
 use peers::Peer;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 const USER: &str = "herald-int";
 const PASSWORD: &str = "pa55word";
@@ -22,19 +21,7 @@ const BEARER: &str = "sn-oauth-access-161803";
 const TRACKING: &str = "EXMED-SA-2026-0007";
 
 fn host() -> PluginHost {
-    let host = PluginHost::new(HostConfig {
-        call_timeout: Duration::from_secs(5),
-        max_instances: 4,
-        http: HttpLimits {
-            request_timeout: Duration::from_millis(1500),
-            ..HttpLimits::default()
-        },
-        ..HostConfig::default()
-    })
-    .expect("host");
-    host.load_plugin(&peers::component("servicenow"))
-        .expect("load servicenow plugin");
-    host
+    peers::host_with("servicenow")
 }
 
 fn instance() -> Peer {

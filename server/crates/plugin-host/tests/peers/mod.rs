@@ -140,3 +140,23 @@ impl Drop for Peer {
         let _ = self.child.wait();
     }
 }
+
+/// A plugin host with short limits for peer tests (a stalled peer fails fast) and the plugin
+/// `name` from target/plugins loaded.
+pub fn host_with(name: &str) -> herald_plugin_host::PluginHost {
+    use herald_plugin_host::{HostConfig, HttpLimits, PluginHost};
+    use std::time::Duration;
+    let host = PluginHost::new(HostConfig {
+        call_timeout: Duration::from_secs(5),
+        max_instances: 4,
+        http: HttpLimits {
+            request_timeout: Duration::from_millis(1500),
+            ..HttpLimits::default()
+        },
+        ..HostConfig::default()
+    })
+    .expect("host");
+    host.load_plugin(&component(name))
+        .unwrap_or_else(|e| panic!("load {name} plugin: {e}"));
+    host
+}
