@@ -7,14 +7,17 @@
 //!   and is refused when its actual component imports exceed the capabilities it declares or
 //!   the operator granted ([`manifest`], [`capability`]);
 //! - isolation: pooling allocator, pre-instantiation, a fresh `Store` per call, fuel, an epoch
-//!   deadline and a memory cap; a trap, timeout or limit hit fails that one delivery as
+//!   deadline and a memory cap, on the caller's tokio task (yielding at every epoch tick);
+//!   a trap, timeout or limit hit fails that one delivery as
 //!   [`DeliveryError::Retryable`](herald_delivery::DeliveryError::Retryable) ([`host`]);
 //! - the host side of each capability: `http` with host grants, address checks, caps and
 //!   `{{secret:NAME}}` substitution ([`http`]); `smtp` through the destination's relay with
 //!   STARTTLS or implicit TLS ([`smtp`]); `tcp` request/reply exchanges with granted endpoints
 //!   ([`tcp`]); `signing`, HMACs keyed by secrets the plugin never sees ([`signing`]); `log` and
 //!   `clock`;
-//! - [`herald_delivery::Channel`] for the delivery engine ([`WasmChannel`]).
+//! - [`herald_delivery::Channel`] for the delivery engine ([`WasmChannel`]);
+//! - hot swap: [`PluginDirWatcher`] notices new versions in the plugin folder,
+//!   [`PluginHost::install`] self-tests them and swaps them in atomically ([`watch`]).
 
 pub mod capability;
 pub mod host;
@@ -24,22 +27,32 @@ pub mod secrets;
 pub mod signing;
 pub mod smtp;
 pub mod tcp;
+pub mod watch;
 
 pub use capability::Capability;
 pub use host::{
-    ConfigField, ConfigFieldKind, ConfigIssue, HostConfig, HostError, LoadReport, PluginHost,
-    PluginInfo, PluginSummary, WasmChannel,
+    ConfigField, ConfigFieldKind, ConfigIssue, HostConfig, HostError, Installed, LoadReport,
+    PluginHost, PluginInfo, PluginSummary, WasmChannel,
 };
 pub use http::HttpLimits;
 pub use manifest::Manifest;
 pub use secrets::{SecretSource, Secrets};
 pub use smtp::{SmtpLimits, SmtpRelay, SmtpTlsMode};
 pub use tcp::TcpLimits;
+pub use watch::PluginDirWatcher;
 
 /// Host bindings generated from the WIT contract (the same files the guest SDK uses).
 pub(crate) mod bindings {
     wasmtime::component::bindgen!({
         path: "../../../plugins/wit/since_v0.1.0",
         world: "channel",
+        // Exports run on the caller's async task (a wasmtime fiber), and the capabilities that
+        // do I/O await it there: no handoff to a blocking thread per call.
+        imports: {
+            "herald:delivery/http.send": async,
+            "herald:delivery/smtp.send": async,
+            "herald:delivery/tcp.exchange": async,
+        },
+        exports: { default: async },
     });
 }

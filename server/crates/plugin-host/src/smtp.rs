@@ -143,13 +143,12 @@ pub(crate) struct SmtpContext {
     pub secrets: Arc<Secrets>,
     pub limits: SmtpLimits,
     pub extra_roots: Arc<Vec<String>>,
-    pub runtime: tokio::runtime::Handle,
     pub deadline: Instant,
     pub messages: u32,
 }
 
 impl SmtpContext {
-    pub fn send(&mut self, message: WitMessage) -> Result<String, SmtpError> {
+    pub async fn send(&mut self, message: WitMessage) -> Result<String, SmtpError> {
         if !self.allowed {
             return Err(SmtpError::Denied(
                 "smtp is not granted to this destination".into(),
@@ -171,7 +170,7 @@ impl SmtpContext {
             return Err(SmtpError::Transient("the call's time is used up".into()));
         }
         let secrets = self.secrets.clone();
-        self.runtime.block_on(async move {
+        async move {
             match tokio::time::timeout(timeout, transport.send(email)).await {
                 Err(_) => Err(SmtpError::Transient(format!(
                     "the relay did not finish within {}ms",
@@ -184,7 +183,8 @@ impl SmtpContext {
                 )),
                 Ok(Err(e)) => Err(classify(&e, &secrets)),
             }
-        })
+        }
+        .await
     }
 }
 

@@ -43,7 +43,6 @@ pub(crate) struct TcpContext {
     pub grants: Grants,
     pub limits: TcpLimits,
     pub extra_roots: Arc<Vec<String>>,
-    pub runtime: tokio::runtime::Handle,
     pub deadline: Instant,
     pub exchanges: u32,
 }
@@ -69,7 +68,7 @@ fn split_endpoint(endpoint: &str) -> Result<(String, u16), TcpError> {
 }
 
 impl TcpContext {
-    pub fn exchange(&mut self, request: ExchangeRequest) -> Result<Vec<u8>, TcpError> {
+    pub async fn exchange(&mut self, request: ExchangeRequest) -> Result<Vec<u8>, TcpError> {
         self.exchanges += 1;
         if self.exchanges > self.limits.max_exchanges_per_invocation {
             return Err(TcpError::Denied(format!(
@@ -107,7 +106,7 @@ impl TcpContext {
         };
         let allow_private = self.grants.allow_private_addresses;
         let max_reply = self.limits.max_reply;
-        self.runtime.block_on(async move {
+        async move {
             let started = Instant::now();
             let addrs = resolve(&host, port, timeout).await?;
             if !allow_private && let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
@@ -135,7 +134,8 @@ impl TcpContext {
                     talk(stream, &request.payload, &request.read_until, max_reply, timeout, started).await
                 }
             }
-        })
+        }
+        .await
     }
 
     fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, TcpError> {

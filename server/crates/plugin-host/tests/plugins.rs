@@ -84,6 +84,7 @@ fn notification(delivery_id: &str) -> Notification {
                 .into(),
         previous_receipt: None,
         attempt: 1,
+        rendered: None,
     }
 }
 
