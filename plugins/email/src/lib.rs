@@ -10,17 +10,19 @@
 //! - Routine notices carry `List-Unsubscribe` (RFC 2369) and `List-Unsubscribe-Post:
 //!   List-Unsubscribe=One-Click` (RFC 8058); mandatory ones (critical/high severity, or a
 //!   destination of designated security contacts) cannot be opted out of and carry neither.
-//! - TLP:AMBER (and RED) content never goes into mail: such a notice names the advisory and
-//!   links to the portal, nothing else.
-//! - All advisory text is HTML-escaped in the HTML part.
-//!
-//! The notification carries no pre-rendered template today, so subject and bodies are built
-//! here.
+//! - Subject, text and HTML are Herald's rendered templates (`notification.rendered`: the
+//!   manufacturer's overrides or the compiled-in defaults, HTML-escaped by the template engine),
+//!   sent as they are; only the unsubscribe footer of routine notices is appended here, because
+//!   the unsubscribe URL is the destination's. A notification without rendered templates (an
+//!   event kind without templates) is composed here the same way.
+//! - TLP:GREEN, AMBER and RED content never goes into mail: Herald renders such a notice from a
+//!   summary (tracking id, version, severity) and the portal link only, and the fallback here
+//!   does the same.
 
 use herald_plugin_sdk::config::{field, field_error};
 use herald_plugin_sdk::{
     Channel, ConfigError, ConfigFieldKind, DeliveryError, Notification, PluginInfo, Problems,
-    Receipt, log, now_millis, smtp,
+    Receipt, RenderedMessage, log, now_millis, smtp,
 };
 use serde::Deserialize;
 use std::fmt::Write as _;
@@ -176,9 +178,38 @@ fn one_line(s: &str) -> String {
         .join(" ")
 }
 
+/// Everything but no label, WHITE and CLEAR keeps the details out of mail (as Herald's
+/// template context does).
 fn restricted(tlp: &str) -> bool {
-    let tlp = tlp.to_ascii_uppercase();
-    tlp.starts_with("AMBER") || tlp == "RED"
+    let tlp = tlp.trim().to_ascii_uppercase();
+    let tlp = tlp.strip_prefix("TLP:").unwrap_or(&tlp);
+    !(tlp.is_empty() || tlp == "WHITE" || tlp == "CLEAR")
+}
+
+/// Herald's rendered templates with the unsubscribe footer of a routine notice appended (to the
+/// text, and inside the HTML body).
+fn from_rendered(r: &RenderedMessage, unsubscribe: Option<&str>) -> Composed {
+    let mut text = r.text.clone();
+    let mut html = r.html.clone();
+    if let Some(url) = unsubscribe {
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let _ = writeln!(text, "Unsubscribe from routine notices: {url}");
+        let footer = format!(
+            "<p style=\"font-size: 12px;\"><a href=\"{}\">Unsubscribe from routine notices</a></p>\n",
+            html_escape(url)
+        );
+        match html.rfind("</body>") {
+            Some(i) => html.insert_str(i, &footer),
+            None => html.push_str(&footer),
+        }
+    }
+    Composed {
+        subject: one_line(&r.subject),
+        text,
+        html,
+    }
 }
 
 fn mandatory(config: &Config, n: &Notification) -> bool {
@@ -440,7 +471,10 @@ impl Channel for Email {
         } else {
             None
         };
-        let composed = compose(&n, unsubscribe);
+        let composed = match &n.rendered {
+            Some(r) => from_rendered(r, unsubscribe),
+            None => compose(&n, unsubscribe),
+        };
         send(smtp::Message {
             to: config.to.clone(),
             subject: composed.subject,
@@ -498,6 +532,7 @@ mod tests {
             csaf_url: "https://portal.test/a.json".into(),
             previous_receipt: None,
             attempt: 1,
+            rendered: None,
         }
     }
 
@@ -522,6 +557,32 @@ mod tests {
             );
         }
         assert!(amber.text.contains("https://portal.test/a"));
+        let green = compose(&notification("GREEN"), None);
+        assert!(!green.text.contains("Secret detail") && !green.subject.contains("Pump"));
+        assert!(!restricted("") && !restricted("WHITE") && !restricted("TLP:CLEAR"));
         assert_eq!(message_id("dlv 1"), "<dlv_1@herald>");
+    }
+
+    #[test]
+    fn rendered_templates_are_sent_with_the_unsubscribe_footer() {
+        let r = RenderedMessage {
+            subject: "Subject\r\nBcc: x@y.z".into(),
+            text: "Body".into(),
+            html: "<html><body><p>Body</p></body></html>".into(),
+        };
+        let c = from_rendered(&r, Some("https://u.test/x?a=1&b=2"));
+        assert_eq!(c.subject, "Subject Bcc: x@y.z");
+        assert_eq!(
+            c.text,
+            "Body\nUnsubscribe from routine notices: https://u.test/x?a=1&b=2\n"
+        );
+        assert!(
+            c.html.ends_with("https://u.test/x?a=1&amp;b=2\">Unsubscribe from routine notices</a></p>\n</body></html>"),
+            "{}",
+            c.html
+        );
+        let mandatory = from_rendered(&r, None);
+        assert_eq!(mandatory.text, "Body");
+        assert_eq!(mandatory.html, r.html);
     }
 }

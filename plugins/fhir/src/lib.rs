@@ -16,6 +16,7 @@
 
 use herald_plugin_sdk::config::{check_secret_name, check_url, field, field_error};
 use herald_plugin_sdk::http::percent_encode;
+use herald_plugin_sdk::oauth::ClientCredentials;
 use herald_plugin_sdk::time::UtcDateTime;
 use herald_plugin_sdk::{
     Channel, ConfigError, ConfigFieldKind, DeliveryError, Notification, PluginInfo, Problems,
@@ -47,6 +48,10 @@ struct Config {
     /// Herald secret holding the bearer token (sent as `Authorization: Bearer <token>`).
     #[serde(default)]
     token_secret: Option<String>,
+    /// OAuth 2.0 client credentials (SMART Backend Services style without a signed assertion):
+    /// a token is fetched for each delivery; the host fills in the client secret.
+    #[serde(default)]
+    oauth: Option<ClientCredentials>,
     /// The manufacturer, as `sender.display`.
     sender_name: String,
     #[serde(default)]
@@ -84,6 +89,15 @@ impl Problems for Config {
         }
         if let Some(name) = &self.token_secret {
             check_secret_name(&mut errors, "token_secret", name);
+        }
+        if let Some(oauth) = &self.oauth {
+            errors.extend(oauth.problems("oauth"));
+            if self.token_secret.is_some() {
+                errors.push(field_error(
+                    "oauth",
+                    "use either token_secret or oauth, not both",
+                ));
+            }
         }
         if self.sender_name.trim().is_empty() {
             errors.push(field_error(
@@ -136,15 +150,26 @@ impl Config {
         self.base_url.trim_end_matches('/')
     }
 
-    fn headers(&self) -> Vec<(String, String)> {
+    /// `token` is the OAuth access token of this delivery, when `oauth` is configured.
+    fn headers(&self, token: Option<&str>) -> Vec<(String, String)> {
         let mut headers = vec![("accept".to_string(), FHIR_JSON.to_string())];
-        if let Some(name) = &self.token_secret {
+        if let Some(token) = token {
+            headers.push(("authorization".into(), format!("Bearer {token}")));
+        } else if let Some(name) = &self.token_secret {
             headers.push((
                 "authorization".into(),
                 format!("Bearer {}", http::secret_ref(name)),
             ));
         }
         headers
+    }
+
+    /// A fresh OAuth access token when `oauth` is configured.
+    fn token(&self) -> Result<Option<String>, DeliveryError> {
+        self.oauth
+            .as_ref()
+            .map(ClientCredentials::fetch_token)
+            .transpose()
     }
 }
 
@@ -360,6 +385,12 @@ impl Channel for Fhir {
                     "Herald secret holding the bearer token (Authorization: Bearer <token>).",
                 ),
                 field(
+                    "oauth",
+                    ConfigFieldKind::Text,
+                    false,
+                    "Instead of token_secret: OAuth client credentials {token_url, client_id, client_secret_secret (Herald secret with the client secret), scope}; a token is fetched per delivery, the token URL's host must be granted.",
+                ),
+                field(
                     "sender_name",
                     ConfigFieldKind::Text,
                     true,
@@ -396,7 +427,7 @@ impl Channel for Fhir {
         let resource = communication(&config, &n);
         let body = serde_json::to_vec(&resource)
             .map_err(|e| DeliveryError::Permanent(format!("cannot encode Communication: {e}")))?;
-        let mut headers = config.headers();
+        let mut headers = config.headers(config.token()?.as_deref());
         headers.push(("content-type".into(), FHIR_JSON.into()));
         if n.attempt > 1 {
             // A previous attempt may have been stored with its answer lost: create only if no
@@ -426,7 +457,7 @@ impl Channel for Fhir {
         let response = http::send(&http::Request {
             method: "GET".into(),
             url: format!("{}/metadata", config.base()),
-            headers: config.headers(),
+            headers: config.headers(config.token()?.as_deref()),
             body: Vec::new(),
         })?;
         let mut receipt = classify(&response, "GET metadata")?;

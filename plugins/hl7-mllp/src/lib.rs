@@ -1,8 +1,13 @@
 //! HL7 v2 over MLLP channel: each notification becomes one HL7 v2.5 `ZSA^Z01` message (MSH,
 //! EVN and site-defined Z segments, see README.md for the conformance description), framed as
 //! MLLP (`0x0B` message `0x1C 0x0D`) and sent through the `tcp` capability to the endpoint the
-//! operator granted. `MSH-10` (message control id) is the delivery id, the same on every retry,
-//! so the receiving engine can de-duplicate.
+//! operator granted. `MSH-10` (message control id, at most 20 characters in HL7 v2.5) is
+//! derived from the delivery id ([`control_id`]), so it is the same on every retry and the
+//! receiving engine can de-duplicate; the full delivery id travels in `ZSA-13`.
+//!
+//! TLP: for a label other than WHITE/CLEAR (GREEN, AMBER, RED) the message carries only a
+//! summary (tracking id, version, event, severity, CVSS, TLP, dates) and the portal link: no
+//! title, products, CVEs, CSAF URL or remediation text; NTE-3 says where to read it.
 //!
 //! The ACK decides: `AA`/`CA` delivered, `AE`/`CE` retryable, `AR`/`CR` permanent; no ACK in
 //! time, a closed connection or an ACK for another message is retryable.
@@ -124,6 +129,52 @@ fn escape(text: &str, formatted: bool) -> String {
     out
 }
 
+/// Longest MSH-10 (message control id, ST) HL7 v2.5 allows.
+const MAX_CONTROL_ID: usize = 20;
+
+/// MSH-10 for a delivery: 20 characters of Crockford base32 (digits and upper-case letters
+/// without I, L, O, U, none of them an HL7 separator) of the first 100 bits of the 128-bit
+/// FNV-1a hash of the delivery id. A UUID needs at least 22 characters in any alphabet HL7
+/// engines treat safely, so the id is hashed rather than re-encoded: the same delivery id gives
+/// the same control id on every retry, and 100 bits keep distinct deliveries apart (a collision
+/// among a billion messages has a probability around 10^-12). The full delivery id is in ZSA-13.
+fn control_id(delivery_id: &str) -> String {
+    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut hash = OFFSET;
+    for byte in delivery_id.bytes() {
+        hash ^= u128::from(byte);
+        hash = hash.wrapping_mul(PRIME);
+    }
+    (0..MAX_CONTROL_ID)
+        .map(|i| char::from(ALPHABET[((hash >> (123 - 5 * i)) & 31) as usize]))
+        .collect()
+}
+
+/// Everything but no label, WHITE and CLEAR keeps the advisory's details out of the message.
+fn restricted(tlp: &str) -> bool {
+    let tlp = tlp.trim().to_ascii_uppercase();
+    let tlp = tlp.strip_prefix("TLP:").unwrap_or(&tlp);
+    !(tlp.is_empty() || tlp == "WHITE" || tlp == "CLEAR")
+}
+
+/// NTE-3 of a restricted notice: Herald's rendered text (its templates see no details for such a
+/// label) or, without one, a fixed sentence.
+fn restricted_note(n: &Notification) -> String {
+    match &n.rendered {
+        Some(r) if !r.text.trim().is_empty() => r.text.trim().to_string(),
+        _ => {
+            let tlp = n.tlp.trim().to_ascii_uppercase();
+            format!(
+                "Security advisory {} version {} is labelled TLP:{tlp}; its content is not \
+                 transmitted. Read it in the portal (sign-in required): {}",
+                n.tracking_id, n.version, n.portal_url
+            )
+        }
+    }
+}
+
 /// HL7 DTM (`YYYYMMDDHHMMSS+0000`) from milliseconds since the epoch, in UTC.
 fn dtm_from_millis(ms: u64) -> String {
     let t = UtcDateTime::from_millis(ms);
@@ -171,6 +222,8 @@ fn dtm_from_rfc3339(s: &str) -> String {
 fn message(config: &Config, n: &Notification, now_ms: u64) -> String {
     let e = |s: &str| escape(s, false);
     let now = dtm_from_millis(now_ms);
+    let restricted = restricted(&n.tlp);
+    let details = |s: &str| if restricted { String::new() } else { e(s) };
     let mut m = String::new();
     let _ = write!(
         m,
@@ -179,7 +232,7 @@ fn message(config: &Config, n: &Notification, now_ms: u64) -> String {
         e(&config.sending_facility),
         e(&config.receiving_application),
         e(&config.receiving_facility),
-        e(&n.delivery_id),
+        control_id(&n.delivery_id),
         e(&config.processing_id),
     );
     let _ = write!(m, "EVN|Z01|{now}\r");
@@ -190,20 +243,25 @@ fn message(config: &Config, n: &Notification, now_ms: u64) -> String {
         .unwrap_or_default();
     let _ = write!(
         m,
-        "ZSA|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}\r",
+        "ZSA|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}\r",
         e(&n.tracking_id),
         e(&n.version),
         e(&n.event_kind),
-        e(&n.title),
+        details(&n.title),
         e(n.severity.as_deref().unwrap_or_default()),
         n.cvss_score.map(|s| format!("{s:.1}")).unwrap_or_default(),
         e(&n.tlp),
         dtm_from_rfc3339(&n.initial_release_date),
         dtm_from_rfc3339(&n.current_release_date),
         e(&n.portal_url),
-        e(&n.csaf_url),
+        details(&n.csaf_url),
         e(previous),
+        e(&n.delivery_id),
     );
+    if restricted {
+        let _ = write!(m, "NTE|1|L|{}\r", escape(&restricted_note(n), true));
+        return m;
+    }
     for (i, p) in n.products.iter().enumerate() {
         let _ = write!(
             m,
@@ -281,7 +339,7 @@ fn exchange(config: &Config, control_id: &str, message: &str) -> Result<Receipt,
     })?;
     let ack =
         parse_ack(&reply).map_err(|m| DeliveryError::Retryable(format!("unreadable ACK: {m}")))?;
-    if ack.control_id != escape(control_id, false) {
+    if ack.control_id != control_id {
         return Err(DeliveryError::Retryable(format!(
             "ACK is for message {:?}, not {control_id:?}",
             ack.control_id
@@ -359,7 +417,7 @@ impl Channel for Hl7Mllp {
     fn deliver(config: String, n: Notification) -> Result<Receipt, DeliveryError> {
         let config = Config::checked(&config)?;
         let message = message(&config, &n, now_millis());
-        exchange(&config, &n.delivery_id, &message)
+        exchange(&config, &control_id(&n.delivery_id), &message)
     }
 
     fn test(config: String) -> Result<Receipt, DeliveryError> {
@@ -383,8 +441,13 @@ impl Channel for Hl7Mllp {
             csaf_url: String::new(),
             previous_receipt: None,
             attempt: 1,
+            rendered: None,
         };
-        exchange(&config, &n.delivery_id, &message(&config, &n, now))
+        exchange(
+            &config,
+            &control_id(&n.delivery_id),
+            &message(&config, &n, now),
+        )
     }
 }
 
@@ -430,5 +493,102 @@ mod tests {
             ("AE", "d-1", "busy")
         );
         assert!(parse_ack(b"garbage").is_err());
+    }
+
+    fn note(tlp: &str) -> Notification {
+        Notification {
+            delivery_id: "0192f5c4-7e1a-7cc2-9b1e-3f2a9d8e4b10".into(),
+            event_kind: "advisory.published".into(),
+            tracking_id: "EXMED-SA-2026-0042".into(),
+            version: "2".into(),
+            title: "Pump bypass".into(),
+            severity: Some("high".into()),
+            cvss_score: Some(8.1),
+            cves: vec!["CVE-2026-1".into()],
+            products: vec![herald_plugin_sdk::NotifiedProduct {
+                product_id: "P1".into(),
+                name: "InfuCare".into(),
+                version: Some("4.2".into()),
+                udi_di: Some("0401".into()),
+                cpe: None,
+                purl: None,
+            }],
+            initial_release_date: "2026-11-01T08:30:00Z".into(),
+            current_release_date: "2026-11-01T08:30:00Z".into(),
+            tlp: tlp.into(),
+            summary: "Install firmware 4.3".into(),
+            portal_url: "https://portal.test/a".into(),
+            csaf_url: "https://portal.test/a.json".into(),
+            previous_receipt: None,
+            attempt: 1,
+            rendered: None,
+        }
+    }
+
+    fn config() -> Config {
+        serde_json::from_str(r#"{"endpoint": "127.0.0.1:2575"}"#).expect("config")
+    }
+
+    #[test]
+    fn control_id_is_short_stable_and_distinct() {
+        let a = control_id("0192f5c4-7e1a-7cc2-9b1e-3f2a9d8e4b10");
+        assert_eq!(a.len(), MAX_CONTROL_ID);
+        assert_eq!(a, control_id("0192f5c4-7e1a-7cc2-9b1e-3f2a9d8e4b10"));
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        );
+        assert!(!a.contains(['|', '^', '~', '\\', '&', 'I', 'L', 'O', 'U']));
+        // Ids that differ in one character (sequential UUIDv7s) get unrelated control ids.
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..10_000u32 {
+            assert!(seen.insert(control_id(&format!(
+                "0192f5c4-7e1a-7cc2-9b1e-3f2a9d8e{i:04x}"
+            ))));
+        }
+        assert_eq!(control_id("").len(), MAX_CONTROL_ID);
+    }
+
+    #[test]
+    fn restricted_tlp_sends_only_a_summary_and_the_link() {
+        let open = message(&config(), &note("WHITE"), 0);
+        assert!(open.contains("Pump bypass") && open.contains("ZAP|1|P1|InfuCare"));
+        assert!(open.contains("NTE|1|L|Install firmware 4.3\r"));
+        assert!(
+            open.contains("|0192f5c4-7e1a-7cc2-9b1e-3f2a9d8e4b10\r"),
+            "{open}"
+        );
+        let msh10 = open.split('|').nth(9).expect("MSH-10");
+        assert_eq!(msh10, control_id("0192f5c4-7e1a-7cc2-9b1e-3f2a9d8e4b10"));
+        for tlp in ["AMBER", "GREEN", "AMBER+STRICT"] {
+            let m = message(&config(), &note(tlp), 0);
+            for detail in [
+                "Pump bypass",
+                "InfuCare",
+                "CVE-2026-1",
+                "firmware",
+                "a.json",
+                "ZAP",
+                "ZCV",
+            ] {
+                assert!(!m.contains(detail), "{tlp}: {detail} in {m}");
+            }
+            assert!(m.contains("https://portal.test/a"), "{m}");
+            assert!(
+                m.contains("NTE|1|L|Security advisory EXMED-SA-2026-0042 version 2"),
+                "{m}"
+            );
+        }
+        let mut rendered = note("AMBER");
+        rendered.rendered = Some(herald_plugin_sdk::RenderedMessage {
+            subject: "s".into(),
+            text: "Summary|line\nhttps://portal.test/a\n".into(),
+            html: String::new(),
+        });
+        let m = message(&config(), &rendered, 0);
+        assert!(
+            m.contains("NTE|1|L|Summary\\F\\line\\.br\\https://portal.test/a\r"),
+            "{m}"
+        );
     }
 }

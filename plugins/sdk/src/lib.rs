@@ -4,7 +4,8 @@
 //! [`signing`], [`log`] and [`now_millis`]. A built component imports only the capabilities
 //! its code actually calls. What channels share beyond the capabilities lives here too, once:
 //! configuration parsing and checks ([`config`], [`Problems`]), UTC calendar time ([`time`]),
-//! HTTP answer classification and query encoding ([`http`]).
+//! HTTP answer classification and query encoding ([`http`]), the OAuth 2.0 client-credentials
+//! token fetch ([`oauth`]).
 //!
 //! ```ignore
 //! struct MyChannel;
@@ -34,7 +35,7 @@ pub mod bindings {
 pub use bindings::Guest as Channel;
 pub use bindings::herald::delivery::types::{
     ConfigError, ConfigField, ConfigFieldKind, DeliveryError, Notification, NotifiedProduct,
-    PluginInfo, Receipt,
+    PluginInfo, Receipt, RenderedMessage,
 };
 
 /// Export `$ty` (which implements [`Channel`]) as the component's `channel` world.
@@ -46,6 +47,7 @@ macro_rules! export_channel {
 }
 
 pub mod config;
+pub mod oauth;
 pub mod time;
 
 pub use config::{Problems, config_or_misconfigured, parse_config};

@@ -19,12 +19,14 @@
 
 use herald_plugin_sdk::config::{check_secret_name, field, field_error, url_after_scheme};
 use herald_plugin_sdk::http::percent_encode;
+use herald_plugin_sdk::oauth::ClientCredentials;
 use herald_plugin_sdk::{
     Channel, ConfigError, ConfigFieldKind, DeliveryError, Notification, PluginInfo, Problems,
     Receipt, http, log,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use std::cell::RefCell;
 
 const ID: &str = "servicenow";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -50,6 +52,9 @@ enum AuthScheme {
     Basic,
     /// The secret holds an OAuth 2.0 access token from the instance's `/oauth_token.do`.
     Bearer,
+    /// OAuth 2.0 client credentials (the `oauth` block): a token is fetched from the instance's
+    /// `/oauth_token.do` for each delivery; the host fills in the client secret.
+    OauthClientCredentials,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,8 +72,16 @@ struct Config {
     staging_table: Option<String>,
     #[serde(default)]
     auth_scheme: AuthScheme,
-    /// Herald secret holding the credentials (see [`AuthScheme`]).
+    /// Herald secret holding the credentials (see [`AuthScheme`]); not used with
+    /// `oauth_client_credentials`.
+    #[serde(default)]
     credentials_secret: String,
+    /// The OAuth client, for `auth_scheme = "oauth_client_credentials"`.
+    #[serde(default)]
+    oauth: Option<ClientCredentials>,
+    /// The access token of this delivery, fetched on first use.
+    #[serde(skip)]
+    token: RefCell<Option<String>>,
     /// Optional `assignment_group` (sys_id or name) set on created records.
     #[serde(default)]
     assignment_group: Option<String>,
@@ -125,12 +138,40 @@ impl Problems for Config {
             )),
             _ => {}
         }
-        check_secret_name(&mut errors, "credentials_secret", &self.credentials_secret);
+        match (self.auth_scheme, &self.oauth) {
+            (AuthScheme::OauthClientCredentials, Some(oauth)) => {
+                errors.extend(oauth.problems("oauth"))
+            }
+            (AuthScheme::OauthClientCredentials, None) => errors.push(field_error(
+                "oauth",
+                "required for auth_scheme oauth_client_credentials: {token_url, client_id, client_secret_secret}",
+            )),
+            (_, Some(_)) => errors.push(field_error(
+                "oauth",
+                "only used with auth_scheme oauth_client_credentials",
+            )),
+            (_, None) => {
+                check_secret_name(&mut errors, "credentials_secret", &self.credentials_secret)
+            }
+        }
         errors
     }
 }
 
 impl Config {
+    /// The OAuth access token for this delivery (fetched once, then reused).
+    fn access_token(&self) -> Result<String, DeliveryError> {
+        if let Some(token) = self.token.borrow().as_ref() {
+            return Ok(token.clone());
+        }
+        let oauth = self.oauth.as_ref().ok_or_else(|| {
+            DeliveryError::Misconfigured("auth_scheme oauth_client_credentials needs oauth".into())
+        })?;
+        let token = oauth.fetch_token()?;
+        *self.token.borrow_mut() = Some(token.clone());
+        Ok(token)
+    }
+
     fn base(&self) -> &str {
         self.instance_url.trim_end_matches('/')
     }
@@ -141,16 +182,14 @@ impl Config {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Request, DeliveryError> {
-        let scheme = match self.auth_scheme {
-            AuthScheme::Basic => "Basic",
-            AuthScheme::Bearer => "Bearer",
+        let authorization = match self.auth_scheme {
+            AuthScheme::Basic => format!("Basic {}", http::secret_ref(&self.credentials_secret)),
+            AuthScheme::Bearer => format!("Bearer {}", http::secret_ref(&self.credentials_secret)),
+            AuthScheme::OauthClientCredentials => format!("Bearer {}", self.access_token()?),
         };
         let mut headers = vec![
             ("accept".to_string(), "application/json".to_string()),
-            (
-                "authorization".to_string(),
-                format!("{scheme} {}", http::secret_ref(&self.credentials_secret)),
-            ),
+            ("authorization".to_string(), authorization),
         ];
         let body = match body {
             Some(value) => {
@@ -559,13 +598,19 @@ impl Channel for ServiceNow {
                     "auth_scheme",
                     ConfigFieldKind::Text,
                     false,
-                    "basic (default; the secret is base64 of user:password) or bearer (the secret is an OAuth access token).",
+                    "basic (default; the secret is base64 of user:password), bearer (the secret is an OAuth access token) or oauth_client_credentials (see oauth).",
                 ),
                 field(
                     "credentials_secret",
                     ConfigFieldKind::SecretRef,
-                    true,
-                    "Herald secret with the integration user's credentials (see auth_scheme).",
+                    false,
+                    "Herald secret with the integration user's credentials (see auth_scheme; required unless oauth_client_credentials).",
+                ),
+                field(
+                    "oauth",
+                    ConfigFieldKind::Text,
+                    false,
+                    "For oauth_client_credentials: {token_url (https://<instance>/oauth_token.do), client_id, client_secret_secret (Herald secret with the client secret), scope}; the token URL's host must be granted too.",
                 ),
                 field(
                     "assignment_group",

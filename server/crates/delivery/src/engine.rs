@@ -18,6 +18,7 @@ use herald_storage::{
 };
 use rand::Rng;
 
+use crate::templates::Renderer;
 use crate::{
     Channel, DeliveryError, DestinationConfig, Grants, Notification, NotifiedProduct, Receipt,
 };
@@ -148,6 +149,8 @@ pub struct Engine {
     settings: Arc<EngineSettings>,
     breaker: BreakerSettings,
     breakers: Arc<Mutex<HashMap<String, BreakerState>>>,
+    /// Compiled templates, rebuilt only when the stored overrides change (checked each round).
+    templates: Arc<Mutex<Arc<Renderer>>>,
 }
 
 enum Decided {
@@ -189,7 +192,32 @@ impl Engine {
             settings: Arc::new(settings),
             breaker: BreakerSettings::default(),
             breakers: Arc::new(Mutex::new(HashMap::new())),
+            templates: Arc::new(Mutex::new(Arc::new(Renderer::new(&[])))),
         })
+    }
+
+    /// The templates in use now.
+    pub fn renderer(&self) -> Arc<Renderer> {
+        self.templates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reloads the manufacturer's template overrides; recompiles only if they changed.
+    pub async fn refresh_templates(&self) -> Result<(), EngineError> {
+        let overrides = self
+            .blocking(herald_storage::list_template_overrides)
+            .await?;
+        let fingerprint = crate::templates::fingerprint(&overrides);
+        if self.renderer().fingerprint() != fingerprint {
+            let renderer = Arc::new(Renderer::new(&overrides));
+            *self
+                .templates
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = renderer;
+        }
+        Ok(())
     }
 
     /// Replaces the circuit breaker settings (default: [`BreakerSettings::default`]).
@@ -289,6 +317,9 @@ impl Engine {
         let claimed = self
             .blocking(move |c| claim_due_except(c, &worker, batch, lease, &paused))
             .await?;
+        if !claimed.is_empty() {
+            self.refresh_templates().await?;
+        }
         let mut report = RunReport {
             events_fanned_out: fan.events,
             deliveries_created: fan.deliveries,
@@ -335,7 +366,8 @@ impl Engine {
             self.notification(&claimed, attempt_in_round),
         ) {
             (Err(e), _) | (_, Err(e)) => Err(e),
-            (Ok(dest), Ok(note)) => {
+            (Ok(dest), Ok(mut note)) => {
+                note.rendered = self.renderer().render(&note, &dest.plugin_id);
                 match tokio::time::timeout(
                     self.settings.attempt_timeout,
                     self.channel.deliver(&dest, &note),
@@ -532,6 +564,8 @@ impl Engine {
             csaf_url: herald_csaf::urls::csaf_document_url(base, path),
             previous_receipt,
             attempt,
+            // Filled in per destination channel by the caller (see `Renderer::render`).
+            rendered: None,
         })
     }
 

@@ -4,6 +4,7 @@
 //! [`Channel`]; they never decide whether or when to retry.
 
 pub mod engine;
+pub mod templates;
 
 pub use engine::{BreakerSettings, Engine, EngineError, EngineSettings, RunReport};
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,21 @@ pub struct Notification {
     pub previous_receipt: Option<Receipt>,
     /// 1 on the first try.
     pub attempt: u32,
+    /// The notification rendered by Herald's templates for the destination's channel (the
+    /// manufacturer's overrides or the compiled-in defaults, see [`templates`]); `None` for an
+    /// event kind without templates. Restricted TLP labels render without the details.
+    #[serde(default)]
+    pub rendered: Option<RenderedMessage>,
+}
+
+/// Subject, plain text and HTML of a notification, rendered by the host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct RenderedMessage {
+    /// One line, no line breaks.
+    pub subject: String,
+    pub text: String,
+    /// HTML; every value in it was escaped by the template engine.
+    pub html: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

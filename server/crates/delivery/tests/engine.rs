@@ -481,6 +481,68 @@ async fn run_until_stops(backend: Backend) -> Result<()> {
     Ok(())
 }
 
+/// The notification carries the templates rendered for the destination's channel, with the
+/// manufacturer's stored overrides; a changed override is picked up on the next round.
+async fn renders_templates_with_overrides(backend: Backend) -> Result<()> {
+    let rig = rig(backend).await?;
+    let dest = rig.destination("/tpl", vec![(200, None, r#"{"id":"t"}"#.into())])?;
+    let engine = rig.engine(8)?;
+    put_template_override(
+        &mut *rig.test.conn()?,
+        EVENT_ADVISORY_PUBLISHED,
+        "native-webhook",
+        "subject",
+        "Custom {{tracking_id}} v{{version}}",
+        "test",
+    )?;
+    let v1 = sample_summary(
+        "LARK-2026-104",
+        &[("1", D1)],
+        Some(("high", 7.5)),
+        &["CVE-2026-4104"],
+    );
+    publish_sample(&mut *rig.test.conn()?, &rig.org_id, &v1)?;
+    ensure!(engine.run_once().await?.delivered == 1);
+    let seen = rig.seen("/tpl");
+    let rendered = &seen[0].body["rendered"];
+    ensure!(
+        rendered["subject"] == "Custom LARK-2026-104 v1",
+        "{rendered}"
+    );
+    // The other parts come from the `default` channel's compiled-in templates.
+    let text = rendered["text"].as_str().unwrap_or_default();
+    ensure!(
+        text.contains("CVE-2026-4104") && text.contains("https://herald.larkspur.example/"),
+        "{text}"
+    );
+
+    put_template_override(
+        &mut *rig.test.conn()?,
+        EVENT_ADVISORY_UPDATED,
+        "default",
+        "subject",
+        "Changed {{tracking_id}} v{{version}}",
+        "test",
+    )?;
+    let v2 = sample_summary(
+        "LARK-2026-104",
+        &[("1", D1), ("2", D2)],
+        Some(("high", 7.5)),
+        &["CVE-2026-4104"],
+    );
+    publish_sample(&mut *rig.test.conn()?, &rig.org_id, &v2)?;
+    ensure!(engine.run_once().await?.delivered == 1);
+    let seen = rig.seen("/tpl");
+    ensure!(seen.len() == 2, "{seen:?}");
+    ensure!(
+        seen[1].body["rendered"]["subject"] == "Changed LARK-2026-104 v2",
+        "{}",
+        seen[1].body
+    );
+    ensure!(rig.deliveries(&dest)?.len() == 2);
+    Ok(())
+}
+
 macro_rules! on_both {
     ($($name:ident),+) => {$(
         mod $name {
@@ -499,5 +561,6 @@ macro_rules! on_both {
 on_both!(
     retries_then_delivers,
     failures_and_dead_letters,
-    run_until_stops
+    run_until_stops,
+    renders_templates_with_overrides
 );

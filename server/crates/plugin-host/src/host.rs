@@ -3,20 +3,27 @@
 //!
 //! Isolation, per call: a new `Store` (no state survives between calls), instantiated from a
 //! pre-checked `InstancePre` in wasmtime's pooling allocator; fuel; an epoch deadline driven by
-//! a ticker thread; a memory cap that traps on growth past it. Calls run on tokio's blocking
-//! pool, so a spinning plugin holds one blocking thread until its deadline, never a runtime
-//! worker. Any trap, timeout or limit hit becomes [`DeliveryError::Retryable`] for that one call.
+//! a ticker thread; a memory cap that traps on growth past it. Calls run on the caller's tokio
+//! task (wasmtime async: the guest runs on a fiber, host capabilities await their I/O there),
+//! which saves a handoff to a blocking thread per call; at every epoch tick the guest yields to
+//! the executor, so a spinning plugin takes a worker for at most one tick at a time until its
+//! deadline. Any trap, timeout or limit hit becomes [`DeliveryError::Retryable`] for that one
+//! call.
 //!
-//! Plugins live in a map of `Arc`s behind a lock: [`PluginHost::upgrade`] swaps an entry only
-//! after the new version passed its self-test, and calls already running keep the version they
-//! started with.
+//! Plugins live in a map of `Arc`s behind a lock: [`PluginHost::upgrade`] (self-test against a
+//! real destination) and [`PluginHost::install`] (the folder watcher's: a self-test that reaches
+//! no one) swap an entry only after the new version passed, and calls already running keep the
+//! version they started with (they hold its `Arc`).
+//!
+//! The `http` capability's clients are shared by all calls of a host (see [`crate::http`]), so
+//! connections to a receiver are pooled and kept alive across deliveries.
 
 use crate::bindings;
 use crate::bindings::herald::delivery::{
     clock, http as wit_http, log, signing, smtp, tcp, types as wit,
 };
 use crate::capability::{Capability, ImportKind, classify_import};
-use crate::http::{HttpContext, HttpLimits};
+use crate::http::{HttpClients, HttpContext, HttpLimits};
 use crate::manifest::{Manifest, ManifestError};
 use crate::secrets::{SecretSource, Secrets};
 use crate::smtp::{SmtpContext, SmtpLimits, SmtpRelay};
@@ -32,7 +39,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
     Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder, Trap,
+    StoreLimitsBuilder, Trap, UpdateDeadline,
 };
 
 /// Limits and grants of a [`PluginHost`].
@@ -144,6 +151,23 @@ pub struct PluginSummary {
     pub path: PathBuf,
 }
 
+/// What [`PluginHost::install`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Installed {
+    /// A plugin id that was not loaded before.
+    New(PluginSummary),
+    /// A new version replaced the running one.
+    Upgraded {
+        previous: PluginSummary,
+        current: PluginSummary,
+    },
+    /// This very component (same hash) is already running.
+    Unchanged(PluginSummary),
+}
+
+/// Destination configurations an install's self-test tries, at most (each costs a few calls).
+const MAX_SELF_TEST_CONFIGS: usize = 8;
+
 /// What [`PluginHost::load_dir`] did with each component of a folder.
 #[derive(Debug, Default)]
 pub struct LoadReport {
@@ -244,12 +268,19 @@ impl LoadedPlugin {
     }
 }
 
+/// Bytes of each pooled linear memory (and table) kept resident between calls; what a channel
+/// plugin touches in one call (its stack, data and a small heap) fits.
+const RESIDENT_MEMORY: usize = 4 << 20;
+const RESIDENT_TABLE: usize = 64 << 10;
+
 /// Runs channel plugins. Create one per process; share it behind an `Arc`.
 pub struct PluginHost {
     engine: Engine,
     linker: Linker<CallState>,
     config: Arc<HostConfig>,
     plugins: RwLock<BTreeMap<String, Arc<LoadedPlugin>>>,
+    /// Shared by every call: pooled, kept-alive connections (grants are checked per request).
+    http: Arc<HttpClients>,
     _ticker: EpochTicker,
 }
 
@@ -263,8 +294,16 @@ impl PluginHost {
             .total_core_instances(n * 4)
             .total_memories(n)
             .total_tables(n * 4)
-            .max_memory_size(config.memory_limit);
+            .total_stacks(n)
+            .max_memory_size(config.memory_limit)
+            // A fresh instance per call must be cheap: when a slot is reused, reset the pages the
+            // last call dirtied (found with PAGEMAP_SCAN where the kernel has it) with memset
+            // instead of unmapping them, so the next call takes no page faults for them.
+            .linear_memory_keep_resident(RESIDENT_MEMORY)
+            .table_keep_resident(RESIDENT_TABLE)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         let mut wasm = wasmtime::Config::new();
+        // (With wasmtime's `async` feature, async calls need no switch here any more.)
         wasm.wasm_component_model(true)
             .consume_fuel(true)
             .epoch_interruption(true)
@@ -273,12 +312,14 @@ impl PluginHost {
         let mut linker = Linker::new(&engine);
         bindings::Channel::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
             .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let http = HttpClients::new().map_err(HostError::Engine)?;
         let ticker = EpochTicker::start(&engine, config.epoch_tick);
         Ok(Self {
             engine,
             linker,
             config: Arc::new(config),
             plugins: RwLock::new(BTreeMap::new()),
+            http: Arc::new(http),
             _ticker: ticker,
         })
     }
@@ -387,6 +428,166 @@ impl PluginHost {
         Ok(summary)
     }
 
+    /// Install the component at `wasm_path` into the running host (what the plugin folder
+    /// watcher calls, see [`crate::watch`]). It must pass the load checks (pin, imports,
+    /// identity) and a self-test that reaches no one, with each of `configs` (the
+    /// configurations of the plugin's destinations; `{}` when it has none): `validate-config`
+    /// must accept what the running version accepts, and `test` and `deliver` of a sample
+    /// notification, run without any grant, must return normally (the plugin's own errors are
+    /// fine: every capability is denied to it; a trap, timeout or limit hit is not). Only then
+    /// is it swapped in, atomically; calls already running finish on the old version.
+    pub async fn install(
+        &self,
+        wasm_path: &Path,
+        configs: &[serde_json::Value],
+    ) -> Result<Installed, HostError> {
+        let (engine, linker, config) = (
+            self.engine.clone(),
+            self.linker.clone(),
+            self.config.clone(),
+        );
+        let path = wasm_path.to_path_buf();
+        let candidate =
+            tokio::task::spawn_blocking(move || prepare(&engine, &linker, &config, &path))
+                .await
+                .map_err(|e| {
+                    HostError::Engine(format!("loading the new version panicked: {e}"))
+                })??;
+        let current = self.plugin(&candidate.info.id).ok();
+        if let Some(current) = &current
+            && current.sha256 == candidate.sha256
+        {
+            return Ok(Installed::Unchanged(current.summary()));
+        }
+        if let Err(message) = self.dry_run(current.as_deref(), &candidate, configs).await {
+            return Err(HostError::SelfTestFailed {
+                id: candidate.info.id.clone(),
+                version: candidate.info.version.clone(),
+                error: DeliveryError::Permanent(message),
+            });
+        }
+        let summary = candidate.summary();
+        let previous = self
+            .plugins
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(summary.id.clone(), Arc::new(candidate));
+        tracing::info!(
+            plugin = %summary.id,
+            version = %summary.version,
+            sha256 = %summary.sha256,
+            previous = previous.as_ref().map(|p| p.sha256.as_str()).unwrap_or("none"),
+            "plugin installed after passing its self-test"
+        );
+        Ok(match previous {
+            Some(previous) => Installed::Upgraded {
+                previous: previous.summary(),
+                current: summary,
+            },
+            None => Installed::New(summary),
+        })
+    }
+
+    /// The self-test of [`install`](Self::install); says what failed.
+    async fn dry_run(
+        &self,
+        current: Option<&LoadedPlugin>,
+        candidate: &LoadedPlugin,
+        configs: &[serde_json::Value],
+    ) -> Result<(), String> {
+        let empty = [serde_json::json!({})];
+        let configs = if configs.is_empty() {
+            &empty[..]
+        } else {
+            &configs[..configs.len().min(MAX_SELF_TEST_CONFIGS)]
+        };
+        let id = &candidate.info.id;
+        let sample: Notification = serde_json::from_value(serde_json::json!({
+            "delivery_id": "self-test",
+            "event_kind": "advisory.published",
+            "tracking_id": "HERALD-SELF-TEST",
+            "version": "1",
+            "title": "Herald plugin self-test",
+            "severity": "low",
+            "cvss_score": 1.0,
+            "cves": [],
+            "products": [],
+            "initial_release_date": "2026-01-01T00:00:00Z",
+            "current_release_date": "2026-01-01T00:00:00Z",
+            "tlp": "WHITE",
+            "summary": "A plugin self-test; nothing is sent.",
+            "portal_url": "https://herald.invalid/self-test",
+            "csaf_url": "https://herald.invalid/self-test.json",
+            "previous_receipt": null,
+            "attempt": 1,
+        }))
+        .map_err(|e| format!("cannot build the sample notification: {e}"))?;
+        for (i, config) in configs.iter().enumerate() {
+            let text = config.to_string();
+            let accepted_before = match current {
+                Some(current) => matches!(
+                    self.call(
+                        current,
+                        CallState::pure(id, &self.config),
+                        Export::ValidateConfig(text.clone())
+                    )
+                    .await,
+                    Ok(Returned::Validation(Ok(())))
+                ),
+                None => false,
+            };
+            let validated = self
+                .call(
+                    candidate,
+                    CallState::pure(id, &self.config),
+                    Export::ValidateConfig(text.clone()),
+                )
+                .await;
+            match validated {
+                Ok(Returned::Validation(Err(issues))) if accepted_before => {
+                    let issues: Vec<String> = issues
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect();
+                    return Err(format!(
+                        "validate-config rejects configuration {} that the running version accepts ({})",
+                        i + 1,
+                        issues.join("; ")
+                    ));
+                }
+                Ok(_) => {}
+                Err(message) => return Err(format!("validate-config {message}")),
+            }
+            // No grants, no secrets: every capability is denied, nothing leaves the host.
+            let sandbox = DestinationConfig {
+                destination_id: "self-test".into(),
+                plugin_id: id.clone(),
+                config: config.clone(),
+                grants: herald_delivery::Grants::default(),
+            };
+            for (name, export) in [
+                ("test", Export::Test(text.clone())),
+                (
+                    "deliver",
+                    Export::Deliver(text.clone(), to_wit_notification(&sample)),
+                ),
+            ] {
+                let state = CallState::with_http(
+                    id,
+                    &sandbox,
+                    "self-test",
+                    &self.config,
+                    &self.http,
+                    Arc::new(Secrets::new()),
+                );
+                if let Err(message) = self.call(candidate, state, export).await {
+                    return Err(format!("{name} {message}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Every loaded plugin, by id.
     pub fn list(&self) -> Vec<PluginSummary> {
         self.plugins
@@ -412,15 +613,18 @@ impl PluginHost {
         let plugin = self.plugin(plugin_id)?;
         let config = config.to_string();
         let state = CallState::pure(&plugin.info.id, &self.config);
-        let result = self
-            .call(plugin.clone(), state, move |channel, store| {
-                channel.call_validate_config(store, &config)
-            })
+        let result = match self
+            .call(&plugin, state, Export::ValidateConfig(config))
             .await
-            .map_err(|message| HostError::PluginFailed {
-                id: plugin.info.id.clone(),
-                message,
-            })?;
+        {
+            Ok(Returned::Validation(result)) => Ok(result),
+            Ok(_) => Err(unexpected()),
+            Err(message) => Err(message),
+        }
+        .map_err(|message| HostError::PluginFailed {
+            id: plugin.info.id.clone(),
+            message,
+        })?;
         Ok(match result {
             Ok(()) => Vec::new(),
             Err(errors) => errors
@@ -465,13 +669,13 @@ impl PluginHost {
             destination,
             &notification.delivery_id,
             &self.config,
+            &self.http,
             secrets.clone(),
         );
         let result = self
-            .call(plugin.clone(), state, move |channel, store| {
-                channel.call_deliver(store, &config, &wit_notification)
-            })
-            .await;
+            .call(&plugin, state, Export::Deliver(config, wit_notification))
+            .await
+            .and_then(Returned::delivered);
         finish(&plugin.info.id, result, &secrets)
     }
 
@@ -488,13 +692,13 @@ impl PluginHost {
             destination,
             "self-test",
             &self.config,
+            &self.http,
             secrets.clone(),
         );
         let result = self
-            .call(plugin.clone(), state, move |channel, store| {
-                channel.call_test(store, &config)
-            })
-            .await;
+            .call(&plugin, state, Export::Test(config))
+            .await
+            .and_then(Returned::delivered);
         finish(&plugin.info.id, result, &secrets)
     }
 
@@ -507,24 +711,13 @@ impl PluginHost {
             .ok_or_else(|| HostError::UnknownPlugin(id.to_string()))
     }
 
-    /// Run `f` against a fresh instance on the blocking pool.
-    async fn call<R, F>(
+    /// Run one export in a fresh instance, on this task.
+    async fn call(
         &self,
-        plugin: Arc<LoadedPlugin>,
+        plugin: &LoadedPlugin,
         state: CallState,
-        f: F,
-    ) -> Result<R, String>
-    where
-        R: Send + 'static,
-        F: FnOnce(&bindings::Channel, &mut Store<CallState>) -> wasmtime::Result<R>
-            + Send
-            + 'static,
-    {
-        let engine = self.engine.clone();
-        let config = self.config.clone();
-        let task = tokio::task::spawn_blocking(move || {
-            run_in_store(&engine, &config, &plugin.pre, state, f)
-        });
+        export: Export,
+    ) -> Result<Returned, String> {
         // The epoch deadline ends the call; this outer limit only guards against a host call
         // that never returns.
         let grace = self.config.call_timeout
@@ -534,9 +727,9 @@ impl PluginHost {
                 .request_timeout
                 .max(self.config.smtp.timeout)
                 .max(self.config.tcp.max_timeout);
-        match tokio::time::timeout(grace, task).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(format!("call panicked in the host: {join}")),
+        let call = invoke(&self.engine, &self.config, &plugin.pre, state, export);
+        match tokio::time::timeout(grace, call).await {
+            Ok(result) => result,
             Err(_) => Err(format!("did not finish within {}s", grace.as_secs())),
         }
     }
@@ -605,9 +798,13 @@ fn prepare(
     })?;
 
     let state = CallState::pure(&manifest.id, config);
-    let info = run_in_store(engine, config, &pre, state, |channel, store| {
-        channel.call_describe(store)
-    })
+    // A pure call (no capability does I/O), so a plain thread-parking executor runs it, also
+    // where no tokio runtime is (start-up, `herald plugins list`).
+    let info = match block_on(invoke(engine, config, &pre, state, Export::Describe)) {
+        Ok(Returned::Info(info)) => Ok(info),
+        Ok(_) => Err(unexpected()),
+        Err(message) => Err(message),
+    }
     .map_err(|message| HostError::PluginFailed {
         id: manifest.id.clone(),
         message: format!("describe: {message}"),
@@ -631,29 +828,102 @@ fn prepare(
     })
 }
 
-/// Instantiate from `pre` in a new limited store and run `f`; failures come back as a sentence.
-fn run_in_store<R>(
+/// One export call of the channel world.
+// One value lives per call and is moved straight into the guest call; boxing the notification
+// (grown by the rendered templates) would only add an allocation per delivery.
+#[allow(clippy::large_enum_variant)]
+enum Export {
+    Describe,
+    ValidateConfig(String),
+    Deliver(String, wit::Notification),
+    Test(String),
+}
+
+/// What an [`Export`] returned.
+enum Returned {
+    Info(wit::PluginInfo),
+    Validation(Result<(), Vec<wit::ConfigError>>),
+    Delivered(Result<wit::Receipt, wit::DeliveryError>),
+}
+
+impl Returned {
+    fn delivered(self) -> Result<Result<wit::Receipt, wit::DeliveryError>, String> {
+        match self {
+            Returned::Delivered(result) => Ok(result),
+            _ => Err(unexpected()),
+        }
+    }
+}
+
+fn unexpected() -> String {
+    "failed: the host got a result of the wrong kind (a bug in the host)".to_string()
+}
+
+/// Instantiate from `pre` in a new limited store and run `export`; failures come back as a
+/// sentence.
+async fn invoke(
     engine: &Engine,
     config: &HostConfig,
     pre: &bindings::ChannelPre<CallState>,
     state: CallState,
-    f: impl FnOnce(&bindings::Channel, &mut Store<CallState>) -> wasmtime::Result<R>,
-) -> Result<R, String> {
+    export: Export,
+) -> Result<Returned, String> {
     let started = Instant::now();
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);
     store
         .set_fuel(config.fuel_per_call)
         .map_err(|e| format!("failed: cannot set fuel: {e:#}"))?;
-    let tick = config.epoch_tick.as_nanos().max(1);
-    // The next tick may come at once, so one more: the call gets at least `call_timeout`.
-    let ticks = config.call_timeout.as_nanos().div_ceil(tick) + 1;
-    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-    store.epoch_deadline_trap();
-    let result = pre
-        .instantiate(&mut store)
-        .and_then(|channel| f(&channel, &mut store));
-    result.map_err(|e| describe_failure(&e, config, started.elapsed()))
+    // Every tick the guest yields to the executor (other tasks on this worker get their turn)
+    // and goes on, until the call's time is up.
+    let deadline = started + config.call_timeout;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        Ok(if Instant::now() >= deadline {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Yield(1)
+        })
+    });
+    let run = async {
+        let channel = pre.instantiate_async(&mut store).await?;
+        Ok(match export {
+            Export::Describe => Returned::Info(channel.call_describe(&mut store).await?),
+            Export::ValidateConfig(config) => {
+                Returned::Validation(channel.call_validate_config(&mut store, &config).await?)
+            }
+            Export::Deliver(config, notification) => Returned::Delivered(
+                channel
+                    .call_deliver(&mut store, &config, &notification)
+                    .await?,
+            ),
+            Export::Test(config) => {
+                Returned::Delivered(channel.call_test(&mut store, &config).await?)
+            }
+        })
+    };
+    run.await
+        .map_err(|e: wasmtime::Error| describe_failure(&e, config, started.elapsed()))
+}
+
+/// Polls `future` on this thread, parking it while the future waits. For pure plugin calls
+/// outside (or inside, without blocking it for long) an async runtime.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(output) => return output,
+            std::task::Poll::Pending => std::thread::park(),
+        }
+    }
 }
 
 /// Turn a wasmtime error into a sentence that says which limit was hit, if any (the full
@@ -757,34 +1027,32 @@ impl CallState {
         destination: &DestinationConfig,
         delivery_id: &str,
         config: &HostConfig,
+        http_clients: &Arc<HttpClients>,
         secrets: Arc<Secrets>,
     ) -> Self {
-        let runtime = tokio::runtime::Handle::try_current().ok();
         let deadline = Instant::now() + config.call_timeout;
         let extra_roots = Arc::new(config.extra_root_certificates.clone());
-        let http = runtime.clone().map(|runtime| HttpContext {
+        let http = Some(HttpContext {
             grants: destination.grants.clone(),
             secrets: secrets.clone(),
             limits: config.http.clone(),
-            runtime,
+            clients: http_clients.clone(),
             deadline,
             calls: 0,
         });
-        let smtp = runtime.clone().map(|runtime| SmtpContext {
+        let smtp = Some(SmtpContext {
             allowed: destination.grants.smtp,
             relay: SmtpRelay::from_destination(destination),
             secrets: secrets.clone(),
             limits: config.smtp.clone(),
             extra_roots: extra_roots.clone(),
-            runtime,
             deadline,
             messages: 0,
         });
-        let tcp = runtime.map(|runtime| TcpContext {
+        let tcp = Some(TcpContext {
             grants: destination.grants.clone(),
             limits: config.tcp.clone(),
             extra_roots,
-            runtime,
             deadline,
             exchanges: 0,
         });
@@ -806,12 +1074,12 @@ impl CallState {
 impl wit::Host for CallState {}
 
 impl wit_http::Host for CallState {
-    fn send(
+    async fn send(
         &mut self,
         request: wit_http::Request,
     ) -> Result<wit_http::Response, wit_http::HttpError> {
         let result = match self.http.as_mut() {
-            Some(http) => http.send(request),
+            Some(http) => http.send(request).await,
             None => Err(wit_http::HttpError::Denied(
                 "http is not available in describe and validate-config".into(),
             )),
@@ -894,9 +1162,9 @@ impl CallState {
 }
 
 impl smtp::Host for CallState {
-    fn send(&mut self, message: smtp::Message) -> Result<String, smtp::SmtpError> {
+    async fn send(&mut self, message: smtp::Message) -> Result<String, smtp::SmtpError> {
         let result = match self.smtp.as_mut() {
-            Some(smtp) => smtp.send(message),
+            Some(smtp) => smtp.send(message).await,
             None => Err(smtp::SmtpError::Denied(
                 "smtp is not available in describe and validate-config".into(),
             )),
@@ -917,9 +1185,9 @@ impl smtp::Host for CallState {
 }
 
 impl tcp::Host for CallState {
-    fn exchange(&mut self, request: tcp::ExchangeRequest) -> Result<Vec<u8>, tcp::TcpError> {
+    async fn exchange(&mut self, request: tcp::ExchangeRequest) -> Result<Vec<u8>, tcp::TcpError> {
         let result = match self.tcp.as_mut() {
-            Some(tcp) => tcp.exchange(request),
+            Some(tcp) => tcp.exchange(request).await,
             None => Err(tcp::TcpError::Denied(
                 "tcp is not available in describe and validate-config".into(),
             )),
@@ -1061,6 +1329,11 @@ fn to_wit_notification(n: &Notification) -> wit::Notification {
             detail: r.detail.clone(),
         }),
         attempt: n.attempt,
+        rendered: n.rendered.as_ref().map(|r| wit::RenderedMessage {
+            subject: r.subject.clone(),
+            text: r.text.clone(),
+            html: r.html.clone(),
+        }),
     }
 }
 

@@ -2,11 +2,18 @@
 //!
 //! Every request must target a host granted to the destination (`host` matches any port,
 //! `host:port` only that port), use https unless the destination allows plain http, and resolve
-//! only to public addresses unless the destination allows private ones; the connection is then
-//! pinned to the addresses that were checked, so a second DNS answer cannot slip past. No
-//! redirects are followed (a redirect could lead to an ungranted host) and no proxy is used.
-//! Calls per invocation, body sizes and time are capped. `{{secret:NAME}}` in header values is
-//! replaced here, so the plugin never holds the secret.
+//! only to public addresses unless the destination allows private ones. The address check is
+//! made on the addresses actually connected to: destinations without private addresses use a
+//! client whose resolver refuses any name with a non-public answer (and IP-literal hosts are
+//! checked before sending), so a second DNS answer cannot slip past and every pooled connection
+//! of that client was made to a checked address. No redirects are followed (a redirect could
+//! lead to an ungranted host) and no proxy is used.
+//!
+//! The clients ([`HttpClients`]) are shared by all calls of a host: connections are pooled and
+//! kept alive across deliveries, while grants and caps are still checked per request.
+//! Calls per invocation, body sizes and time are capped. `{{secret:NAME}}` in header values, and
+//! in `application/x-www-form-urlencoded` request bodies (form-encoded there: OAuth token
+//! requests), is replaced here, so the plugin never holds the secret.
 
 use crate::bindings::herald::delivery::http::{HttpError, Request, Response};
 use crate::secrets::Secrets;
@@ -37,18 +44,91 @@ impl Default for HttpLimits {
     }
 }
 
+/// The host's shared HTTP clients, one per address policy, so that a connection made for a
+/// destination allowed private addresses is never reused for one that is not.
+pub(crate) struct HttpClients {
+    /// Resolves through [`PublicOnlyResolver`]: it connects only to public addresses.
+    public_only: reqwest::Client,
+    /// For destinations granted private and loopback addresses.
+    any_address: reqwest::Client,
+}
+
+impl HttpClients {
+    pub fn new() -> Result<Self, String> {
+        let builder = || {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                // Deliveries to one receiver come in bursts; keep a few connections warm.
+                .pool_idle_timeout(Duration::from_secs(60))
+        };
+        let public_only = builder()
+            .dns_resolver(Arc::new(PublicOnlyResolver))
+            .build()
+            .map_err(|e| format!("cannot build the http client: {e}"))?;
+        let any_address = builder()
+            .build()
+            .map_err(|e| format!("cannot build the http client: {e}"))?;
+        Ok(Self {
+            public_only,
+            any_address,
+        })
+    }
+}
+
+/// A name that resolved to a non-public address, for a destination that does not allow those.
+#[derive(Debug)]
+struct AddressRefused(String);
+
+impl std::fmt::Display for AddressRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AddressRefused {}
+
+/// The resolver of the public-only client: the system resolver, refusing the whole answer when
+/// any address in it is loopback, private or reserved. It runs at connect time, so the check
+/// is on the addresses the connection is actually made to.
+struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if addrs.is_empty() {
+                return Err(format!("{host} has no addresses").into());
+            }
+            if let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
+                return Err(Box::new(AddressRefused(refusal(&host, bad.ip())))
+                    as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+fn refusal(host: &str, ip: IpAddr) -> String {
+    format!(
+        "{host} resolves to {ip}, a loopback/private/reserved address, which this destination does not allow"
+    )
+}
+
 /// What one invocation may do over http; lives in the call's `Store`.
 pub(crate) struct HttpContext {
     pub grants: Grants,
     pub secrets: Arc<Secrets>,
     pub limits: HttpLimits,
-    pub runtime: tokio::runtime::Handle,
+    pub clients: Arc<HttpClients>,
     pub deadline: Instant,
     pub calls: u32,
 }
 
 impl HttpContext {
-    pub fn send(&mut self, request: Request) -> Result<Response, HttpError> {
+    pub async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
         self.calls += 1;
         if self.calls > self.limits.max_calls_per_invocation {
             return Err(HttpError::Denied(format!(
@@ -101,36 +181,34 @@ impl HttpContext {
             )));
         }
         let headers = self.headers(&request.headers)?;
+        let body = self.form_body(&headers, request.body)?;
 
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let timeout = remaining.min(self.limits.request_timeout);
         if timeout.is_zero() {
             return Err(HttpError::Timeout("the call's time is used up".into()));
         }
-        let allow_private = self.grants.allow_private_addresses;
         let max_response = self.limits.max_response_body;
-        let body = request.body;
-        self.runtime.block_on(async move {
-            let started = Instant::now();
-            let addrs = resolve(&host, port, timeout).await?;
-            if !allow_private && let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
-                return Err(HttpError::Denied(format!(
-                    "{host} resolves to {}, a loopback/private/reserved address, which this destination does not allow",
-                    bad.ip()
-                )));
+        let client = if self.grants.allow_private_addresses {
+            &self.clients.any_address
+        } else {
+            // A name is checked by the client's resolver when it connects; an IP literal
+            // never reaches a resolver, so it is checked here.
+            // (The url parser has normalised every IPv4 spelling, and brackets IPv6.)
+            let literal = host.trim_start_matches('[').trim_end_matches(']');
+            if let Ok(ip) = literal.parse::<IpAddr>()
+                && !is_public(ip)
+            {
+                return Err(HttpError::Denied(refusal(&host, ip)));
             }
-            let timeout = timeout.saturating_sub(started.elapsed());
-            let client = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .no_proxy()
-                .timeout(timeout)
-                .resolve_to_addrs(&host, &addrs)
-                .build()
-                .map_err(|e| HttpError::Transport(format!("cannot build http client: {e}")))?;
+            &self.clients.public_only
+        };
+        {
             let mut response = client
                 .request(method, url)
                 .headers(headers)
                 .body(body)
+                .timeout(timeout)
                 .send()
                 .await
                 .map_err(transport_error)?;
@@ -159,7 +237,7 @@ impl HttpContext {
                 headers,
                 body,
             })
-        })
+        }
     }
 
     fn headers(&self, pairs: &[(String, String)]) -> Result<HeaderMap, HttpError> {
@@ -187,7 +265,62 @@ impl HttpContext {
     }
 }
 
+impl HttpContext {
+    /// A form-encoded body with its `{{secret:NAME}}` references replaced by the form-encoded
+    /// secrets (any other body is sent as it is). reqwest never logs bodies; errors name only
+    /// the reference.
+    fn form_body(&self, headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<u8>, HttpError> {
+        let form = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+        if !form || !body.windows(9).any(|w| w == b"{{secret:") {
+            return Ok(body);
+        }
+        let text = String::from_utf8(body).map_err(|_| {
+            HttpError::InvalidRequest("form body with a secret reference is not UTF-8".into())
+        })?;
+        let substituted = self
+            .secrets
+            .substitute_encoded(&text, form_encode)
+            .map_err(HttpError::Denied)?;
+        if substituted.len() > self.limits.max_request_body {
+            return Err(HttpError::TooLarge(format!(
+                "request body exceeds {} bytes",
+                self.limits.max_request_body
+            )));
+        }
+        Ok(substituted.into_bytes())
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value: unreserved characters stay, every
+/// other byte is `%XX`.
+fn form_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn transport_error(e: reqwest::Error) -> HttpError {
+    // The public-only resolver's refusal is a policy decision, not a network failure.
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<AddressRefused>() {
+            return HttpError::Denied(refused.0.clone());
+        }
+        source = s.source();
+    }
     if e.is_timeout() {
         HttpError::Timeout(e.to_string())
     } else {
@@ -201,23 +334,6 @@ fn transport_error(e: reqwest::Error) -> HttpError {
         }
         HttpError::Transport(message)
     }
-}
-
-async fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, HttpError> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    let addrs: Vec<SocketAddr> =
-        tokio::time::timeout(timeout, tokio::net::lookup_host((bare, port)))
-            .await
-            .map_err(|_| HttpError::Timeout(format!("resolving {host} took too long")))?
-            .map_err(|e| HttpError::Transport(format!("cannot resolve {host}: {e}")))?
-            .collect();
-    if addrs.is_empty() {
-        return Err(HttpError::Transport(format!("{host} has no addresses")));
-    }
-    Ok(addrs)
 }
 
 /// `host` matches any port, `host:port` only that port; case-insensitive.
@@ -299,6 +415,38 @@ mod tests {
             let ip: IpAddr = public.parse().expect("address");
             assert!(is_public(ip), "{public} is public");
         }
+    }
+
+    #[test]
+    fn form_bodies_get_encoded_secrets_other_bodies_do_not() {
+        let ctx = HttpContext {
+            grants: Grants::default(),
+            secrets: Arc::new(Secrets::new().with("client", "s3c&r=t +%")),
+            limits: HttpLimits::default(),
+            clients: Arc::new(HttpClients::new().expect("http clients")),
+            deadline: Instant::now(),
+            calls: 0,
+        };
+        let mut form = HeaderMap::new();
+        form.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("Application/X-WWW-Form-Urlencoded; charset=utf-8"),
+        );
+        let body = b"grant_type=client_credentials&client_secret={{secret:client}}".to_vec();
+        assert_eq!(
+            ctx.form_body(&form, body.clone()).expect("substituted"),
+            b"grant_type=client_credentials&client_secret=s3c%26r%3Dt%20%2B%25".to_vec()
+        );
+        let mut json = HeaderMap::new();
+        json.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert_eq!(ctx.form_body(&json, body.clone()).expect("as is"), body);
+        assert!(matches!(
+            ctx.form_body(&form, b"a={{secret:other}}".to_vec()),
+            Err(HttpError::Denied(m)) if m.contains("\"other\"")
+        ));
     }
 
     #[test]

@@ -48,6 +48,16 @@ impl Secrets {
 
     /// Substitute every `{{secret:NAME}}` in `value`. An unknown name is an error naming it.
     pub fn substitute(&self, value: &str) -> Result<String, String> {
+        self.substitute_encoded(value, str::to_string)
+    }
+
+    /// Like [`Secrets::substitute`], with each secret passed through `encode` first (e.g.
+    /// form-urlencoding for a request body).
+    pub fn substitute_encoded(
+        &self,
+        value: &str,
+        encode: impl Fn(&str) -> String,
+    ) -> Result<String, String> {
         const OPEN: &str = "{{secret:";
         let mut out = String::with_capacity(value.len());
         let mut rest = value;
@@ -61,7 +71,7 @@ impl Secrets {
             let secret = self
                 .get(name)
                 .ok_or_else(|| format!("secret {name:?} is not available to this destination"))?;
-            out.push_str(secret);
+            out.push_str(&encode(secret));
             rest = &after[end + 2..];
         }
         out.push_str(rest);

@@ -68,7 +68,15 @@ fn notification(delivery_id: &str, attempt: u32) -> Notification {
                 .into(),
         previous_receipt: None,
         attempt,
+        rendered: None,
     }
+}
+
+/// `n` with Herald's default templates rendered for the email channel, as the engine sends it.
+fn rendered(mut n: Notification) -> Notification {
+    n.rendered = herald_delivery::templates::Renderer::new(&[]).render(&n, "email");
+    assert!(n.rendered.is_some(), "templates render {}", n.event_kind);
+    n
 }
 
 fn host(config: HostConfig, plugin: &str) -> PluginHost {
@@ -220,14 +228,14 @@ async fn email_over_starttls_with_auth_4xx_then_success_threading_amber_and_5xx(
 
     // 1. 4xx: retryable; the same delivery then goes through.
     match host
-        .deliver(&dest, &notification("dlv-mail-1", 1), &secrets)
+        .deliver(&dest, &rendered(notification("dlv-mail-1", 1)), &secrets)
         .await
     {
         Err(DeliveryError::Retryable(m)) => assert!(m.contains("451"), "{m}"),
         other => panic!("451 must be retryable: {other:?}"),
     }
     let first = host
-        .deliver(&dest, &notification("dlv-mail-1", 2), &secrets)
+        .deliver(&dest, &rendered(notification("dlv-mail-1", 2)), &secrets)
         .await
         .expect("second attempt delivered");
     assert_eq!(first.remote_id.as_deref(), Some("<dlv-mail-1@herald>"));
@@ -275,6 +283,15 @@ async fn email_over_starttls_with_auth_4xx_then_success_threading_amber_and_5xx(
         "{text}"
     );
     assert!(text.contains("https://advisories.examplemed.test/EXMED-SA-2026-0042"));
+    // The body is Herald's rendered template, with the plugin's unsubscribe footer appended.
+    assert!(
+        text.contains("A new security advisory concerns products you use."),
+        "{text}"
+    );
+    assert!(
+        text.contains("https://advisories.examplemed.test/unsubscribe/tok-1"),
+        "{text}"
+    );
     let html = part(mail, "text/html");
     assert!(
         html.contains("InfuCare &lt;b&gt;300&lt;/b&gt; &amp; &quot;friends&quot;"),
@@ -292,7 +309,7 @@ async fn email_over_starttls_with_auth_4xx_then_success_threading_amber_and_5xx(
     revision.version = "2".into();
     revision.previous_receipt = Some(first.clone());
     let second = host
-        .deliver(&dest, &revision, &secrets)
+        .deliver(&dest, &rendered(revision.clone()), &secrets)
         .await
         .expect("revision delivered");
     let seen = records(&record);
@@ -309,7 +326,7 @@ async fn email_over_starttls_with_auth_4xx_then_success_threading_amber_and_5xx(
     // 3. TLP:AMBER: the advisory's content stays out of the mail.
     let mut amber = notification("dlv-mail-3", 1);
     amber.tlp = "AMBER".into();
-    host.deliver(&dest, &amber, &secrets)
+    host.deliver(&dest, &rendered(amber.clone()), &secrets)
         .await
         .expect("amber delivered");
     let seen = records(&record);
@@ -336,7 +353,7 @@ async fn email_over_starttls_with_auth_4xx_then_success_threading_amber_and_5xx(
     // 4. A critical notice is mandatory: no unsubscribe headers.
     let mut critical = notification("dlv-mail-4", 1);
     critical.severity = Some("critical".into());
-    host.deliver(&dest, &critical, &secrets)
+    host.deliver(&dest, &rendered(critical.clone()), &secrets)
         .await
         .expect("critical delivered");
     let seen = records(&record);
@@ -346,7 +363,7 @@ async fn email_over_starttls_with_auth_4xx_then_success_threading_amber_and_5xx(
 
     // 5. 5xx: permanent.
     match host
-        .deliver(&dest, &notification("dlv-mail-5", 1), &secrets)
+        .deliver(&dest, &rendered(notification("dlv-mail-5", 1)), &secrets)
         .await
     {
         Err(DeliveryError::Permanent(m)) => assert!(m.contains("554"), "{m}"),
@@ -358,14 +375,22 @@ async fn email_over_starttls_with_auth_4xx_then_success_threading_amber_and_5xx(
     let mut ungranted = dest.clone();
     ungranted.grants.smtp = false;
     match host
-        .deliver(&ungranted, &notification("dlv-mail-6", 1), &secrets)
+        .deliver(
+            &ungranted,
+            &rendered(notification("dlv-mail-6", 1)),
+            &secrets,
+        )
         .await
     {
         Err(DeliveryError::Misconfigured(m)) => assert!(m.contains("not granted"), "{m}"),
         other => panic!("ungranted smtp: {other:?}"),
     }
     match host
-        .deliver(&dest, &notification("dlv-mail-6", 1), &Secrets::new())
+        .deliver(
+            &dest,
+            &rendered(notification("dlv-mail-6", 1)),
+            &Secrets::new(),
+        )
         .await
     {
         Err(DeliveryError::Misconfigured(m)) => assert!(m.contains("smtp_password"), "{m}"),
@@ -373,7 +398,11 @@ async fn email_over_starttls_with_auth_4xx_then_success_threading_amber_and_5xx(
     }
     let wrong_password = Secrets::new().with("smtp_password", "not-the-password");
     match host
-        .deliver(&dest, &notification("dlv-mail-6", 1), &wrong_password)
+        .deliver(
+            &dest,
+            &rendered(notification("dlv-mail-6", 1)),
+            &wrong_password,
+        )
         .await
     {
         Err(DeliveryError::Misconfigured(m)) => {
@@ -390,7 +419,7 @@ async fn email_over_starttls_with_auth_4xx_then_success_threading_amber_and_5xx(
         host_with_config(config)
     };
     match untrusting
-        .deliver(&dest, &notification("dlv-mail-6", 1), &secrets)
+        .deliver(&dest, &rendered(notification("dlv-mail-6", 1)), &secrets)
         .await
     {
         Err(DeliveryError::Retryable(m)) => {
@@ -563,7 +592,7 @@ async fn hl7_mllp_ae_then_aa_then_ar_and_no_ack() {
         dir.path(),
         "mllp_peer.py",
         "mllp",
-        &["--script", "AE,AA,AR,NONE,AA"],
+        &["--script", "AE,AA,AR,NONE,AA,AA"],
     );
     let host = host(hl7_config(), "hl7-mllp");
     let dest = hl7_destination(&peer);
@@ -581,7 +610,10 @@ async fn hl7_mllp_ae_then_aa_then_ar_and_no_ack() {
         .deliver(&dest, &notification("dlv-hl7-1", 2), &secrets)
         .await
         .expect("AA on the retry");
-    assert_eq!(receipt.remote_id.as_deref(), Some("dlv-hl7-1"));
+    // MSH-10 is derived from the delivery id: at most 20 characters (HL7 v2.5 ST), the same
+    // on the retry; the receipt carries it.
+    let control_id = receipt.remote_id.clone().expect("control id");
+    assert_eq!(control_id.len(), 20, "{control_id}");
     assert_eq!(receipt.detail, "ACK AA: accepted");
 
     // AR: permanent.
@@ -615,12 +647,39 @@ async fn hl7_mllp_ae_then_aa_then_ar_and_no_ack() {
         other => panic!("ungranted endpoint: {other:?}"),
     }
 
+    // TLP:AMBER: only a summary and the portal link, no details.
+    let mut amber = notification("dlv-hl7-5", 1);
+    amber.tlp = "AMBER".into();
+    host.deliver(&dest, &amber, &secrets)
+        .await
+        .expect("amber acknowledged");
+
     let seen = records(&record);
+    // ZSA-13 carries the full delivery id; MSH-10 is its short, stable control id.
+    let mut ids = std::collections::BTreeMap::new();
+    for r in &seen {
+        let zsa = &segment(r, "ZSA")[0];
+        let delivery = zsa[13].as_str().expect("ZSA-13").to_string();
+        let control = r["control_id"].as_str().expect("id").to_string();
+        assert!(control.len() <= 20, "{control}");
+        let previous = ids.insert(delivery.clone(), control.clone());
+        assert!(
+            previous.is_none() || previous.as_ref() == Some(&control),
+            "{delivery}: control id changed between retries"
+        );
+    }
+    let distinct: std::collections::BTreeSet<&String> = ids.values().collect();
+    assert_eq!(
+        distinct.len(),
+        ids.len(),
+        "control ids are distinct: {ids:?}"
+    );
+    assert_eq!(ids.get("dlv-hl7-1"), Some(&control_id));
     let summary: Vec<(&str, &str)> = seen
         .iter()
         .map(|r| {
             (
-                r["control_id"].as_str().expect("id"),
+                segment(r, "ZSA")[0][13].as_str().expect("ZSA-13"),
                 r["ack"].as_str().expect("ack"),
             )
         })
@@ -633,6 +692,7 @@ async fn hl7_mllp_ae_then_aa_then_ar_and_no_ack() {
             ("dlv-hl7-2", "AR"),
             ("dlv-hl7-3", "NONE"),
             ("dlv-hl7-3", "AA"),
+            ("dlv-hl7-5", "AA"),
         ]
     );
     // Each message id was accepted once.
@@ -641,7 +701,26 @@ async fn hl7_mllp_ae_then_aa_then_ar_and_no_ack() {
         .filter(|(_, a)| *a == "AA")
         .map(|(i, _)| *i)
         .collect();
-    assert_eq!(accepted, vec!["dlv-hl7-1", "dlv-hl7-3"]);
+    assert_eq!(accepted, vec!["dlv-hl7-1", "dlv-hl7-3", "dlv-hl7-5"]);
+    let amber_seen = seen.last().expect("amber message");
+    let raw = amber_seen["raw"].as_str().expect("raw");
+    for detail in [
+        "InfuCare",
+        "CVE-2026-99911",
+        "firmware",
+        "exmed-sa-2026-0042.json",
+    ] {
+        assert!(
+            !raw.contains(detail),
+            "{detail} leaked under TLP:AMBER: {raw}"
+        );
+    }
+    assert!(amber_seen["segments"].get("ZAP").is_none(), "{amber_seen}");
+    let nte = segment(amber_seen, "NTE")[0][3].as_str().expect("NTE-3");
+    assert!(
+        nte.contains(&amber.portal_url) && nte.contains("TLP:AMBER"),
+        "{nte}"
+    );
 
     // What the hl7 package read from the accepted message.
     let m = &seen[1];
@@ -659,7 +738,7 @@ async fn hl7_mllp_ae_then_aa_then_ar_and_no_ack() {
     let msh = &segment(m, "MSH")[0];
     assert_eq!(msh[3], "HERALD");
     assert_eq!(msh[4], "EXAMPLEMED");
-    assert_eq!(msh[10], "dlv-hl7-1");
+    assert_eq!(msh[10].as_str(), Some(control_id.as_str()));
     assert_eq!(msh[12], "2.5");
     assert_eq!(segment(m, "EVN")[0][1], "Z01");
     let zsa = &segment(m, "ZSA")[0];
@@ -727,7 +806,7 @@ async fn hl7_mllp_over_tls_trusts_only_the_configured_extra_root() {
         .expect("self-test");
     let seen = records(&record);
     assert_eq!(seen.len(), 2, "{seen:#?}");
-    assert_eq!(seen[0]["control_id"], "dlv-tls-1");
+    assert_eq!(segment(&seen[0], "ZSA")[0][13], "dlv-tls-1");
     assert_eq!(segment(&seen[1], "ZSA")[0][3], "herald.test");
 
     let issues = trusting

@@ -83,6 +83,7 @@ fn notification(delivery_id: &str, severity: Option<&str>) -> Notification {
                 .into(),
         previous_receipt: None,
         attempt: 1,
+        rendered: None,
     }
 }
 
@@ -354,4 +355,67 @@ async fn test_export_reads_the_capability_statement_and_config_is_checked() {
         unknown.iter().any(|i| i.message.contains("url")),
         "{unknown:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_client_credentials_token_then_communication() {
+    const CLIENT_SECRET: &str = "fhir client&secret=1";
+    let peer = Peer::start(
+        "fhir_receiver.py",
+        &[
+            "--token",
+            TOKEN,
+            "--client-id",
+            "herald",
+            "--client-secret",
+            CLIENT_SECRET,
+        ],
+    );
+    let host = host();
+    let mut dest = destination(&peer);
+    dest.config
+        .as_object_mut()
+        .expect("object")
+        .remove("token_secret");
+    dest.config["oauth"] = json!({
+        "token_url": peer.url("/auth/token"),
+        "client_id": "herald",
+        "client_secret_secret": "fhir_client_secret",
+        "scope": "system/Communication.write",
+    });
+    assert_eq!(
+        host.validate_config("fhir", &dest.config)
+            .await
+            .expect("validate"),
+        vec![]
+    );
+    let secrets = Secrets::new().with("fhir_client_secret", CLIENT_SECRET);
+    let receipt = host
+        .deliver(&dest, &notification(DELIVERY, Some("high")), &secrets)
+        .await
+        .expect("token fetched, Communication created");
+    assert_eq!(receipt.remote_id.as_deref(), Some("Communication/1001"));
+    let state = peer.state().await;
+    let requests = fhir_requests(&state);
+    let paths: Vec<&str> = requests
+        .iter()
+        .map(|r| r["path"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(paths, vec!["/auth/token", "/fhir/Communication"]);
+    assert_eq!(
+        requests[1]["headers"]["authorization"],
+        format!("Bearer {TOKEN}")
+    );
+    assert_eq!(resources(&state).len(), 1);
+
+    // Wrong client secret: misconfigured, nothing stored.
+    let wrong = Secrets::new().with("fhir_client_secret", "nope");
+    match host
+        .deliver(&dest, &notification("dlv-oauth-wrong", None), &wrong)
+        .await
+    {
+        Err(DeliveryError::Misconfigured(m)) => assert!(m.contains("invalid_client"), "{m}"),
+        other => panic!("refused client: {other:?}"),
+    }
+    assert_eq!(resources(&peer.state().await).len(), 1);
 }

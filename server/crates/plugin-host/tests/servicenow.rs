@@ -87,6 +87,7 @@ fn notification(delivery_id: &str, version: &str) -> Notification {
                 .into(),
         previous_receipt: None,
         attempt: 1,
+        rendered: None,
     }
 }
 
@@ -463,5 +464,101 @@ async fn test_export_reads_the_table_and_config_is_checked() {
     assert!(
         wrong_api.iter().any(|i| i.message.contains("soap")),
         "{wrong_api:?}"
+    );
+}
+
+const CLIENT_ID: &str = "herald-client";
+/// Characters that must be form-encoded on the way to the token endpoint.
+const CLIENT_SECRET: &str = "cs&=+/ 9%z";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_client_credentials_fetch_a_token_the_host_fills_in_the_secret() {
+    let peer = Peer::start(
+        "servicenow_instance.py",
+        &["--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET],
+    );
+    let host = host();
+    let dest = destination(
+        &peer,
+        json!({
+            "auth_scheme": "oauth_client_credentials",
+            "oauth": {
+                "token_url": peer.url("/oauth_token.do"),
+                "client_id": CLIENT_ID,
+                "client_secret_secret": "sn_client_secret",
+                "scope": "useraccount"
+            }
+        }),
+    );
+    assert_eq!(
+        host.validate_config("servicenow", &dest.config)
+            .await
+            .expect("validate"),
+        vec![]
+    );
+    let secrets = Secrets::new().with("sn_client_secret", CLIENT_SECRET);
+
+    let receipt = host
+        .deliver(&dest, &notification("dlv-oauth-1", "1"), &secrets)
+        .await
+        .expect("token fetched, record created");
+    let state = peer.state().await;
+    assert_eq!(
+        calls(&state),
+        vec!["POST /oauth_token.do", "POST /api/now/table/incident"],
+        "{state:#}"
+    );
+    let token_request = &state["requests"][0];
+    assert_eq!(
+        token_request["headers"]["content-type"],
+        "application/x-www-form-urlencoded"
+    );
+    // The host substituted the secret, form-encoded, into the body the plugin wrote.
+    assert_eq!(
+        token_request["body"],
+        "grant_type=client_credentials&client_id=herald-client\
+         &client_secret=cs%26%3D%2B%2F%209%25z&scope=useraccount"
+    );
+    let authorization = state["requests"][1]["headers"]["authorization"]
+        .as_str()
+        .expect("authorization");
+    assert!(authorization.starts_with("Bearer sn-"), "{authorization}");
+    let incidents = records(&state, "incident");
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(
+        receipt.remote_id.as_deref(),
+        incidents[0]["sys_id"].as_str()
+    );
+    assert!(!format!("{receipt:?}").contains(CLIENT_SECRET));
+
+    // A wrong client secret: misconfigured, nothing created, the secret not echoed.
+    let wrong = Secrets::new().with("sn_client_secret", "not-the-secret");
+    match host
+        .deliver(&dest, &notification("dlv-oauth-2", "1"), &wrong)
+        .await
+    {
+        Err(DeliveryError::Misconfigured(m)) => {
+            assert!(m.contains("401") && m.contains("access_denied"), "{m}");
+            assert!(!m.contains("not-the-secret"), "{m}");
+        }
+        other => panic!("refused client: {other:?}"),
+    }
+    // A secret the destination does not have: refused by the host, nothing sent.
+    match host
+        .deliver(&dest, &notification("dlv-oauth-3", "1"), &Secrets::new())
+        .await
+    {
+        Err(DeliveryError::Misconfigured(m)) => assert!(m.contains("sn_client_secret"), "{m}"),
+        other => panic!("missing secret: {other:?}"),
+    }
+    let state = peer.state().await;
+    assert_eq!(records(&state, "incident").len(), 1, "{state:#}");
+    assert_eq!(
+        calls(&state),
+        vec![
+            "POST /oauth_token.do",
+            "POST /api/now/table/incident",
+            "POST /oauth_token.do"
+        ]
     );
 }

@@ -5,7 +5,11 @@ keeps R4's Communication unchanged) plus the required-binding codes that the mod
 stores what it accepted, and supports conditional create (`If-None-Exist: identifier=sys|value`),
 answering 200 with the stored resource on a match, as FHIR servers do.
 
-    python fhir_receiver.py --token TOKEN
+    python fhir_receiver.py --token TOKEN [--client-id ID --client-secret SECRET]
+
+With a client, POST /auth/token is an OAuth 2.0 token endpoint (RFC 6749 4.4, client
+credentials, form-encoded client_id/client_secret) that issues TOKEN as a Bearer token; a wrong
+client gets 401 {"error": "invalid_client"}.
 
 prints `LISTENING <port>` once it accepts connections. Control endpoints for the test:
   GET  /_control/state   -> {"resources": [...], "requests": [{method, path, headers}]}
@@ -73,6 +77,8 @@ def identifier_match(resource, system, value):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     token = ""
+    client_id = None
+    client_secret = None
 
     def log_message(self, fmt, *args):
         pass
@@ -98,6 +104,18 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             requests.append({"method": self.command, "path": self.path,
                              "headers": {k.lower(): v for k, v in self.headers.items()}})
+
+    def oauth_token(self, body):
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        first = lambda k: (form.get(k) or [""])[0]
+        ctype = self.headers.get("Content-Type") or ""
+        if "application/x-www-form-urlencoded" not in ctype \
+                or first("grant_type") != "client_credentials":
+            return self.reply(400, {"error": "invalid_request"})
+        if first("client_id") != self.client_id or first("client_secret") != self.client_secret:
+            return self.reply(401, {"error": "invalid_client"})
+        self.reply(200, {"access_token": self.token, "token_type": "bearer",
+                         "expires_in": 300, "scope": first("scope")})
 
     def authorized(self):
         if self.headers.get("Authorization") != f"Bearer {self.token}":
@@ -131,6 +149,8 @@ class Handler(BaseHTTPRequestHandler):
                 script.extend(json.loads(body))
             return self.reply(204)
         self.record()
+        if self.path == "/auth/token" and self.client_id:
+            return self.oauth_token(body)
         if self.path != "/fhir/Communication":
             return self.reply(404, outcome("not-found", f"no route {self.path}"))
         step = self.scripted()
@@ -174,10 +194,14 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--token", required=True)
+    parser.add_argument("--client-id")
+    parser.add_argument("--client-secret")
     parser.add_argument("--max-seconds", type=float, default=300,
                         help="exit after this long even if nobody stops us")
     args = parser.parse_args()
     Handler.token = args.token
+    Handler.client_id = args.client_id
+    Handler.client_secret = args.client_secret
     threading.Timer(args.max_seconds, lambda: os._exit(0)).start()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

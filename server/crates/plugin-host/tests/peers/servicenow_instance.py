@@ -13,8 +13,14 @@ shapes of the REST Table API and Import Set API that the plugin uses:
         the transform map copies u_<field> to <field> of --import-target, coalescing on
         u_correlation_id (as a customer's map would).
 
+  POST  /oauth_token.do  (application/x-www-form-urlencoded: grant_type=client_credentials,
+        client_id, client_secret[, scope]) -> 200 {"access_token", "scope", "token_type": "Bearer",
+        "expires_in": 1799}; wrong client -> 401 {"error": "access_denied", "error_description":
+        "access_denied"} (only with --client-id/--client-secret). Issued tokens are accepted as
+        Bearer tokens until the stand-in stops.
+
 Errors are {"error": {"message", "detail"}, "status": "failure"}. Auth: Basic (--user/--password)
-or Bearer (--token); both are accepted when given. Requests without Accept: application/json,
+or Bearer (--token, or a token issued by /oauth_token.do); all are accepted when given. Requests without Accept: application/json,
 or bodies without Content-Type: application/json, are refused (406/415). Field limits:
 short_description 160, correlation_id 100 characters (400 otherwise, like a strict instance).
 
@@ -45,6 +51,7 @@ import_rows = []   # staged rows as received
 requests = []
 script = []
 counter = [10000]
+issued_tokens = set()
 
 
 def error(message, detail=""):
@@ -97,6 +104,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     basic = None
     token = None
+    client_id = None
+    client_secret = None
     import_target = "incident"
 
     def log_message(self, fmt, *args):
@@ -132,6 +141,25 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.reply(404, error("no such control endpoint"))
 
+    def oauth_token(self, raw):
+        """ServiceNow's OAuth token endpoint, client credentials grant only."""
+        if "application/x-www-form-urlencoded" not in (self.headers.get("Content-Type") or ""):
+            return self.reply(400, {"error": "invalid_request",
+                                    "error_description": "form-encoded body required"})
+        form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        first = lambda k: (form.get(k) or [""])[0]
+        if first("grant_type") != "client_credentials":
+            return self.reply(400, {"error": "unsupported_grant_type",
+                                    "error_description": first("grant_type")})
+        if not self.client_id or first("client_id") != self.client_id \
+                or first("client_secret") != self.client_secret:
+            return self.reply(401, {"error": "access_denied", "error_description": "access_denied"})
+        token = "sn-" + uuid.uuid4().hex
+        with lock:
+            issued_tokens.add(token)
+        self.reply(200, {"access_token": token, "scope": first("scope") or "useraccount",
+                         "token_type": "Bearer", "expires_in": 1799})
+
     def handle_any(self):
         raw = self.body()
         if self.path.startswith("/_control/"):
@@ -140,14 +168,17 @@ class Handler(BaseHTTPRequestHandler):
             requests.append({"method": self.command, "path": self.path,
                              "headers": {k.lower(): v for k, v in self.headers.items()},
                              "body": raw.decode("utf-8", "replace")})
-            step = script.pop(0) if script else None
+            step = None if self.path == "/oauth_token.do" else (script.pop(0) if script else None)
+        if self.path == "/oauth_token.do" and self.command == "POST":
+            return self.oauth_token(raw)
         if step is not None and isinstance(step.get("status"), int):
             headers = [("Retry-After", step["retry_after"])] if "retry_after" in step else []
             return self.reply(step["status"], error("scripted failure", str(step["status"])),
                               headers)
         auth = self.headers.get("Authorization") or ""
         if not ((self.basic and auth == f"Basic {self.basic}")
-                or (self.token and auth == f"Bearer {self.token}")):
+                or (self.token and auth == f"Bearer {self.token}")
+                or (auth.startswith("Bearer ") and auth[7:] in issued_tokens)):
             return self.reply(401, error("User Not Authenticated",
                                          "Required to provide Auth information"))
         if "application/json" not in (self.headers.get("Accept") or ""):
@@ -245,6 +276,8 @@ def main():
     parser.add_argument("--user")
     parser.add_argument("--password")
     parser.add_argument("--token")
+    parser.add_argument("--client-id")
+    parser.add_argument("--client-secret")
     parser.add_argument("--import-target", default="incident")
     parser.add_argument("--max-seconds", type=float, default=300,
                         help="exit after this long even if nobody stops us")
@@ -252,6 +285,8 @@ def main():
     if args.user:
         Handler.basic = base64.b64encode(f"{args.user}:{args.password}".encode()).decode()
     Handler.token = args.token
+    Handler.client_id = args.client_id
+    Handler.client_secret = args.client_secret
     Handler.import_target = args.import_target
     threading.Timer(args.max_seconds, lambda: os._exit(0)).start()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -1,0 +1,228 @@
+//! REST resources for notification templates: the compiled-in defaults and the manufacturer's
+//! overrides (`/api/v1/templates`). An override is checked by
+//! [`herald_delivery::templates::validate_override`] (compiles in strict mode and renders
+//! against restricted and unrestricted sample notifications) before it is stored; a broken one
+//! is refused with 422 naming the template and the error. The delivery engine picks up changes
+//! on its next round.
+//!
+//! Only the manufacturer's tokens see or change templates (hospitals' tokens get 403): reading
+//! needs `read` or `admin`, changing `admin`.
+
+use actix_web::{HttpResponse, web};
+use herald_delivery::templates::{self, Part, TemplateError};
+use herald_storage::{OrgKind, Scope};
+use serde::{Deserialize, Serialize};
+
+use crate::state::AppState;
+use crate::web::auth::ApiCaller;
+use crate::web::error::{ErrorBody, FieldError, WebError};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/templates", web::get().to(list_templates))
+        .route(
+            "/templates/{kind}/{channel}/{part}",
+            web::put().to(put_template),
+        )
+        .route(
+            "/templates/{kind}/{channel}/{part}",
+            web::delete().to(delete_template),
+        );
+}
+
+/// One template: a compiled-in default or the manufacturer's override of one.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TemplateResource {
+    /// Event kind, e.g. `advisory.published`.
+    pub kind: String,
+    /// `email`, `default` (any plugin without its own), or a plugin id.
+    pub channel: String,
+    /// `subject`, `text` or `html`.
+    pub part: String,
+    /// `default` (compiled in) or `override` (stored by the manufacturer).
+    pub origin: String,
+    /// Handlebars source.
+    pub body: String,
+    /// For an override: when and by whom it was saved.
+    pub updated_at: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+/// Defaults and overrides, with what a template can use.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TemplateList {
+    pub templates: Vec<TemplateResource>,
+    /// The event kinds that have templates.
+    pub kinds: Vec<String>,
+    /// The template context of a sample TLP:WHITE notification (what `{{...}}` can name).
+    /// Under TLP:GREEN/AMBER/RED `details` is null.
+    #[schema(value_type = Object)]
+    pub sample_context: serde_json::Value,
+}
+
+/// A new or replaced override.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutTemplate {
+    /// Handlebars source (strict mode: every name must exist).
+    pub body: String,
+}
+
+async fn manufacturer(
+    state: &AppState,
+    caller: &ApiCaller,
+    admin: bool,
+) -> Result<herald_storage::ApiToken, WebError> {
+    let token = if admin {
+        caller.require(Scope::Admin)?.clone()
+    } else {
+        match caller.require(Scope::Read) {
+            Ok(t) => t.clone(),
+            Err(WebError::Forbidden) => caller.require(Scope::Admin)?.clone(),
+            Err(e) => return Err(e),
+        }
+    };
+    let org_id = token.org_id.clone();
+    let org = state
+        .db(move |conn| Ok(herald_storage::find_organization(conn, &org_id)?))
+        .await?
+        .ok_or(WebError::Forbidden)?;
+    if org.kind != OrgKind::Manufacturer {
+        return Err(WebError::Forbidden);
+    }
+    Ok(token)
+}
+
+fn micros_rfc3339(us: i64) -> String {
+    herald_storage::from_micros(us).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn refused(e: TemplateError, kind: &str, channel: &str, part: &str) -> WebError {
+    WebError::InvalidFields(vec![FieldError {
+        field: format!("{kind}/{channel}/{part}"),
+        message: e.to_string(),
+    }])
+}
+
+/// Every compiled-in default and every stored override.
+#[utoipa::path(get, path = "/api/v1/templates",
+    responses((status = 200, body = TemplateList), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_templates(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, WebError> {
+    manufacturer(&state, &caller, false).await?;
+    let overrides = state
+        .db(|conn| Ok(herald_storage::list_template_overrides(conn)?))
+        .await?;
+    let mut list: Vec<TemplateResource> = templates::default_templates()
+        .into_iter()
+        .map(|t| TemplateResource {
+            kind: t.kind,
+            channel: t.channel,
+            part: t.part.as_str().to_string(),
+            origin: "default".into(),
+            body: t.body,
+            updated_at: None,
+            updated_by: None,
+        })
+        .collect();
+    list.extend(overrides.into_iter().map(|o| TemplateResource {
+        kind: o.kind,
+        channel: o.channel,
+        part: o.part,
+        origin: "override".into(),
+        body: o.body,
+        updated_at: Some(micros_rfc3339(o.updated_at)),
+        updated_by: Some(o.updated_by),
+    }));
+    Ok(HttpResponse::Ok().json(TemplateList {
+        templates: list,
+        kinds: templates::KINDS.iter().map(|k| k.to_string()).collect(),
+        sample_context: templates::context(&templates::sample_notification(
+            herald_storage::EVENT_ADVISORY_PUBLISHED,
+            "WHITE",
+        )),
+    }))
+}
+
+/// Saves an override after compiling it in strict mode and rendering it against sample
+/// notifications (TLP:WHITE, TLP:AMBER without details, one without severity or products).
+#[utoipa::path(put, path = "/api/v1/templates/{kind}/{channel}/{part}", request_body = PutTemplate,
+    params(("kind" = String, Path, description = "Event kind, e.g. advisory.published"),
+        ("channel" = String, Path, description = "email, default or a plugin id"),
+        ("part" = String, Path, description = "subject, text or html")),
+    responses((status = 200, body = TemplateResource), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "The template does not compile or render; the message names it and the error")),
+    security(("bearer" = [])))]
+pub async fn put_template(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    let token = manufacturer(&state, &caller, true).await?;
+    let (kind, channel, part) = path.into_inner();
+    let put: PutTemplate = serde_json::from_slice(&body)
+        .map_err(|e| WebError::BadRequest(format!("request body: {e}")))?;
+    if put.body.len() > herald_storage::MAX_TEMPLATE_LEN {
+        return Err(WebError::TooLarge(format!(
+            "template {kind}/{channel}/{part} is longer than {} bytes",
+            herald_storage::MAX_TEMPLATE_LEN
+        )));
+    }
+    templates::validate_override(&kind, &channel, &part, &put.body)
+        .map_err(|e| refused(e, &kind, &channel, &part))?;
+    let actor = format!("token:{}", token.id);
+    let saved = state
+        .db(move |conn| {
+            Ok(herald_storage::put_template_override(
+                conn, &kind, &channel, &part, &put.body, &actor,
+            )?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(TemplateResource {
+        kind: saved.kind,
+        channel: saved.channel,
+        part: saved.part,
+        origin: "override".into(),
+        body: saved.body,
+        updated_at: Some(micros_rfc3339(saved.updated_at)),
+        updated_by: Some(saved.updated_by),
+    }))
+}
+
+/// Removes an override: the compiled-in default applies again.
+#[utoipa::path(delete, path = "/api/v1/templates/{kind}/{channel}/{part}",
+    params(("kind" = String, Path, description = "Event kind"),
+        ("channel" = String, Path, description = "email, default or a plugin id"),
+        ("part" = String, Path, description = "subject, text or html")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete_template(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let token = manufacturer(&state, &caller, true).await?;
+    let (kind, channel, part) = path.into_inner();
+    if Part::parse(&part).is_none() {
+        return Err(WebError::NotFound);
+    }
+    let actor = format!("token:{}", token.id);
+    let removed = state
+        .db(move |conn| {
+            Ok(herald_storage::delete_template_override(
+                conn, &kind, &channel, &part, &actor,
+            )?)
+        })
+        .await?;
+    if removed {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(WebError::NotFound)
+    }
+}
