@@ -47,6 +47,40 @@ pub fn seed_if_empty(db: &Db, config: &Config) -> anyhow::Result<Option<String>>
         crate::publish::publish_document(&mut conn, config, bytes, &maker.id, "demo")
             .with_context(|| format!("publishing demo document {name}"))?;
     }
+    // The demo hospital is a customer (it reads the TLP:GREEN advisory) and runs the products
+    // of the first security advisory (what its notifications are narrowed to).
+    herald_storage::add_customer(
+        &mut conn,
+        &maker.id,
+        &hospital.id,
+        Some("DEMO-0001"),
+        "demo",
+    )
+    .context("making the demo hospital a customer")?;
+    if let Some(advisory) = herald_storage::get_advisory(&mut conn, "MMS-SA-2026-001")? {
+        for product_id in herald_storage::advisory_product_ids(&mut conn, &advisory.id)? {
+            let entry = herald_storage::add_installed_product(
+                &mut conn,
+                &hospital.id,
+                &herald_storage::NewInstalledProduct {
+                    product_id: &product_id,
+                    quantity: Some(4),
+                    site: Some("Intensive care unit"),
+                    notes: None,
+                },
+                "demo",
+            )
+            .context("adding the demo installed base")?;
+            herald_storage::confirm_installed_product(
+                &mut conn,
+                &maker.id,
+                &hospital.id,
+                &entry.id,
+                "demo",
+            )
+            .context("confirming the demo installed base")?;
+        }
+    }
     let mut lines = vec![format!(
         "Demo data seeded: {} advisories. Sign in at {}/login with:",
         DEMO_DOCUMENTS.len(),

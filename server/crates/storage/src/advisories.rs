@@ -657,19 +657,129 @@ impl ListRow {
 pub struct AdvisoryFilter {
     /// Case-insensitive substring of title, tracking id, a CVE or a product name.
     pub text: Option<String>,
-    /// Labels the reader may see; empty shows nothing.
-    pub tlps: Vec<Tlp>,
+    /// Who reads: the entitlement rule ([`crate::visible_to`]) decides which advisories exist
+    /// for this reader. The default is an anonymous reader (TLP:WHITE only).
+    pub reader: crate::Reader,
+    /// Only advisories with this label (the distribution tree lists one label at a time).
+    pub tlp: Option<Tlp>,
     pub limit: i64,
     pub offset: i64,
+    /// Only advisories naming this CVE id (compared case-insensitively).
+    pub cve: Option<String>,
+    /// Only advisories that name this catalog product (`products.id`).
+    pub product_id: Option<String>,
+    /// Only advisories of this (highest CVSS) severity; [`CvssSeverity::None`] also matches
+    /// advisories without any score.
+    pub severity: Option<CvssSeverity>,
+    /// Current release date at or after this instant.
+    pub released_from: Option<DateTime<Utc>>,
+    /// Current release date strictly before this instant.
+    pub released_before: Option<DateTime<Utc>>,
+    pub sort: AdvisorySort,
+}
+
+/// The qualitative CVSS severity an advisory is filtered by (its highest score's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CvssSeverity {
+    None,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl CvssSeverity {
+    pub const ALL: [CvssSeverity; 5] = [
+        CvssSeverity::Critical,
+        CvssSeverity::High,
+        CvssSeverity::Medium,
+        CvssSeverity::Low,
+        CvssSeverity::None,
+    ];
+
+    /// The stored spelling (lower case, as CSAF's CVSS `baseSeverity` lower-cased).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CvssSeverity::None => "none",
+            CvssSeverity::Low => "low",
+            CvssSeverity::Medium => "medium",
+            CvssSeverity::High => "high",
+            CvssSeverity::Critical => "critical",
+        }
+    }
+
+    /// Parses `critical`, `high`, `medium`, `low` or `none` (any case).
+    pub fn parse(s: &str) -> Option<CvssSeverity> {
+        let s = s.trim();
+        CvssSeverity::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+/// Order of the advisory list. Every order ends with the tracking id, so pages are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AdvisorySort {
+    /// Current release date, newest first.
+    #[default]
+    Newest,
+    /// Current release date, oldest first.
+    Oldest,
+    /// Highest CVSS score first; advisories without a score last.
+    Severity,
+    /// Title A-Z, case-insensitive.
+    Title,
+    /// Tracking id A-Z.
+    TrackingId,
+}
+
+impl AdvisorySort {
+    pub const ALL: [AdvisorySort; 5] = [
+        AdvisorySort::Newest,
+        AdvisorySort::Oldest,
+        AdvisorySort::Severity,
+        AdvisorySort::Title,
+        AdvisorySort::TrackingId,
+    ];
+
+    /// The query-string spelling: `newest`, `oldest`, `severity`, `title`, `tracking_id`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdvisorySort::Newest => "newest",
+            AdvisorySort::Oldest => "oldest",
+            AdvisorySort::Severity => "severity",
+            AdvisorySort::Title => "title",
+            AdvisorySort::TrackingId => "tracking_id",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AdvisorySort> {
+        let s = s.trim();
+        AdvisorySort::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`: case-insensitive ordering by title on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
 impl Default for AdvisoryFilter {
     fn default() -> Self {
         AdvisoryFilter {
             text: None,
-            tlps: vec![Tlp::White],
+            reader: crate::Reader::Anonymous,
+            tlp: None,
             limit: 50,
             offset: 0,
+            cve: None,
+            product_id: None,
+            severity: None,
+            released_from: None,
+            released_before: None,
+            sort: AdvisorySort::Newest,
         }
     }
 }
@@ -681,7 +791,134 @@ pub struct AdvisoryPage {
     pub total: i64,
 }
 
-/// Newest first (current release date, then tracking id).
+type BoxedAdvisories<'a> = advisories::BoxedQuery<'a, crate::MultiBackend>;
+
+/// The advisories the reader of `filter` may see: the one place list queries decide visibility.
+fn visible(filter: &AdvisoryFilter) -> BoxedAdvisories<'static> {
+    let mut q = advisories::table
+        .filter(crate::visible_to(&filter.reader, None))
+        .into_boxed();
+    if let Some(tlp) = filter.tlp {
+        q = q.filter(advisories::tlp.eq(tlp_str(tlp)));
+    }
+    q
+}
+
+/// A product of the manufacturer's catalog, as the list's product filter offers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogProduct {
+    pub id: String,
+    pub vendor: Option<String>,
+    pub family: Option<String>,
+    pub name: String,
+    pub version: Option<String>,
+}
+
+/// The catalog products named by at least one advisory the reader of `filter` may see (only
+/// its visibility counts), by name and version: a product that appears only in advisories the
+/// reader may not see is not offered, since its name alone can be restricted information.
+pub fn list_listed_products(
+    conn: &mut DbConnection,
+    filter: &AdvisoryFilter,
+) -> Result<Vec<CatalogProduct>, StorageError> {
+    // Not `visible(filter)` as a subquery: diesel's multi-backend connection cannot nest a
+    // boxed query, so the same visibility rule is joined in as a plain expression.
+    let linked = advisory_products::table
+        .inner_join(advisories::table)
+        .filter(crate::visible_to(&filter.reader, None))
+        .select(advisory_products::product_id);
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        Option<String>,
+    )> = products::table
+        .filter(products::id.eq_any(linked))
+        .select((
+            products::id,
+            products::vendor,
+            products::family,
+            products::name,
+            products::version,
+        ))
+        .order((
+            lower(products::name).asc(),
+            products::version.asc(),
+            products::id.asc(),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, vendor, family, name, version)| CatalogProduct {
+            id,
+            vendor,
+            family,
+            name,
+            version,
+        })
+        .collect())
+}
+
+/// The filters of [`AdvisoryFilter`] besides visibility and free text.
+fn narrow<'a>(mut q: BoxedAdvisories<'a>, filter: &AdvisoryFilter) -> BoxedAdvisories<'a> {
+    if let Some(cve) = filter.cve.as_deref().map(str::trim) {
+        // CSAF writes CVE ids upper case (`^CVE-[0-9]{4}-[0-9]{4,}$`).
+        q = q.filter(
+            advisories::id.eq_any(
+                advisory_cves::table
+                    .filter(advisory_cves::cve.eq(cve.to_uppercase()))
+                    .select(advisory_cves::advisory_id),
+            ),
+        );
+    }
+    if let Some(product) = &filter.product_id {
+        q = q.filter(
+            advisories::id.eq_any(
+                advisory_products::table
+                    .filter(advisory_products::product_id.eq(product.clone()))
+                    .select(advisory_products::advisory_id),
+            ),
+        );
+    }
+    match filter.severity {
+        None => {}
+        Some(CvssSeverity::None) => {
+            q = q.filter(
+                advisories::severity
+                    .eq(CvssSeverity::None.as_str())
+                    .or(advisories::severity.is_null()),
+            );
+        }
+        Some(s) => q = q.filter(advisories::severity.eq(s.as_str())),
+    }
+    if let Some(from) = filter.released_from {
+        q = q.filter(advisories::current_release_date.ge(to_micros(from)));
+    }
+    if let Some(before) = filter.released_before {
+        q = q.filter(advisories::current_release_date.lt(to_micros(before)));
+    }
+    q
+}
+
+/// [`AdvisorySort`] as ORDER BY, ending with the tracking id so that paging is stable.
+fn order(q: BoxedAdvisories<'_>, sort: AdvisorySort) -> BoxedAdvisories<'_> {
+    let q = match sort {
+        AdvisorySort::Newest => q.order(advisories::current_release_date.desc()),
+        AdvisorySort::Oldest => q.order(advisories::current_release_date.asc()),
+        // NULL sorts differently on SQLite and PostgreSQL: put unscored advisories last on both.
+        AdvisorySort::Severity => q
+            .order(advisories::max_cvss.is_null().asc())
+            .then_order_by(advisories::max_cvss.desc())
+            .then_order_by(advisories::current_release_date.desc()),
+        AdvisorySort::Title => q.order(lower(advisories::title).asc()),
+        AdvisorySort::TrackingId => q.order(advisories::tracking_id.asc()),
+    };
+    q.then_order_by(advisories::tracking_id.asc())
+}
+
+/// One page of the advisories `filter` selects, in its order (newest first by default).
 pub fn list_advisories(
     conn: &mut DbConnection,
     filter: &AdvisoryFilter,
@@ -691,7 +928,6 @@ pub fn list_advisories(
             "page limit must be 1..=1000 and offset not negative".into(),
         ));
     }
-    let tlps: Vec<&str> = filter.tlps.iter().map(|t| tlp_str(*t)).collect();
     let pattern = filter
         .text
         .as_deref()
@@ -706,21 +942,15 @@ pub fn list_advisories(
             format!("%{escaped}%")
         });
     let build = |pattern: &Option<String>| {
-        let mut q = advisories::table
-            .filter(advisories::tlp.eq_any(tlps.clone()))
-            .into_boxed();
+        let mut q = visible(filter);
         if let Some(p) = pattern {
             q = q.filter(advisories::search_text.like(p.clone()).escape('\\'));
         }
-        q
+        narrow(q, filter)
     };
     let total: i64 = build(&pattern).count().get_result(conn)?;
-    let items = build(&pattern)
+    let items = order(build(&pattern), filter.sort)
         .select(ListRow::as_select())
-        .order((
-            advisories::current_release_date.desc(),
-            advisories::tracking_id.asc(),
-        ))
         .limit(filter.limit)
         .offset(filter.offset)
         .load(conn)?
@@ -916,6 +1146,24 @@ pub fn list_current_documents(
     conn: &mut DbConnection,
     tlp: Tlp,
 ) -> Result<Vec<DocumentEntry>, StorageError> {
+    documents_where(conn, tlp, crate::Visibility::everything())
+}
+
+/// [`list_current_documents`] limited to what `reader` may read ([`crate::visible_to`]): the
+/// per-caller index, changes, listings and feeds of the restricted distribution directories.
+pub fn list_visible_documents(
+    conn: &mut DbConnection,
+    tlp: Tlp,
+    reader: &crate::Reader,
+) -> Result<Vec<DocumentEntry>, StorageError> {
+    documents_where(conn, tlp, crate::visible_to(reader, None))
+}
+
+fn documents_where(
+    conn: &mut DbConnection,
+    tlp: Tlp,
+    visibility: crate::Visibility,
+) -> Result<Vec<DocumentEntry>, StorageError> {
     #[allow(clippy::type_complexity)]
     let rows: Vec<(
         String,
@@ -935,6 +1183,7 @@ pub fn list_current_documents(
                 .on(advisory_revisions::id.eq(advisories::current_revision_id)),
         )
         .filter(advisories::tlp.eq(tlp_str(tlp)))
+        .filter(visibility)
         .select((
             advisories::tracking_id,
             advisories::title,
@@ -1010,4 +1259,50 @@ pub fn last_published_at(conn: &mut DbConnection) -> Result<Option<DateTime<Utc>
         .select(diesel::dsl::max(advisory_revisions::published_at))
         .first(conn)?;
     Ok(newest.map(from_micros))
+}
+
+/// A cheap fingerprint of everything the CSAF provider serves: it changes whenever a revision is
+/// published, a signature is added, or a signing key is created or retired (in this process or
+/// any other one sharing the database). Serving caches poll it to bound their staleness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicationMark {
+    pub revisions: i64,
+    pub signed_revisions: i64,
+    pub newest_published_at: Option<i64>,
+    pub keys: i64,
+    pub retired_keys: i64,
+    pub newest_key_at: Option<i64>,
+}
+
+pub fn publication_mark(conn: &mut DbConnection) -> Result<PublicationMark, StorageError> {
+    use crate::schema::signing_keys;
+    // Counts as well as maxima: clocks of several processes may disagree, counts only grow.
+    let (revisions, newest_published_at): (i64, Option<i64>) = advisory_revisions::table
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::max(advisory_revisions::published_at),
+        ))
+        .first(conn)?;
+    let signed_revisions: i64 = advisory_revisions::table
+        .filter(advisory_revisions::signature.is_not_null())
+        .count()
+        .get_result(conn)?;
+    let (keys, newest_key_at): (i64, Option<i64>) = signing_keys::table
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::max(signing_keys::created_at),
+        ))
+        .first(conn)?;
+    let retired_keys: i64 = signing_keys::table
+        .filter(signing_keys::retired_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok(PublicationMark {
+        revisions,
+        signed_revisions,
+        newest_published_at,
+        keys,
+        retired_keys,
+        newest_key_at,
+    })
 }

@@ -16,12 +16,15 @@
 pub mod accounts;
 pub mod advisories;
 pub mod audit;
+pub mod customers;
+pub mod delivery_log;
 pub mod destinations;
 pub mod keys;
 pub mod metrics;
 pub mod queue;
 pub mod schema;
 pub mod secrets;
+pub mod templates;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -37,11 +40,14 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 pub use accounts::*;
 pub use advisories::*;
 pub use audit::*;
+pub use customers::*;
+pub use delivery_log::*;
 pub use destinations::*;
 pub use keys::*;
 pub use metrics::*;
 pub use queue::*;
 pub use secrets::*;
+pub use templates::*;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/postgres");

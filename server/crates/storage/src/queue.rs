@@ -18,11 +18,16 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use herald_csaf::{AdvisorySummary, Tlp};
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
 use crate::destinations::DestinationRow;
-use crate::schema::{advisories, deliveries, delivery_attempts, destinations, outbox_events};
+use crate::schema::{
+    advisories, deliveries, delivery_attempts, destinations, organizations, outbox_events,
+};
 use crate::{
-    DbConnection, Destination, StorageError, append_audit, from_json, from_micros, new_id, now,
-    severity_rank, tlp_str, to_json, to_micros, write_transaction,
+    DbConnection, Destination, OrgKind, Reader, StorageError, Subscription, append_audit,
+    from_json, from_micros, new_id, now, severity_rank, tlp_str, to_json, to_micros,
+    write_transaction,
 };
 
 crate::accounts::string_enum!(
@@ -153,9 +158,7 @@ impl DeliveryRow {
 // ---------------------------------------------------------------------------------------------
 // fan-out
 
-/// What fan-out knows about an event when it chooses destinations. Product, installed-base and
-/// subscription matching will add fields here (the revision's product ids, the customers that
-/// have them installed, their subscriptions).
+/// What fan-out knows about an event when it chooses destinations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventFacts<'a> {
     pub kind: &'a str,
@@ -164,17 +167,49 @@ pub struct EventFacts<'a> {
     pub tlp: Option<Tlp>,
     /// The organization that published the advisory (the manufacturer).
     pub publisher_org_id: Option<&'a str>,
+    /// Catalog product ids (`products.id`) the advisory names.
+    pub product_ids: &'a [String],
+    /// Lower-case product families the advisory names.
+    pub families: &'a [String],
 }
 
-/// Why the sharing policy keeps an event from some (or all) destinations; written to the audit
-/// log (`delivery.withheld`) so that "why was this customer not told" has an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl EventFacts<'_> {
+    fn critical(&self) -> bool {
+        self.severity
+            .is_some_and(|s| s.eq_ignore_ascii_case("critical"))
+    }
+}
+
+/// What fan-out knows about one destination's organization for one event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recipient<'a> {
+    /// The entitlement rule's answer for the destination's organization and this event's label
+    /// ([`crate::may_read_as`], the same rule lists, pages and the CSAF tree apply).
+    pub entitled: bool,
+    /// Product ids of the organization's installed base; `None` when it has none.
+    pub installed_base: Option<&'a BTreeSet<String>>,
+    /// The destination's subscription (the default when it has none stored).
+    pub subscription: &'a Subscription,
+}
+
+/// Why an event is kept from a destination; written to the audit log (`delivery.withheld`, one
+/// entry per event and reason) so that "why was this customer not told" has an answer. A
+/// destination's own severity threshold and a disabled destination are not recorded: those are
+/// plain settings, not decisions about the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Withheld {
     /// TLP:RED: for the named recipients only; Herald never pushes it to any channel.
     TlpRed,
-    /// TLP:AMBER or TLP:GREEN: only to the publishing manufacturer's own destinations until
-    /// hospital entitlement (customer portal) decides who else may receive it.
+    /// TLP:AMBER or TLP:GREEN and the organization may not read it (not a customer, product not
+    /// in its installed base, no grant): the entitlement rule of [`crate::visible_to`].
     TlpRestricted,
+    /// The organization has an installed base and the advisory names none of its products.
+    NotInstalled,
+    /// The destination's subscription excludes this notice kind or these products.
+    NotSubscribed,
+    /// The destination opted out of routine notices (and this one is not a critical notice for
+    /// a security contact).
+    RoutineOptOut,
 }
 
 impl Withheld {
@@ -182,45 +217,106 @@ impl Withheld {
         match self {
             Withheld::TlpRed => "TLP:RED advisories are never sent through notification channels",
             Withheld::TlpRestricted => {
-                "TLP:AMBER/GREEN advisories go only to the publishing manufacturer's own destinations"
+                "TLP:AMBER/GREEN: the organization is not entitled to this advisory (customer, installed base or grant)"
             }
+            Withheld::NotInstalled => {
+                "the advisory names no product of the organization's installed base"
+            }
+            Withheld::NotSubscribed => {
+                "the destination's subscription excludes this notice kind or these products"
+            }
+            Withheld::RoutineOptOut => "the destination opted out of routine notices",
+        }
+    }
+
+    /// Stable machine-readable code (audit detail `code`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Withheld::TlpRed => "tlp_red",
+            Withheld::TlpRestricted => "not_entitled",
+            Withheld::NotInstalled => "not_installed",
+            Withheld::NotSubscribed => "not_subscribed",
+            Withheld::RoutineOptOut => "routine_opt_out",
         }
     }
 }
 
-/// The sharing policy, decided per event before any destination is looked at:
+/// The sharing policy: may this destination's organization receive the event at all?
 ///
-/// | label                  | who may receive it                                          |
-/// |------------------------|-------------------------------------------------------------|
-/// | RED                    | nobody ([`Withheld::TlpRed`])                               |
-/// | AMBER, GREEN           | destinations of the publishing manufacturer organization    |
-/// | WHITE or no label      | every destination                                           |
-///
-/// Then, per destination, its own filters (enabled, severity threshold). This is where
-/// entitlement grows: AMBER/GREEN will also reach hospitals entitled to the advisory's products
-/// (installed base from the customer portal), and every label will be narrowed by the
-/// destination's subscription (products, families). Each new rule is one more check in
-/// [`destination_matches`]; the reason for a refusal belongs in [`Withheld`].
-pub fn sharing_restriction(destination: &Destination, facts: &EventFacts<'_>) -> Option<Withheld> {
+/// | label             | who may receive it                                                  |
+/// |-------------------|---------------------------------------------------------------------|
+/// | RED               | nobody ([`Withheld::TlpRed`])                                       |
+/// | AMBER, GREEN      | organizations the entitlement rule lets read it ([`Recipient::entitled`]) |
+/// | WHITE or no label | every destination                                                   |
+pub fn sharing_restriction(
+    _destination: &Destination,
+    facts: &EventFacts<'_>,
+    recipient: &Recipient<'_>,
+) -> Option<Withheld> {
     match facts.tlp {
         Some(Tlp::Red) => Some(Withheld::TlpRed),
-        Some(Tlp::Amber | Tlp::Green) => {
-            if facts.publisher_org_id == Some(destination.org_id.as_str()) {
-                None
-            } else {
-                Some(Withheld::TlpRestricted)
-            }
-        }
-        Some(Tlp::White) | None => None,
+        _ if !recipient.entitled => Some(Withheld::TlpRestricted),
+        _ => None,
     }
 }
 
-/// Does `destination` want (and may it receive) this event? The sharing policy
-/// ([`sharing_restriction`]) first; then disabled destinations never do; then the severity
-/// threshold. An advisory without a severity passes every threshold: nothing proves it is below
-/// it, and missing a notice is the worse mistake.
-pub fn destination_matches(destination: &Destination, facts: &EventFacts<'_>) -> bool {
-    if sharing_restriction(destination, facts).is_some() {
+/// Does the event concern this destination? In order:
+/// 1. an organization with an installed base hears only of advisories naming one of its
+///    products ([`Withheld::NotInstalled`]);
+/// 2. a critical notice always reaches a security-contact destination;
+/// 3. otherwise routine opt-out, the subscribed notice kinds, and the subscribed products or
+///    families (an advisory matches when it names one of them).
+pub fn subscription_restriction(
+    _destination: &Destination,
+    facts: &EventFacts<'_>,
+    recipient: &Recipient<'_>,
+) -> Option<Withheld> {
+    if let Some(installed) = recipient.installed_base
+        && !facts.product_ids.iter().any(|p| installed.contains(p))
+    {
+        return Some(Withheld::NotInstalled);
+    }
+    let s = recipient.subscription;
+    if s.security_contact && facts.critical() {
+        return None;
+    }
+    if s.routine_opt_out {
+        return Some(Withheld::RoutineOptOut);
+    }
+    if !s.event_kinds.is_empty() && !s.event_kinds.iter().any(|k| k == facts.kind) {
+        return Some(Withheld::NotSubscribed);
+    }
+    if s.filters_products() {
+        let by_product = facts.product_ids.iter().any(|p| s.product_ids.contains(p));
+        let by_family = facts.families.iter().any(|f| s.families.contains(f));
+        if !by_product && !by_family {
+            return Some(Withheld::NotSubscribed);
+        }
+    }
+    None
+}
+
+/// Why `destination` does not get the event, if a recorded reason applies: the sharing policy
+/// first, then the subscription.
+pub fn withheld_reason(
+    destination: &Destination,
+    facts: &EventFacts<'_>,
+    recipient: &Recipient<'_>,
+) -> Option<Withheld> {
+    sharing_restriction(destination, facts, recipient)
+        .or_else(|| subscription_restriction(destination, facts, recipient))
+}
+
+/// Does `destination` want (and may it receive) this event? [`withheld_reason`] first; then
+/// disabled destinations never do; then the severity threshold. An advisory without a severity
+/// passes every threshold: nothing proves it is below it, and missing a notice is the worse
+/// mistake.
+pub fn destination_matches(
+    destination: &Destination,
+    facts: &EventFacts<'_>,
+    recipient: &Recipient<'_>,
+) -> bool {
+    if withheld_reason(destination, facts, recipient).is_some() {
         return false;
     }
     if !destination.enabled {
@@ -285,6 +381,17 @@ pub fn fan_out_pending(conn: &mut DbConnection, limit: i64) -> Result<FanOutRepo
             .into_iter()
             .map(DestinationRow::into_model)
             .collect::<Result<_, _>>()?;
+        // Who the destinations' organizations are, what they run and what each destination
+        // subscribed to: read once per batch.
+        let org_kinds: HashMap<String, OrgKind> = organizations::table
+            .select((organizations::id, organizations::kind))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .map(|(id, kind)| Ok((id, kind.parse()?)))
+            .collect::<Result<_, StorageError>>()?;
+        let installed = crate::installed_product_ids(conn)?;
+        let subscriptions = crate::all_subscriptions(conn)?;
+        let default_subscription = Subscription::default();
         let at = to_micros(now());
         for event in events {
             let summary = match &event.revision_id {
@@ -299,18 +406,57 @@ pub fn fan_out_pending(conn: &mut DbConnection, limit: i64) -> Result<FanOutRepo
                     .optional()?,
                 None => None,
             };
+            let product_ids = match &event.advisory_id {
+                Some(a) => crate::advisory_product_ids(conn, a)?,
+                None => Vec::new(),
+            };
+            let mut families: Vec<String> = summary
+                .iter()
+                .flat_map(|s| s.products.iter().filter_map(|p| p.family.as_deref()))
+                .map(|f| f.trim().to_lowercase())
+                .collect();
+            families.sort();
+            families.dedup();
             let facts = EventFacts {
                 kind: &event.kind,
                 severity: summary.as_ref().and_then(|s| s.severity.as_deref()),
                 tlp: summary.as_ref().and_then(|s| s.tlp),
                 publisher_org_id: publisher.as_deref(),
+                product_ids: &product_ids,
+                families: &families,
             };
             // Only advisory events are delivered today; others are marked and skipped.
-            if event.advisory_id.is_some() {
-                record_withheld(conn, &event, summary.as_ref(), &facts, &all_destinations)?;
+            if let Some(advisory_id) = &event.advisory_id {
+                // The entitlement rule, once per organization: judged by the label of the
+                // revision this event announces (no label is WHITE).
+                let label = summary.as_ref().map(|s| s.tlp.unwrap_or(Tlp::White));
+                let mut entitled: HashMap<&str, bool> = HashMap::new();
+                for d in &all_destinations {
+                    if entitled.contains_key(d.org_id.as_str()) {
+                        continue;
+                    }
+                    let reader = match org_kinds.get(&d.org_id) {
+                        Some(kind) => Reader::of(*kind, d.org_id.clone()),
+                        None => Reader::Anonymous,
+                    };
+                    let ok = crate::may_read_as(conn, &reader, advisory_id, label)?;
+                    entitled.insert(d.org_id.as_str(), ok);
+                }
+                let recipient = |d: &Destination| Recipient {
+                    entitled: entitled.get(d.org_id.as_str()).copied().unwrap_or(false),
+                    installed_base: installed.get(&d.org_id),
+                    subscription: subscriptions.get(&d.id).unwrap_or(&default_subscription),
+                };
+                let withheld: Vec<(Withheld, &str)> = all_destinations
+                    .iter()
+                    .filter_map(|d| {
+                        withheld_reason(d, &facts, &recipient(d)).map(|r| (r, d.id.as_str()))
+                    })
+                    .collect();
+                record_withheld(conn, &event, summary.as_ref(), &facts, &withheld)?;
                 for dest in all_destinations
                     .iter()
-                    .filter(|d| destination_matches(d, &facts))
+                    .filter(|d| destination_matches(d, &facts, &recipient(d)))
                 {
                     let exists: i64 = deliveries::table
                         .filter(deliveries::event_id.eq(&event.id))
@@ -352,41 +498,38 @@ pub fn fan_out_pending(conn: &mut DbConnection, limit: i64) -> Result<FanOutRepo
     })
 }
 
-/// One audit entry (`delivery.withheld`, subject `event:<id>`) per event that the sharing policy
-/// keeps from at least one enabled destination, naming the reason and the destinations, in the
+/// One audit entry (`delivery.withheld`, subject `event:<id>`) per event and reason that keeps
+/// it from at least one enabled destination, naming the reason and the destinations, in the
 /// fan-out transaction.
 fn record_withheld(
     conn: &mut DbConnection,
     event: &EventRow,
     summary: Option<&AdvisorySummary>,
     facts: &EventFacts<'_>,
-    destinations: &[Destination],
+    withheld: &[(Withheld, &str)],
 ) -> Result<(), StorageError> {
-    let mut reason = None;
-    let mut withheld = Vec::new();
-    for d in destinations {
-        if let Some(r) = sharing_restriction(d, facts) {
-            reason = Some(r);
-            withheld.push(d.id.as_str());
-        }
+    let mut by_reason: BTreeMap<Withheld, Vec<&str>> = BTreeMap::new();
+    for (reason, destination) in withheld {
+        by_reason.entry(*reason).or_default().push(destination);
     }
-    let Some(reason) = reason else {
-        return Ok(());
-    };
-    append_audit(
-        conn,
-        "system",
-        "delivery.withheld",
-        &format!("event:{}", event.id),
-        &serde_json::json!({
-            "reason": reason.reason(),
-            "tlp": facts.tlp.map(tlp_str),
-            "tracking_id": summary.map(|s| s.tracking_id.as_str()),
-            "version": summary.map(|s| s.version.as_str()),
-            "advisory_id": event.advisory_id,
-            "destinations": withheld,
-        }),
-    )
+    for (reason, destinations) in by_reason {
+        append_audit(
+            conn,
+            "system",
+            "delivery.withheld",
+            &format!("event:{}", event.id),
+            &serde_json::json!({
+                "reason": reason.reason(),
+                "code": reason.code(),
+                "tlp": facts.tlp.map(tlp_str),
+                "tracking_id": summary.map(|s| s.tracking_id.as_str()),
+                "version": summary.map(|s| s.version.as_str()),
+                "advisory_id": event.advisory_id,
+                "destinations": destinations,
+            }),
+        )?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

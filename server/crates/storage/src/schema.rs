@@ -258,3 +258,82 @@ diesel::table! {
 
 diesel::joinable!(destination_secrets -> destinations (destination_id));
 diesel::allow_tables_to_appear_in_same_query!(destination_secrets, destinations);
+
+diesel::table! {
+    notification_templates (kind, channel, part) {
+        kind -> Text,
+        channel -> Text,
+        part -> Text,
+        body -> Text,
+        updated_at -> BigInt,
+        updated_by -> Text,
+    }
+}
+
+// customers, installed base, entitlement grants, subscriptions (customers.rs)
+
+diesel::table! {
+    customers (manufacturer_org_id, hospital_org_id) {
+        manufacturer_org_id -> Text,
+        hospital_org_id -> Text,
+        reference -> Nullable<Text>,
+        created_at -> BigInt,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    installed_base (id) {
+        id -> Text,
+        org_id -> Text,
+        product_id -> Text,
+        quantity -> Nullable<Integer>,
+        site -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        confirmed_at -> Nullable<BigInt>,
+        confirmed_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    entitlement_grants (id) {
+        id -> Text,
+        manufacturer_org_id -> Text,
+        hospital_org_id -> Text,
+        product_id -> Nullable<Text>,
+        advisory_id -> Nullable<Text>,
+        note -> Nullable<Text>,
+        created_at -> BigInt,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    subscriptions (destination_id) {
+        destination_id -> Text,
+        product_ids -> Text,
+        families -> Text,
+        event_kinds -> Text,
+        security_contact -> Bool,
+        routine_opt_out -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(installed_base -> products (product_id));
+diesel::joinable!(installed_base -> organizations (org_id));
+diesel::joinable!(entitlement_grants -> products (product_id));
+diesel::joinable!(entitlement_grants -> advisories (advisory_id));
+diesel::joinable!(subscriptions -> destinations (destination_id));
+// Pairwise: the new tables with the ones they are read with (a pair of older tables must not be
+// declared twice).
+diesel::allow_tables_to_appear_in_same_query!(installed_base, products);
+diesel::allow_tables_to_appear_in_same_query!(installed_base, organizations);
+diesel::allow_tables_to_appear_in_same_query!(installed_base, advisory_products);
+diesel::allow_tables_to_appear_in_same_query!(entitlement_grants, products);
+diesel::allow_tables_to_appear_in_same_query!(entitlement_grants, advisories);
+diesel::allow_tables_to_appear_in_same_query!(customers, organizations);
+diesel::allow_tables_to_appear_in_same_query!(subscriptions, destinations);

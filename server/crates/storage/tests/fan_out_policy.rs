@@ -191,7 +191,8 @@ fn amber_follows_the_publisher(db: &TestDb) -> Result<()> {
     Ok(())
 }
 
-/// The policy as a pure function: RED beats everything, AMBER/GREEN compare owners.
+/// The policy as a pure function: RED beats everything, AMBER/GREEN follow the entitlement
+/// answer fan-out computes per organization (`may_read_as`), the threshold stays.
 fn policy_function(db: &TestDb) -> Result<()> {
     let mut conn = db.conn()?;
     let conn = &mut *conn;
@@ -202,33 +203,64 @@ fn policy_function(db: &TestDb) -> Result<()> {
         severity,
         tlp,
         publisher_org_id: publisher,
+        product_ids: &[],
+        families: &[],
+    };
+    let subscription = Subscription::default();
+    let entitled = Recipient {
+        entitled: true,
+        installed_base: None,
+        subscription: &subscription,
+    };
+    let not_entitled = Recipient {
+        entitled: false,
+        ..entitled
     };
     let me = Some(maker.id.as_str());
-    ensure!(sharing_restriction(&d, &facts(Some(Tlp::Red), me, None)) == Some(Withheld::TlpRed));
+    ensure!(
+        sharing_restriction(&d, &facts(Some(Tlp::Red), me, None), &entitled)
+            == Some(Withheld::TlpRed)
+    );
     ensure!(!destination_matches(
         &d,
-        &facts(Some(Tlp::Red), me, Some("critical"))
+        &facts(Some(Tlp::Red), me, Some("critical")),
+        &entitled
     ));
     ensure!(destination_matches(
         &d,
-        &facts(Some(Tlp::Amber), me, Some("critical"))
+        &facts(Some(Tlp::Amber), me, Some("critical")),
+        &entitled
     ));
     ensure!(
-        !destination_matches(&d, &facts(Some(Tlp::Amber), me, Some("low"))),
+        !destination_matches(&d, &facts(Some(Tlp::Amber), me, Some("low")), &entitled),
         "threshold stays"
     );
     ensure!(
-        sharing_restriction(&d, &facts(Some(Tlp::Green), Some("someone-else"), None))
-            == Some(Withheld::TlpRestricted)
+        sharing_restriction(
+            &d,
+            &facts(Some(Tlp::Green), Some("someone-else"), None),
+            &not_entitled
+        ) == Some(Withheld::TlpRestricted)
     );
-    ensure!(
-        sharing_restriction(&d, &facts(Some(Tlp::Amber), None, None))
-            == Some(Withheld::TlpRestricted),
-        "an unknown publisher is nobody's own"
-    );
+    // The organization's entitlement for this very destination's organization, by the rule.
+    let amber = publish_with_tlp(conn, &maker.id, "LARK-2026-150", Some(Tlp::Amber), None)?;
+    let reader = Reader::for_org(conn, &maker.id)?;
+    ensure!(may_read_as(
+        conn,
+        &reader,
+        &amber.advisory_id,
+        Some(Tlp::Amber)
+    )?);
+    ensure!(!may_read_as(
+        conn,
+        &Reader::Anonymous,
+        &amber.advisory_id,
+        Some(Tlp::Amber)
+    )?);
     ensure!(destination_matches(
         &d,
-        &facts(Some(Tlp::White), Some("someone-else"), None)
+        &facts(Some(Tlp::White), Some("someone-else"), None),
+        &entitled
     ));
     Ok(())
 }

@@ -1,0 +1,825 @@
+//! REST resources of the hospital data model that entitlement and notification matching read:
+//!
+//! * a hospital's installed base (`/installed-base`) and its destinations' subscriptions
+//!   (`/subscriptions`), managed by the hospital itself;
+//! * the manufacturer's customers (`/customers`) and the grants it makes them
+//!   (`/customers/{org}/grants`).
+//!
+//! Who may do what: a token acts for its organization. Reads need the `read` (or `admin`) scope,
+//! changes `admin`. The installed base belongs to hospitals; customers and grants to the
+//! manufacturer. Subscriptions follow destinations: a hospital sees its own, the manufacturer
+//! every organization's. Something a caller may not see answers 404, like something that does
+//! not exist. Input that storage refuses answers 422 naming the field.
+
+use actix_web::{HttpResponse, web};
+use herald_storage::{
+    ApiToken, Customer, Grant, GrantTarget, InstalledProduct, NewInstalledProduct, OrgKind,
+    Organization, Scope, StorageError, Subscription,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::state::AppState;
+use crate::web::auth::ApiCaller;
+use crate::web::error::{ErrorBody, FieldError, WebError};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/installed-base", web::get().to(list_installed_base))
+        .route("/installed-base", web::post().to(add_installed_product))
+        .route(
+            "/installed-base/{id}",
+            web::delete().to(remove_installed_product),
+        )
+        .route("/subscriptions", web::get().to(list_subscriptions))
+        .route(
+            "/subscriptions/{destination_id}",
+            web::get().to(get_subscription),
+        )
+        .route(
+            "/subscriptions/{destination_id}",
+            web::put().to(put_subscription),
+        )
+        .route("/customers", web::get().to(list_customers))
+        .route("/customers", web::post().to(add_customer))
+        .route("/customers/{org}", web::delete().to(remove_customer))
+        .route(
+            "/customers/{org}/installed-base",
+            web::get().to(list_customer_installed_base),
+        )
+        .route(
+            "/customers/{org}/installed-base/{id}/confirm",
+            web::post().to(confirm_installed_product),
+        )
+        .route("/customers/{org}/grants", web::get().to(list_grants))
+        .route("/customers/{org}/grants", web::post().to(create_grant))
+        .route(
+            "/customers/{org}/grants/{id}",
+            web::delete().to(revoke_grant),
+        );
+}
+
+// ---------------------------------------------------------------------------------------------
+// who is acting
+
+struct Acting {
+    token: ApiToken,
+    org: Organization,
+}
+
+impl Acting {
+    fn actor(&self) -> String {
+        format!("token:{}", self.token.id)
+    }
+
+    fn require_kind(&self, kind: OrgKind) -> Result<(), WebError> {
+        if self.org.kind == kind {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+}
+
+async fn acting(state: &AppState, caller: &ApiCaller, admin: bool) -> Result<Acting, WebError> {
+    let token = if admin {
+        caller.require(Scope::Admin)?.clone()
+    } else {
+        // Admin includes reading.
+        match caller.require(Scope::Read) {
+            Ok(t) => t.clone(),
+            Err(WebError::Forbidden) => caller.require(Scope::Admin)?.clone(),
+            Err(e) => return Err(e),
+        }
+    };
+    let org_id = token.org_id.clone();
+    let org = state
+        .db(move |conn| Ok(herald_storage::find_organization(conn, &org_id)?))
+        .await?
+        .ok_or(WebError::Forbidden)?;
+    Ok(Acting { token, org })
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WebError> {
+    serde_json::from_slice(body).map_err(|e| {
+        WebError::InvalidFields(vec![FieldError {
+            field: String::new(),
+            message: format!("request body: {e}"),
+        }])
+    })
+}
+
+/// Storage's refusal of the input as a 422 naming `field`; other errors as usual.
+fn field_error(field: &'static str) -> impl Fn(StorageError) -> WebError {
+    move |e| match e {
+        StorageError::Invalid(message) => WebError::InvalidFields(vec![FieldError {
+            field: field.to_owned(),
+            message,
+        }]),
+        other => other.into(),
+    }
+}
+
+fn unprocessable(field: &str, message: impl Into<String>) -> WebError {
+    WebError::InvalidFields(vec![FieldError {
+        field: field.to_owned(),
+        message: message.into(),
+    }])
+}
+
+// ---------------------------------------------------------------------------------------------
+// installed base
+
+/// A catalog product in a hospital's installed base.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InstalledProductResource {
+    /// Id of this installed-base entry (for DELETE).
+    pub id: String,
+    pub product_id: String,
+    pub vendor: Option<String>,
+    pub family: Option<String>,
+    pub name: String,
+    pub version: Option<String>,
+    pub udi_di: Option<String>,
+    pub quantity: Option<i32>,
+    pub site: Option<String>,
+    pub notes: Option<String>,
+    pub created_at: String,
+    /// When the manufacturer confirmed the entry (RFC 3339). Only confirmed entries open
+    /// TLP:AMBER advisories about the product; every entry routes notifications.
+    pub confirmed_at: Option<String>,
+}
+
+impl From<InstalledProduct> for InstalledProductResource {
+    fn from(i: InstalledProduct) -> Self {
+        Self {
+            id: i.id,
+            product_id: i.product.id,
+            vendor: i.product.vendor,
+            family: i.product.family,
+            name: i.product.name,
+            version: i.product.version,
+            udi_di: i.product.udi_di,
+            quantity: i.quantity,
+            site: i.site,
+            notes: i.notes,
+            created_at: i.created_at.to_rfc3339(),
+            confirmed_at: i.confirmed_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+/// A product to add to the caller's installed base.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddInstalledProduct {
+    /// A catalog product id (`product` of the advisory list's filter, `products.id`).
+    pub product_id: String,
+    /// How many units run, 1 to 1,000,000.
+    pub quantity: Option<i32>,
+    /// Where they run (building, department).
+    pub site: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// The caller's installed base (hospital tokens).
+#[utoipa::path(get, path = "/api/v1/installed-base",
+    responses((status = 200, body = [InstalledProductResource]),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_installed_base(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, WebError> {
+    let acting = acting(&state, &caller, false).await?;
+    acting.require_kind(OrgKind::Hospital)?;
+    let org_id = acting.org.id.clone();
+    let items = state
+        .db(move |conn| Ok(herald_storage::list_installed_base(conn, &org_id)?))
+        .await?;
+    let body: Vec<InstalledProductResource> = items.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Adds a catalog product to the caller's installed base (hospital admin tokens).
+#[utoipa::path(post, path = "/api/v1/installed-base", request_body = AddInstalledProduct,
+    responses((status = 201, body = InstalledProductResource),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The product is in the installed base already"),
+        (status = 422, body = ErrorBody, description = "Unknown product, bad quantity or text")),
+    security(("bearer" = [])))]
+pub async fn add_installed_product(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    let acting = acting(&state, &caller, true).await?;
+    acting.require_kind(OrgKind::Hospital)?;
+    let req: AddInstalledProduct = parse_body(&body)?;
+    if req.product_id.trim().is_empty() {
+        return Err(unprocessable("product_id", "is empty"));
+    }
+    if let Some(q) = req.quantity
+        && !(1..=herald_storage::MAX_QUANTITY).contains(&q)
+    {
+        return Err(unprocessable(
+            "quantity",
+            format!("must be between 1 and {}", herald_storage::MAX_QUANTITY),
+        ));
+    }
+    let (org_id, actor) = (acting.org.id.clone(), acting.actor());
+    let added = state
+        .db(move |conn| {
+            herald_storage::add_installed_product(
+                conn,
+                &org_id,
+                &NewInstalledProduct {
+                    product_id: req.product_id.trim(),
+                    quantity: req.quantity,
+                    site: req.site.as_deref(),
+                    notes: req.notes.as_deref(),
+                },
+                &actor,
+            )
+            .map_err(field_error("product_id"))
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(InstalledProductResource::from(added)))
+}
+
+/// Removes an entry from the caller's installed base (hospital admin tokens).
+#[utoipa::path(delete, path = "/api/v1/installed-base/{id}",
+    params(("id" = String, Path, description = "Installed-base entry id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn remove_installed_product(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let acting = acting(&state, &caller, true).await?;
+    acting.require_kind(OrgKind::Hospital)?;
+    let (org_id, actor, id) = (acting.org.id.clone(), acting.actor(), id.into_inner());
+    state
+        .db(move |conn| {
+            Ok(herald_storage::remove_installed_product(
+                conn, &org_id, &id, &actor,
+            )?)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------------------------------------
+// subscriptions
+
+/// What one destination wants to hear about.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionBody {
+    /// Catalog product ids. With `families` empty too: no product filter (every product the
+    /// organization may read, narrowed to its installed base when it has one).
+    #[serde(default)]
+    pub product_ids: Vec<String>,
+    /// Product family names (case-insensitive).
+    #[serde(default)]
+    pub families: Vec<String>,
+    /// `advisory.published`, `advisory.updated`, `patch.available`, `end_of_support`; empty:
+    /// every kind.
+    #[serde(default)]
+    pub event_kinds: Vec<String>,
+    /// A designated security contact: critical notices arrive even with `routine_opt_out`.
+    #[serde(default)]
+    pub security_contact: bool,
+    /// No routine notices.
+    #[serde(default)]
+    pub routine_opt_out: bool,
+}
+
+impl From<Subscription> for SubscriptionBody {
+    fn from(s: Subscription) -> Self {
+        Self {
+            product_ids: s.product_ids,
+            families: s.families,
+            event_kinds: s.event_kinds,
+            security_contact: s.security_contact,
+            routine_opt_out: s.routine_opt_out,
+        }
+    }
+}
+
+/// A destination's subscription.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SubscriptionResource {
+    pub destination_id: String,
+    pub destination_name: String,
+    pub org_id: String,
+    /// The destination's severity threshold (set on the destination itself).
+    pub min_severity: Option<String>,
+    pub subscription: SubscriptionBody,
+}
+
+/// Subscriptions of the caller's destinations (the manufacturer: every organization's).
+#[utoipa::path(get, path = "/api/v1/subscriptions",
+    responses((status = 200, body = [SubscriptionResource]),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_subscriptions(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, WebError> {
+    let acting = acting(&state, &caller, false).await?;
+    let org_filter = (acting.org.kind != OrgKind::Manufacturer).then(|| acting.org.id.clone());
+    let body = state
+        .db(move |conn| {
+            let destinations = herald_storage::list_destinations(conn, org_filter.as_deref())?;
+            let mut out = Vec::with_capacity(destinations.len());
+            for d in destinations {
+                let s = herald_storage::get_subscription(conn, &d.id)?;
+                out.push(SubscriptionResource {
+                    destination_id: d.id,
+                    destination_name: d.name,
+                    org_id: d.org_id,
+                    min_severity: d.min_severity,
+                    subscription: s.into(),
+                });
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// A destination the caller may see; anything else is 404.
+async fn visible_destination(
+    state: &AppState,
+    acting: &Acting,
+    id: String,
+) -> Result<herald_storage::Destination, WebError> {
+    let found = state
+        .db(move |conn| Ok(herald_storage::get_destination(conn, &id)?))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    if acting.org.kind == OrgKind::Manufacturer || found.org_id == acting.org.id {
+        Ok(found)
+    } else {
+        Err(WebError::NotFound)
+    }
+}
+
+/// One destination's subscription.
+#[utoipa::path(get, path = "/api/v1/subscriptions/{destination_id}",
+    params(("destination_id" = String, Path)),
+    responses((status = 200, body = SubscriptionResource), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_subscription(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let acting = acting(&state, &caller, false).await?;
+    let d = visible_destination(&state, &acting, id.into_inner()).await?;
+    let dest_id = d.id.clone();
+    let s = state
+        .db(move |conn| Ok(herald_storage::get_subscription(conn, &dest_id)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(SubscriptionResource {
+        destination_id: d.id,
+        destination_name: d.name,
+        org_id: d.org_id,
+        min_severity: d.min_severity,
+        subscription: s.into(),
+    }))
+}
+
+/// Replaces one destination's subscription (admin tokens of its organization).
+#[utoipa::path(put, path = "/api/v1/subscriptions/{destination_id}",
+    params(("destination_id" = String, Path)), request_body = SubscriptionBody,
+    responses((status = 200, body = SubscriptionResource), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "Unknown product, notice kind or bad text")),
+    security(("bearer" = [])))]
+pub async fn put_subscription(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    let acting = acting(&state, &caller, true).await?;
+    let d = visible_destination(&state, &acting, id.into_inner()).await?;
+    let req: SubscriptionBody = parse_body(&body)?;
+    let mut fields = Vec::new();
+    if let Some(k) = req
+        .event_kinds
+        .iter()
+        .find(|k| !herald_storage::NOTICE_KINDS.contains(&k.as_str()))
+    {
+        fields.push(FieldError {
+            field: "event_kinds".into(),
+            message: format!(
+                "{k:?} is not one of {}",
+                herald_storage::NOTICE_KINDS.join(", ")
+            ),
+        });
+    }
+    if req.routine_opt_out && !req.security_contact {
+        // Allowed (it silences the destination), but almost certainly a mistake worth naming.
+        tracing::info!(destination = %d.id, "subscription opts out of routine notices without being a security contact");
+    }
+    if !fields.is_empty() {
+        return Err(WebError::InvalidFields(fields));
+    }
+    let subscription = Subscription {
+        product_ids: req.product_ids,
+        families: req.families,
+        event_kinds: req.event_kinds,
+        security_contact: req.security_contact,
+        routine_opt_out: req.routine_opt_out,
+    };
+    let (dest_id, actor) = (d.id.clone(), acting.actor());
+    let s = state
+        .db(move |conn| {
+            herald_storage::set_subscription(conn, &dest_id, &subscription, &actor)
+                .map_err(field_error("subscription"))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(SubscriptionResource {
+        destination_id: d.id,
+        destination_name: d.name,
+        org_id: d.org_id,
+        min_severity: d.min_severity,
+        subscription: s.into(),
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// customers and grants (the manufacturer)
+
+/// A hospital that is a customer of the manufacturer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CustomerResource {
+    pub org_id: String,
+    pub name: String,
+    pub slug: String,
+    /// The manufacturer's own reference for the account.
+    pub reference: Option<String>,
+    pub created_at: String,
+}
+
+impl From<Customer> for CustomerResource {
+    fn from(c: Customer) -> Self {
+        Self {
+            org_id: c.hospital_org_id,
+            name: c.hospital_name,
+            slug: c.hospital_slug,
+            reference: c.reference,
+            created_at: c.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// Makes a hospital a customer: an existing hospital organization by `org` (id or slug), or a
+/// new one by `name`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddCustomer {
+    /// Id or slug of an existing hospital organization.
+    pub org: Option<String>,
+    /// Name of a hospital organization, created when missing.
+    pub name: Option<String>,
+    pub reference: Option<String>,
+}
+
+/// Resolves `{org}` (id or slug) to an organization; unknown is 404.
+fn find_org(conn: &mut herald_storage::DbConnection, org: &str) -> Result<Organization, WebError> {
+    if let Some(o) = herald_storage::find_organization(conn, org)? {
+        return Ok(o);
+    }
+    herald_storage::find_organization_by_slug(conn, org)?.ok_or(WebError::NotFound)
+}
+
+async fn manufacturer(
+    state: &AppState,
+    caller: &ApiCaller,
+    admin: bool,
+) -> Result<Acting, WebError> {
+    let acting = acting(state, caller, admin).await?;
+    acting.require_kind(OrgKind::Manufacturer)?;
+    Ok(acting)
+}
+
+/// A customer's installed base as the hospital declared it (manufacturer tokens).
+#[utoipa::path(get, path = "/api/v1/customers/{org}/installed-base",
+    params(("org" = String, Path, description = "Hospital organization id or slug")),
+    responses((status = 200, body = [InstalledProductResource]), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_customer_installed_base(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    org: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let acting = manufacturer(&state, &caller, false).await?;
+    let (maker, org) = (acting.org.id.clone(), org.into_inner());
+    let items = state
+        .db(move |conn| {
+            let hospital = find_org(conn, &org)?;
+            if herald_storage::get_customer(conn, &maker, &hospital.id)?.is_none() {
+                return Err(WebError::NotFound);
+            }
+            Ok(herald_storage::list_installed_base(conn, &hospital.id)?)
+        })
+        .await?;
+    let body: Vec<InstalledProductResource> = items.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Confirms an entry of a customer's installed base: from then on it opens TLP:AMBER advisories
+/// about that product to the hospital (manufacturer admin tokens). Confirming twice is harmless.
+#[utoipa::path(post, path = "/api/v1/customers/{org}/installed-base/{id}/confirm",
+    params(("org" = String, Path, description = "Hospital organization id or slug"),
+        ("id" = String, Path, description = "Installed-base entry id")),
+    responses((status = 200, body = InstalledProductResource), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn confirm_installed_product(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let acting = manufacturer(&state, &caller, true).await?;
+    let (maker, actor) = (acting.org.id.clone(), acting.actor());
+    let (org, id) = path.into_inner();
+    let confirmed = state
+        .db(move |conn| {
+            let hospital = find_org(conn, &org)?;
+            Ok(herald_storage::confirm_installed_product(
+                conn,
+                &maker,
+                &hospital.id,
+                &id,
+                &actor,
+            )?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(InstalledProductResource::from(confirmed)))
+}
+
+/// The manufacturer's customers (manufacturer tokens).
+#[utoipa::path(get, path = "/api/v1/customers",
+    responses((status = 200, body = [CustomerResource]),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_customers(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, WebError> {
+    let acting = manufacturer(&state, &caller, false).await?;
+    let org_id = acting.org.id.clone();
+    let list = state
+        .db(move |conn| Ok(herald_storage::list_customers(conn, &org_id)?))
+        .await?;
+    let body: Vec<CustomerResource> = list.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Makes a hospital a customer (manufacturer admin tokens): it may then read TLP:GREEN
+/// advisories, and TLP:AMBER ones for its installed base.
+#[utoipa::path(post, path = "/api/v1/customers", request_body = AddCustomer,
+    responses((status = 201, body = CustomerResource),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "No organization `org`"),
+        (status = 422, body = ErrorBody, description = "Neither or both of org and name; not a hospital")),
+    security(("bearer" = [])))]
+pub async fn add_customer(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    let acting = manufacturer(&state, &caller, true).await?;
+    let req: AddCustomer = parse_body(&body)?;
+    let org = req.org.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let name = req.name.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let (org, name) = match (org, name) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(unprocessable("org", "give exactly one of `org` and `name`"));
+        }
+        (o, n) => (o.map(str::to_owned), n.map(str::to_owned)),
+    };
+    let (maker, actor) = (acting.org.id.clone(), acting.actor());
+    let customer = state
+        .db(move |conn| {
+            let hospital = match (&org, &name) {
+                (Some(o), _) => find_org(conn, o)?,
+                (_, Some(n)) => herald_storage::ensure_organization(conn, OrgKind::Hospital, n)
+                    .map_err(|e| match e {
+                        StorageError::Conflict(m) => unprocessable("name", m),
+                        other => field_error("name")(other),
+                    })?,
+                _ => return Err(WebError::NotFound),
+            };
+            if hospital.kind != OrgKind::Hospital {
+                return Err(unprocessable(
+                    "org",
+                    format!("{} is a {}, not a hospital", hospital.slug, hospital.kind),
+                ));
+            }
+            herald_storage::add_customer(
+                conn,
+                &maker,
+                &hospital.id,
+                req.reference.as_deref(),
+                &actor,
+            )
+            .map_err(field_error("reference"))
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(CustomerResource::from(customer)))
+}
+
+/// Ends the customer relation (manufacturer admin tokens).
+#[utoipa::path(delete, path = "/api/v1/customers/{org}",
+    params(("org" = String, Path, description = "Hospital organization id or slug")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn remove_customer(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    org: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let acting = manufacturer(&state, &caller, true).await?;
+    let (maker, actor, org) = (acting.org.id.clone(), acting.actor(), org.into_inner());
+    state
+        .db(move |conn| {
+            let hospital = find_org(conn, &org)?;
+            Ok(herald_storage::remove_customer(
+                conn,
+                &maker,
+                &hospital.id,
+                &actor,
+            )?)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Access the manufacturer granted a hospital beyond its installed base.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GrantResource {
+    pub id: String,
+    pub org_id: String,
+    /// Every advisory naming this catalog product (set, or `tracking_id`).
+    pub product_id: Option<String>,
+    /// This one advisory.
+    pub tracking_id: Option<String>,
+    pub note: Option<String>,
+    pub created_at: String,
+}
+
+/// A new grant: exactly one of `product_id` and `tracking_id`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGrant {
+    pub product_id: Option<String>,
+    pub tracking_id: Option<String>,
+    pub note: Option<String>,
+}
+
+fn grant_resource(
+    conn: &mut herald_storage::DbConnection,
+    g: Grant,
+) -> Result<GrantResource, WebError> {
+    let (product_id, tracking_id) = match g.target {
+        GrantTarget::Product(p) => (Some(p), None),
+        GrantTarget::Advisory(a) => (None, herald_storage::advisory_tracking_id(conn, &a)?),
+    };
+    Ok(GrantResource {
+        id: g.id,
+        org_id: g.hospital_org_id,
+        product_id,
+        tracking_id,
+        note: g.note,
+        created_at: g.created_at.to_rfc3339(),
+    })
+}
+
+/// Grants to one hospital (manufacturer tokens).
+#[utoipa::path(get, path = "/api/v1/customers/{org}/grants",
+    params(("org" = String, Path, description = "Hospital organization id or slug")),
+    responses((status = 200, body = [GrantResource]), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_grants(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    org: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let acting = manufacturer(&state, &caller, false).await?;
+    let (maker, org) = (acting.org.id.clone(), org.into_inner());
+    let body = state
+        .db(move |conn| {
+            let hospital = find_org(conn, &org)?;
+            herald_storage::list_grants(conn, &maker, &hospital.id)?
+                .into_iter()
+                .map(|g| grant_resource(conn, g))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Grants a hospital access to a product's advisories or to one advisory, TLP:AMBER included
+/// (manufacturer admin tokens).
+#[utoipa::path(post, path = "/api/v1/customers/{org}/grants", request_body = CreateGrant,
+    params(("org" = String, Path, description = "Hospital organization id or slug")),
+    responses((status = 201, body = GrantResource), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The grant exists already"),
+        (status = 422, body = ErrorBody, description = "Unknown product or advisory, not a hospital")),
+    security(("bearer" = [])))]
+pub async fn create_grant(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    org: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    let acting = manufacturer(&state, &caller, true).await?;
+    let req: CreateGrant = parse_body(&body)?;
+    let product = req
+        .product_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let tracking = req
+        .tracking_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let (product, tracking) = match (product, tracking) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(unprocessable(
+                "product_id",
+                "give exactly one of `product_id` and `tracking_id`",
+            ));
+        }
+        (p, t) => (p.map(str::to_owned), t.map(str::to_owned)),
+    };
+    let (maker, actor, org) = (acting.org.id.clone(), acting.actor(), org.into_inner());
+    let grant = state
+        .db(move |conn| {
+            let hospital = find_org(conn, &org)?;
+            let (target, field) = match (product, tracking) {
+                (Some(p), _) => (GrantTarget::Product(p), "product_id"),
+                (_, Some(t)) => {
+                    let advisory = herald_storage::get_advisory(conn, &t)?.ok_or_else(|| {
+                        unprocessable("tracking_id", format!("no advisory {t:?}"))
+                    })?;
+                    (GrantTarget::Advisory(advisory.id), "tracking_id")
+                }
+                _ => return Err(WebError::NotFound),
+            };
+            let g = herald_storage::create_grant(
+                conn,
+                &maker,
+                &hospital.id,
+                &target,
+                req.note.as_deref(),
+                &actor,
+            )
+            .map_err(field_error(field))?;
+            grant_resource(conn, g)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(grant))
+}
+
+/// Revokes a grant (manufacturer admin tokens).
+#[utoipa::path(delete, path = "/api/v1/customers/{org}/grants/{id}",
+    params(("org" = String, Path, description = "Hospital organization id or slug"),
+        ("id" = String, Path, description = "Grant id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn revoke_grant(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let acting = manufacturer(&state, &caller, true).await?;
+    let (org, id) = path.into_inner();
+    let (maker, actor) = (acting.org.id.clone(), acting.actor());
+    state
+        .db(move |conn| {
+            let hospital = find_org(conn, &org)?;
+            Ok(herald_storage::revoke_grant(
+                conn,
+                &maker,
+                &hospital.id,
+                &id,
+                &actor,
+            )?)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
