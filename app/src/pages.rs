@@ -5,13 +5,16 @@
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use leptos_router::{
-    components::A,
+    components::{A, Form},
     hooks::{use_params_map, use_query_map},
 };
 
 use crate::{
     api::{Login, Logout, current_viewer, get_advisory, list_advisories},
-    model::{AdvisoryListItem, AdvisoryView, ProductView, RemediationView, VulnerabilityView},
+    model::{
+        AdvisoryListItem, AdvisoryListPage, AdvisoryQuery, AdvisoryView, ProductView,
+        RemediationView, VulnerabilityView,
+    },
     ui::{ErrorBox, ExternalLink, SeverityBadge, advisory_path, error_text, score_text},
 };
 
@@ -123,45 +126,159 @@ fn matches_filter(haystack: &str, filter: &str) -> bool {
         .all(|word| haystack.contains(word))
 }
 
+/// The choices of the severity and sort selects: (value, label).
+const SEVERITY_CHOICES: [(&str, &str); 6] = [
+    ("", "Any severity"),
+    ("critical", "Critical"),
+    ("high", "High"),
+    ("medium", "Medium"),
+    ("low", "Low"),
+    ("none", "None / not scored"),
+];
+const SORT_CHOICES: [(&str, &str); 5] = [
+    ("newest", "Newest first"),
+    ("oldest", "Oldest first"),
+    ("severity", "Highest severity (CVSS)"),
+    ("title", "Title"),
+    ("tracking_id", "Tracking ID"),
+];
+const PAGE_SIZE_CHOICES: [&str; 3] = ["25", "50", "100"];
+
+/// `<option>`s of a select, the one matching `current` selected (so the form shows the query
+/// it was submitted with, also without JavaScript).
+fn options(
+    choices: &'static [(&'static str, &'static str)],
+    current: &str,
+) -> impl IntoView + use<> {
+    choices
+        .iter()
+        .map(|(value, label)| {
+            let selected = *value == current;
+            view! { <option value=*value selected=selected>{*label}</option> }
+        })
+        .collect_view()
+}
+
 #[component]
 pub fn ListPage() -> impl IntoView {
     let session = Session::get();
-    let query = use_query_map();
-    let q = move || query.read().get("q").unwrap_or_default();
+    let query_map = use_query_map();
+    let query = Memo::new(move |_| query_map.with(|m| AdvisoryQuery::from_lookup(|k| m.get(k))));
     let advisories = Resource::new(
-        move || (q(), session.generation()),
-        |(q, _)| list_advisories((!q.trim().is_empty()).then_some(q)),
+        move || (query.get(), session.generation()),
+        |(query, _)| list_advisories(query),
     );
     // `None` until the user types: the server already filtered by `q`, and the rows it sent
     // must hydrate unchanged.
     let (filter, set_filter) = signal(None::<String>);
+    // A new query (the form submitted, a page link followed) shows new rows: the live filter
+    // starts over from the box's new value.
+    Effect::new(move |_| {
+        query.track();
+        set_filter.set(None);
+    });
+    let field = move |get: fn(&AdvisoryQuery) -> Option<String>| {
+        move || query.with(|q| get(q).unwrap_or_default())
+    };
 
     view! {
         <Title text="Advisories"/>
         <h1>"Security advisories"</h1>
-        // A plain GET form: without JavaScript it reloads the page with `?q=`; once hydrated,
-        // typing filters the rows already shown.
-        <form method="get" action="/advisories" role="search" class="filter-form">
-            <label for="advisory-filter">"Search by title, tracking ID, CVE or product"</label>
-            <div class="filter-row">
-                <input
-                    id="advisory-filter"
-                    type="search"
-                    name="q"
-                    autocomplete="off"
-                    data-testid="advisory-filter"
-                    value=q
-                    on:input=move |ev| set_filter.set(Some(event_target_value(&ev)))
-                />
-                <button type="submit">"Search"</button>
-            </div>
-        </form>
         <Suspense fallback=|| view! { <p class="muted">"Loading advisories…"</p> }>
             {move || Suspend::new(async move {
-                match advisories.await {
-                    Ok(items) => view! { <AdvisoryTable items filter/> }.into_any(),
+                let result = advisories.await;
+                let products = result
+                    .as_ref()
+                    .map(|page| page.products.clone())
+                    .unwrap_or_default();
+                let current = query.get_untracked();
+                let q = current.q.clone().unwrap_or_default();
+                let product = current.product.clone().unwrap_or_default();
+                let severity = current.severity.clone().unwrap_or_default();
+                let sort = current.sort.clone().unwrap_or_else(|| "newest".to_string());
+                let per_page = current.per_page.clone().unwrap_or_else(|| "25".to_string());
+                let product_options = products
+                    .into_iter()
+                    .map(|p| {
+                        let selected = p.id == product;
+                        view! { <option value=p.id selected=selected>{p.label}</option> }
+                    })
+                    .collect_view();
+                let page_sizes = PAGE_SIZE_CHOICES
+                    .iter()
+                    .map(|n| {
+                        let selected = *n == per_page;
+                        view! { <option value=*n selected=selected>{*n}</option> }
+                    })
+                    .collect_view();
+                let form = view! {
+                    // A plain GET form: without JavaScript it loads `/advisories?q=...&...`; once
+                    // hydrated the router navigates to the same URL without a reload, and typing
+                    // in the search box filters the rows already shown.
+                    <Form method="get" action="/advisories" attr:role="search" attr:class="filter-form">
+                        <label for="advisory-filter">"Search by title, tracking ID, CVE or product"</label>
+                        <div class="filter-row">
+                            <input
+                                id="advisory-filter"
+                                type="search"
+                                name="q"
+                                maxlength="200"
+                                autocomplete="off"
+                                data-testid="advisory-filter"
+                                value=q
+                                on:input=move |ev| set_filter.set(Some(event_target_value(&ev)))
+                            />
+                            <button type="submit" data-testid="advisory-search">"Search"</button>
+                        </div>
+                        <div class="filter-grid">
+                            <label>
+                                "CVE"
+                                <input type="text" name="cve" placeholder="CVE-2026-12345" value=field(|q| q.cve.clone()) data-testid="filter-cve"/>
+                            </label>
+                            <label>
+                                "Product"
+                                <select name="product" data-testid="filter-product">
+                                    <option value="">"Any product"</option>
+                                    {product_options}
+                                </select>
+                            </label>
+                            <label>
+                                "Severity"
+                                <select name="severity" data-testid="filter-severity">
+                                    {options(&SEVERITY_CHOICES, &severity)}
+                                </select>
+                            </label>
+                            <label>
+                                "Released from"
+                                <input type="date" name="from" value=field(|q| q.from.clone()) data-testid="filter-from"/>
+                            </label>
+                            <label>
+                                "Released to"
+                                <input type="date" name="to" value=field(|q| q.to.clone()) data-testid="filter-to"/>
+                            </label>
+                            <label>
+                                "Sort"
+                                <select name="sort" data-testid="filter-sort">
+                                    {options(&SORT_CHOICES, &sort)}
+                                </select>
+                            </label>
+                            <label>
+                                "Per page"
+                                <select name="per_page" data-testid="filter-per-page">{page_sizes}</select>
+                            </label>
+                        </div>
+                        <p class="filter-actions">
+                            <button type="submit">"Apply filters"</button>
+                            " "
+                            <A href="/advisories">"Clear"</A>
+                        </p>
+                    </Form>
+                };
+                let body = match result {
+                    Ok(page) => view! { <AdvisoryTable page query=current filter/> }.into_any(),
                     Err(error) => view! { <ErrorBox error/> }.into_any(),
-                }
+                };
+                view! { {form} {body} }
             })}
         </Suspense>
     }
@@ -169,21 +286,42 @@ pub fn ListPage() -> impl IntoView {
 
 #[component]
 fn AdvisoryTable(
-    items: Vec<AdvisoryListItem>,
+    page: AdvisoryListPage,
+    query: AdvisoryQuery,
     filter: ReadSignal<Option<String>>,
 ) -> impl IntoView {
+    let AdvisoryListPage {
+        items,
+        total,
+        page: number,
+        pages,
+        per_page,
+        ..
+    } = page;
     if items.is_empty() {
+        // Past the last page: say so and link to the pages that exist.
+        if total > 0 {
+            let last = query.with_page(pages).list_path();
+            return view! {
+                <p class="notice" data-testid="advisory-empty">
+                    {format!("There is no page {number}: {total} advisories match, on {pages} pages. ")}
+                    <A href=last>"Go to the last page"</A>
+                </p>
+            }
+            .into_any();
+        }
         return view! {
             <p class="notice" data-testid="advisory-empty">"No advisories match."</p>
         }
         .into_any();
     }
-    let total = items.len();
+    let on_page = items.len();
+    let first_row = (number - 1) * per_page + 1;
     let haystacks: Vec<String> = items.iter().map(haystack).collect();
     let shown = move || {
         filter.with(|f| match f {
             Some(f) => haystacks.iter().filter(|h| matches_filter(h, f)).count(),
-            None => total,
+            None => on_page,
         })
     };
     let rows = items
@@ -239,6 +377,9 @@ fn AdvisoryTable(
                     if total == 1 { "advisory" } else { "advisories" },
                 )
             }}
+            <span data-testid="advisory-range">
+                {format!(" (rows {}–{}, page {number} of {pages})", first_row, first_row + on_page as u64 - 1)}
+            </span>
         </p>
         <div class="table-wrap">
             <table class="advisories">
@@ -256,6 +397,47 @@ fn AdvisoryTable(
                 <tbody>{rows}</tbody>
             </table>
         </div>
+        <Pager query number pages/>
+    }
+    .into_any()
+}
+
+/// Links to the first, previous, nearby, next and last pages; each keeps the query.
+#[component]
+fn Pager(query: AdvisoryQuery, number: u64, pages: u64) -> impl IntoView {
+    if pages <= 1 {
+        return ().into_any();
+    }
+    let link = |to: u64, label: String, rel: Option<&'static str>| {
+        let href = query.with_page(to).list_path();
+        if to == number {
+            view! { <li><span aria-current="page" class="current">{label}</span></li> }.into_any()
+        } else {
+            view! { <li><A href=href attr:rel=rel>{label}</A></li> }.into_any()
+        }
+    };
+    let mut parts = Vec::new();
+    if number > 1 {
+        parts.push(link(1, "« First".to_string(), None));
+        parts.push(link(
+            number.min(pages + 1) - 1,
+            "‹ Previous".to_string(),
+            Some("prev"),
+        ));
+    }
+    let low = number.saturating_sub(2).max(1);
+    let high = (number + 2).min(pages);
+    for n in low..=high {
+        parts.push(link(n, n.to_string(), None));
+    }
+    if number < pages {
+        parts.push(link(number + 1, "Next ›".to_string(), Some("next")));
+        parts.push(link(pages, "Last »".to_string(), None));
+    }
+    view! {
+        <nav class="pager" aria-label="Pages" data-testid="pager">
+            <ul class="plain">{parts}</ul>
+        </nav>
     }
     .into_any()
 }

@@ -128,6 +128,9 @@ pub fn publish_document(
             actor,
         },
     )?;
+    // Committed: serving caches of this process drop what they hold now (other processes'
+    // caches notice within their poll interval).
+    crate::web::serving_cache::note_local_change();
     Ok(Published {
         csaf_url: csaf_url(config, &path),
         portal_url: portal_url(config, &summary.tracking_id),
@@ -207,6 +210,7 @@ pub fn sign_unsigned_revisions(
             key.verify_detached(&bytes, &signature)?;
             if herald_storage::add_revision_signature(conn, &revision_id, &signature)? {
                 signed += 1;
+                crate::web::serving_cache::note_local_change();
             }
         }
     }
@@ -236,5 +240,6 @@ pub fn import_signing_key(
         },
         actor,
     )?;
+    crate::web::serving_cache::note_local_change();
     Ok(key)
 }

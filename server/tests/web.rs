@@ -421,6 +421,572 @@ async fn portal_links_agree_with_published_urls() {
     }
 }
 
+/// Publishes the four demo documents (three WHITE, one GREEN) through the one publish path.
+fn publish_demos(h: &common::Harness) {
+    let mut conn = h.test_db.conn().expect("conn");
+    for name in [
+        "mms-sa-2026-001.json",
+        "mms-sa-2026-002.json",
+        "mms-sa-2026-003.json",
+        "mms-ia-2026-001.json",
+    ] {
+        herald_server::publish::publish_document(
+            &mut conn,
+            &h.state.config,
+            &demo(name),
+            &h.maker_id,
+            "test",
+        )
+        .expect("publish");
+    }
+}
+
+/// GET `uri`: status, headers and body.
+macro_rules! get {
+    ($app:expr, $uri:expr) => {{
+        let resp = test::call_service($app, test::TestRequest::get().uri($uri).to_request()).await;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = test::read_body(resp).await.to_vec();
+        (status, headers, body)
+    }};
+}
+
+fn tracking_ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|a| a["tracking_id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// The `value`s of the product filter's options, with their labels.
+fn product_options(html: &str) -> Vec<(String, String)> {
+    let start = html.find("name=\"product\"").expect("product select");
+    let end = start + html[start..].find("</select>").expect("select end");
+    html[start..end]
+        .split("<option value=\"")
+        .skip(1)
+        .filter_map(|o| {
+            let (value, rest) = o.split_once('"')?;
+            let label = rest.split_once('>')?.1.split('<').next()?;
+            (!value.is_empty()).then(|| (value.to_owned(), label.to_owned()))
+        })
+        .collect()
+}
+
+/// The `<option ...>` tag of `value` in the select named `name`.
+fn option_tag<'a>(html: &'a str, name: &str, value: &str) -> &'a str {
+    let start = html
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("select {name}"));
+    let at = start
+        + html[start..]
+            .find(&format!("<option value=\"{value}\""))
+            .unwrap_or_else(|| panic!("option {value} of {name}"));
+    let end = at + html[at..].find('>').expect("tag end");
+    &html[at..=end]
+}
+
+async fn advisory_list_api(backend: Backend) {
+    let h = harness(backend);
+    let app = app!(h);
+    publish_demos(&h);
+    let list = |uri: &str| {
+        let uri = uri.to_owned();
+        let app = &app;
+        async move {
+            let (status, headers, body) = get!(app, &uri);
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{uri}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            let total: i64 = headers
+                .get("x-total-count")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{uri}: no X-Total-Count"));
+            let link = headers
+                .get("link")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let json: Value = serde_json::from_slice(&body).expect("json");
+            (tracking_ids(&json), total, link)
+        }
+    };
+    let (ids, total, link) = list("/api/v1/advisories").await;
+    assert_eq!(
+        ids,
+        ["MMS-IA-2026-001", "MMS-SA-2026-002", "MMS-SA-2026-001"]
+    );
+    assert_eq!(
+        total, 3,
+        "the GREEN advisory is not counted for anonymous callers"
+    );
+    assert!(
+        link.contains("rel=\"first\"") && link.contains("rel=\"last\""),
+        "{link}"
+    );
+    assert!(!link.contains("rel=\"next\""), "{link}");
+
+    let cases: &[(&str, &[&str])] = &[
+        ("severity=critical", &["MMS-SA-2026-002"]),
+        ("severity=HIGH", &["MMS-SA-2026-001"]),
+        ("severity=none", &["MMS-IA-2026-001"]),
+        (
+            "severity=",
+            &["MMS-IA-2026-001", "MMS-SA-2026-002", "MMS-SA-2026-001"],
+        ),
+        ("cve=cve-2099-10001", &["MMS-SA-2026-001"]),
+        ("cve=CVE-2099-10003", &[]),
+        ("from=2026-05-01&to=2026-06-30", &["MMS-SA-2026-002"]),
+        ("to=2026-03-10", &["MMS-SA-2026-001"]),
+        ("from=2026-07-01", &["MMS-IA-2026-001"]),
+        (
+            "sort=oldest",
+            &["MMS-SA-2026-001", "MMS-SA-2026-002", "MMS-IA-2026-001"],
+        ),
+        (
+            "sort=severity",
+            &["MMS-SA-2026-002", "MMS-SA-2026-001", "MMS-IA-2026-001"],
+        ),
+        (
+            "sort=title",
+            &["MMS-IA-2026-001", "MMS-SA-2026-001", "MMS-SA-2026-002"],
+        ),
+        (
+            "sort=tracking_id",
+            &["MMS-IA-2026-001", "MMS-SA-2026-001", "MMS-SA-2026-002"],
+        ),
+        (
+            "q=flowsure&sort=oldest",
+            &["MMS-SA-2026-001", "MMS-IA-2026-001"],
+        ),
+        ("q=FlowSure&severity=high", &["MMS-SA-2026-001"]),
+        // Hostile text: LIKE wildcards and markup are literal.
+        ("q=%25", &[]),
+        ("q=_", &[]),
+        ("q=%3Cscript%3E", &[]),
+        ("q=%27%20OR%201%3D1%20--", &[]),
+    ];
+    for (query, want) in cases {
+        let (ids, total, _) = list(&format!("/api/v1/advisories?{query}")).await;
+        assert_eq!(ids, *want, "{query}");
+        assert_eq!(total as usize, want.len(), "{query}");
+    }
+
+    // Paging: the total counts every page; Link keeps the query.
+    let (ids, total, link) = list("/api/v1/advisories?sort=oldest&limit=1&offset=1").await;
+    assert_eq!(
+        (ids.as_slice(), total),
+        (&["MMS-SA-2026-002".to_owned()][..], 3)
+    );
+    for rel in ["first", "prev", "next", "last"] {
+        assert!(
+            link.contains(&format!("rel=\"{rel}\"")),
+            "{rel} missing: {link}"
+        );
+    }
+    assert!(
+        link.contains(&format!(
+            "<{BASE}/api/v1/advisories?sort=oldest&limit=1&offset=2>; rel=\"next\""
+        )),
+        "{link}"
+    );
+    assert!(link.contains("offset=2>; rel=\"last\""), "{link}");
+    let (ids, total, _) = list("/api/v1/advisories?offset=50").await;
+    assert!(
+        ids.is_empty() && total == 3,
+        "past the end: empty page, same total"
+    );
+
+    // The product filter takes catalog ids (as the list page offers them).
+    let (_, _, html) = get!(&app, "/advisories");
+    let html = String::from_utf8(html).expect("utf8");
+    let products = product_options(&html);
+    assert!(
+        !products.is_empty(),
+        "the page offers the catalog's products"
+    );
+    assert!(
+        !products
+            .iter()
+            .any(|(_, label)| label.contains("ClearScan")),
+        "a product named only by a GREEN advisory is not offered to anonymous readers: {products:?}"
+    );
+    let (id, label) = products
+        .iter()
+        .find(|(_, label)| label.contains("VitaView"))
+        .unwrap_or_else(|| panic!("VitaView in {products:?}"));
+    let (ids, _, _) = list(&format!("/api/v1/advisories?product={id}")).await;
+    assert_eq!(ids, ["MMS-SA-2026-002"], "product {label}");
+
+    // Invalid parameters: 400 naming the parameter.
+    for (query, names) in [
+        ("severity=severe", "severity"),
+        ("from=2026-13-01", "from"),
+        ("to=yesterday", "to"),
+        ("from=2026-05-01&to=2026-01-01", "from"),
+        ("sort=random", "sort"),
+        ("cve=CVE-1", "cve"),
+        ("product=%27%20OR%201%3D1", "product"),
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("limit=ten", "limit"),
+        ("offset=-1", "offset"),
+        ("q=a%00b", "q"),
+    ] {
+        let (status, _, body) = get!(&app, &format!("/api/v1/advisories?{query}"));
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {text}");
+        assert!(
+            text.contains(names),
+            "{query}: the message names {names}: {text}"
+        );
+    }
+    let long = "x".repeat(201);
+    let (status, _, _) = get!(&app, &format!("/api/v1/advisories?q={long}"));
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The OpenAPI document describes the parameters.
+    let (_, _, body) = get!(&app, "/api/v1/openapi.json");
+    let doc: Value = serde_json::from_slice(&body).expect("json");
+    let params: Vec<&str> = doc["paths"]["/api/v1/advisories"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in [
+        "q", "cve", "product", "severity", "from", "to", "sort", "limit", "offset",
+    ] {
+        assert!(params.contains(&name), "{name} not in {params:?}");
+    }
+}
+
+/// The list page without JavaScript: a GET form whose fields show the query, server-side
+/// filtering, sorting and paging, page links that keep the query, clear errors.
+async fn advisory_list_page(backend: Backend) {
+    let h = harness(backend);
+    let app = app!(h);
+    publish_demos(&h);
+    let page = |uri: &str| {
+        let uri = uri.to_owned();
+        let app = &app;
+        async move {
+            let (status, _, body) = get!(app, &uri);
+            (status, String::from_utf8(body).expect("utf8"))
+        }
+    };
+    let rows = |html: &str| -> Vec<String> {
+        html.split("data-testid=\"advisory-row\" data-tracking-id=\"")
+            .skip(1)
+            .filter_map(|r| r.split('"').next())
+            .map(str::to_owned)
+            .collect()
+    };
+
+    let (status, html) = page("/advisories").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("<form")
+            && html.contains("method=\"get\"")
+            && html.contains("action=\"/advisories\"")
+    );
+    for field in [
+        "name=\"q\"",
+        "name=\"cve\"",
+        "name=\"product\"",
+        "name=\"severity\"",
+        "name=\"from\"",
+        "name=\"to\"",
+        "name=\"sort\"",
+        "name=\"per_page\"",
+    ] {
+        assert!(html.contains(field), "{field} missing from the form");
+    }
+    assert_eq!(
+        rows(&html),
+        ["MMS-IA-2026-001", "MMS-SA-2026-002", "MMS-SA-2026-001"]
+    );
+
+    let (status, html) = page("/advisories?severity=critical&sort=oldest&from=2026-01-01").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rows(&html), ["MMS-SA-2026-002"]);
+    assert!(
+        option_tag(&html, "severity", "critical").contains("selected"),
+        "the form keeps the severity"
+    );
+    assert!(!option_tag(&html, "severity", "high").contains("selected"));
+    assert!(
+        option_tag(&html, "sort", "oldest").contains("selected"),
+        "the form keeps the sort"
+    );
+    assert!(
+        html.contains("value=\"2026-01-01\""),
+        "the form keeps the date"
+    );
+
+    // Paging keeps the query in its links.
+    let (_, html) = page("/advisories?q=FlowSure&per_page=1&sort=oldest").await;
+    assert_eq!(rows(&html), ["MMS-SA-2026-001"]);
+    assert!(html.contains("page 1 of 2"), "{html}");
+    assert!(
+        html.contains("href=\"/advisories?q=FlowSure&amp;sort=oldest&amp;per_page=1&amp;page=2\"")
+            || html.contains("href=\"/advisories?q=FlowSure&sort=oldest&per_page=1&page=2\""),
+        "the next page link keeps the query"
+    );
+    let (_, html) = page("/advisories?q=FlowSure&per_page=1&sort=oldest&page=2").await;
+    assert_eq!(rows(&html), ["MMS-IA-2026-001"]);
+    assert!(
+        html.contains("value=\"FlowSure\""),
+        "the search box keeps the text"
+    );
+
+    // Past the last page: a clear answer with a way back.
+    let (status, html) = page("/advisories?q=FlowSure&per_page=1&page=9").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(rows(&html).is_empty());
+    assert!(html.contains("There is no page 9"), "{html}");
+    assert!(html.contains("page=2\""), "links to the last page");
+
+    // Invalid parameters: 400 and a message naming the field; the form is still there.
+    for (query, says) in [
+        ("from=2026-02-30", "from must be a date"),
+        ("severity=severe", "severity must be one of"),
+        ("page=0", "page must be"),
+        ("per_page=1000", "per_page must be"),
+        ("sort=%3Cscript%3E", "sort must be one of"),
+    ] {
+        let (status, html) = page(&format!("/advisories?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(html.contains(says), "{query}: {says}");
+        assert!(
+            html.contains("name=\"q\""),
+            "{query}: the form is shown with the error"
+        );
+        assert!(!html.contains("<script>"), "{query}: markup escaped");
+    }
+
+    // Hostile search text is shown as text in the box and finds nothing.
+    let (status, html) = page("/advisories?q=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E%25_").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !html.contains("<script>alert(1)"),
+        "markup from the query escaped"
+    );
+    assert!(rows(&html).is_empty());
+}
+
+/// The serving cache: hits answer byte-exact with validators; a publish by another process is
+/// picked up by the poll, a local publish at once; document and signature always match; the
+/// access decision still comes first for restricted documents.
+async fn serving_cache_consistency(backend: Backend) {
+    use sha2::Digest;
+    let h = harness(backend);
+    let app = app!(h);
+    let publish = h.token(&[Scope::Publish]);
+    let v1 = demo("mms-sa-2026-001.json");
+    let resp = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/api/v1/advisories")
+            .insert_header(bearer(&publish))
+            .set_payload(v1.clone())
+            .to_request(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let path = "/.well-known/csaf/white/2026/mms-sa-2026-001.json";
+    let key = {
+        let mut conn = h.test_db.conn().expect("conn");
+        herald_server::publish::signing_key(&mut conn, &h.state.config).expect("key")
+    };
+    // A document, its hashes and its signature always belong together.
+    let consistent = |doc: &[u8], sha: &[u8], asc: &[u8]| {
+        let sha = String::from_utf8_lossy(sha);
+        sha.starts_with(&hex::encode(sha2::Sha256::digest(doc)))
+            && key
+                .verify_detached(doc, &String::from_utf8_lossy(asc))
+                .is_ok()
+    };
+    for _ in 0..3 {
+        let (status, headers, doc) = get!(&app, path);
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(doc, v1);
+        assert_eq!(
+            headers
+                .get("access-control-allow-origin")
+                .map(|v| v.as_bytes()),
+            Some(&b"*"[..])
+        );
+        assert!(headers.contains_key("etag") && headers.contains_key("last-modified"));
+        let etag = headers.get("etag").cloned().expect("etag");
+        let resp = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri(path)
+                .insert_header(("If-None-Match", etag))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    }
+    assert!(!h.state.serving.is_empty(), "the document is cached");
+    let (_, _, index) = get!(&app, "/.well-known/csaf/white/index.txt");
+    assert_eq!(
+        String::from_utf8_lossy(&index).trim(),
+        "2026/mms-sa-2026-001.json"
+    );
+    // The poll's first look records where the database stands (and starts over).
+    h.state.serving.poll(&h.state).await.expect("poll");
+    assert!(
+        !h.state.serving.poll(&h.state).await.expect("poll"),
+        "nothing new"
+    );
+
+    // Revision 2 written by "another process": straight into storage, no local notice.
+    let mut doc: Value = serde_json::from_slice(&v1).expect("json");
+    let tracking = &mut doc["document"]["tracking"];
+    tracking["version"] = "2".into();
+    tracking["current_release_date"] = "2026-03-11T09:00:00.000Z".into();
+    tracking["revision_history"]
+        .as_array_mut()
+        .expect("history")
+        .push(serde_json::json!({ "date": "2026-03-11T09:00:00.000Z", "number": "2", "summary": "Second." }));
+    let v2 = serde_json::to_vec_pretty(&doc).expect("json");
+    {
+        let mut conn = h.test_db.conn().expect("conn");
+        let summary = herald_csaf::validate(&v2).expect("valid").summary;
+        let signature = key.sign_detached(&v2).expect("sign");
+        herald_storage::publish(
+            &mut conn,
+            &herald_storage::PublishRequest {
+                summary: &summary,
+                document: &v2,
+                sha256: &hex::encode(sha2::Sha256::digest(&v2)),
+                sha512: &hex::encode(sha2::Sha512::digest(&v2)),
+                signature: Some(signature),
+                path: "white/2026/mms-sa-2026-001.json",
+                publisher_org_id: &h.maker_id,
+                actor: "other-process",
+            },
+        )
+        .expect("publish v2");
+    }
+    // Before the poll: the old or the new unit, never a mix.
+    let (_, _, doc) = get!(&app, path);
+    let (_, _, sha) = get!(&app, &format!("{path}.sha256"));
+    let (_, _, asc) = get!(&app, &format!("{path}.asc"));
+    assert!(doc == v1 || doc == v2);
+    assert!(
+        consistent(&doc, &sha, &asc),
+        "document, hash and signature of one revision"
+    );
+    // The poll sees the other process's publication and drops the cache.
+    assert!(
+        h.state.serving.poll(&h.state).await.expect("poll"),
+        "the mark moved"
+    );
+    let (_, _, doc) = get!(&app, path);
+    let (_, _, sha) = get!(&app, &format!("{path}.sha256"));
+    let (_, _, asc) = get!(&app, &format!("{path}.asc"));
+    assert_eq!(doc, v2, "after the poll the new revision is served");
+    assert!(consistent(&doc, &sha, &asc));
+    assert!(
+        !h.state.serving.poll(&h.state).await.expect("poll"),
+        "nothing new"
+    );
+
+    // Revision 3 through the API: served at once, no poll needed.
+    let tracking = &mut doc_mut(&v2);
+    let v3 = {
+        let t = &mut tracking["document"]["tracking"];
+        t["version"] = "3".into();
+        t["current_release_date"] = "2026-03-12T09:00:00.000Z".into();
+        t["revision_history"]
+            .as_array_mut()
+            .expect("history")
+            .push(serde_json::json!({ "date": "2026-03-12T09:00:00.000Z", "number": "3", "summary": "Third." }));
+        serde_json::to_vec_pretty(&*tracking).expect("json")
+    };
+    let resp = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/api/v1/advisories")
+            .insert_header(bearer(&publish))
+            .set_payload(v3.clone())
+            .to_request(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let (_, _, doc) = get!(&app, path);
+    let (_, _, sha) = get!(&app, &format!("{path}.sha256"));
+    let (_, _, asc) = get!(&app, &format!("{path}.asc"));
+    assert_eq!(doc, v3, "a local publish is served at once");
+    assert!(consistent(&doc, &sha, &asc));
+
+    // A restricted document in the cache is still fenced by the access decision.
+    let resp = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/api/v1/advisories")
+            .insert_header(bearer(&publish))
+            .set_payload(demo("mms-sa-2026-003.json"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let green = "/.well-known/csaf/green/2026/mms-sa-2026-003.json";
+    let maker = h.token(&[Scope::Read]);
+    let hospital = h.hospital_token("St. Example General Hospital", &[Scope::Read]);
+    let resp = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri(green)
+            .insert_header(bearer(&maker))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers().get("cache-control").map(|v| v.as_bytes()),
+        Some(&b"private"[..])
+    );
+    let (status, _, _) = get!(&app, green);
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "cached, still not for anonymous callers"
+    );
+    let resp = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri(&format!("{green}.asc"))
+            .insert_header(bearer(&hospital))
+            .to_request(),
+    )
+    .await;
+    assert_ne!(
+        resp.status(),
+        StatusCode::OK,
+        "cached, still not for the unentitled"
+    );
+}
+
+fn doc_mut(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).expect("json")
+}
+
+on_both_backends!(
+    advisory_list_api,
+    advisory_list_page,
+    serving_cache_consistency,
+);
+
 on_both_backends!(
     health_and_openapi,
     publish_and_distribute,

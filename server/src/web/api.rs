@@ -9,7 +9,7 @@ use utoipa::OpenApi;
 
 use crate::publish::{Published, csaf_url, portal_url, publish_document};
 use crate::state::AppState;
-use crate::web::auth::ApiCaller;
+use crate::web::auth::{ApiCaller, ReadCaller};
 use crate::web::destinations;
 use crate::web::error::{ErrorBody, FieldError, FindingBody, WebError};
 
@@ -27,12 +27,27 @@ use crate::web::error::{ErrorBody, FieldError, FindingBody, WebError};
         destinations::disable_destination, destinations::test_destination,
         destinations::replay_dead_letters, destinations::list_deliveries,
         destinations::get_delivery, destinations::replay_delivery,
+        crate::web::customers::list_installed_base, crate::web::customers::add_installed_product,
+        crate::web::customers::list_customer_installed_base, crate::web::customers::confirm_installed_product,
+        crate::web::customers::remove_installed_product, crate::web::customers::list_subscriptions,
+        crate::web::customers::get_subscription, crate::web::customers::put_subscription,
+        crate::web::customers::list_customers, crate::web::customers::add_customer,
+        crate::web::customers::remove_customer, crate::web::customers::list_grants,
+        crate::web::customers::create_grant, crate::web::customers::revoke_grant,
+        crate::web::templates::list_templates, crate::web::templates::put_template,
+        crate::web::templates::delete_template,
     ),
     components(schemas(
         AdvisoryResource, Published, ErrorBody, FindingBody, FieldError, crate::web::Health,
         destinations::DestinationResource, destinations::CreateDestination,
         destinations::UpdateDestination, destinations::TestResult, destinations::ReplayCount,
         destinations::DeliveryResource, destinations::AttemptResource,
+        crate::web::customers::InstalledProductResource, crate::web::customers::AddInstalledProduct,
+        crate::web::customers::SubscriptionBody, crate::web::customers::SubscriptionResource,
+        crate::web::customers::CustomerResource, crate::web::customers::AddCustomer,
+        crate::web::customers::GrantResource, crate::web::customers::CreateGrant,
+        crate::web::templates::TemplateResource, crate::web::templates::TemplateList,
+        crate::web::templates::PutTemplate,
     )),
     modifiers(&BearerAuth)
 )]
@@ -56,7 +71,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/advisories", web::get().to(list_advisories))
         .route("/advisories", web::post().to(create_advisory))
         .route("/advisories/{tracking_id}", web::get().to(get_advisory))
-        .configure(destinations::configure);
+        .configure(destinations::configure)
+        .configure(crate::web::customers::configure)
+        .configure(crate::web::templates::configure);
 }
 
 async fn openapi_json() -> HttpResponse {
@@ -102,36 +119,90 @@ impl AdvisoryResource {
     }
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Free text over title, tracking id, CVE and product names.
+    /// Free text over title, tracking id, CVE and product names (case-insensitive substring; `%`
+    /// and `_` are literal). At most 200 characters.
     pub q: Option<String>,
+    /// One CVE id, e.g. `CVE-2026-12345` (exact, any case).
+    pub cve: Option<String>,
+    /// A catalog product id: only advisories naming that product.
+    pub product: Option<String>,
+    /// Highest CVSS severity: `critical`, `high`, `medium`, `low` or `none` (`none` also matches
+    /// advisories without a score).
+    pub severity: Option<String>,
+    /// Current release date on or after this day (`YYYY-MM-DD`, UTC).
+    pub from: Option<String>,
+    /// Current release date on or before this day (`YYYY-MM-DD`, UTC).
+    pub to: Option<String>,
+    /// `newest` (default), `oldest`, `severity` (highest CVSS first), `title`, `tracking_id`.
+    pub sort: Option<String>,
     /// Page size, 1 to 200 (default 50).
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
+    #[param(value_type = Option<i64>)]
+    pub limit: Option<String>,
+    /// How many matches to skip (default 0). Past the end the answer is an empty list.
+    #[param(value_type = Option<i64>)]
+    pub offset: Option<String>,
 }
 
-/// Lists published advisories, newest first.
+/// Largest page the API serves.
+const MAX_API_LIMIT: i64 = 200;
+
+/// Lists published advisories the caller may see, newest first unless `sort` says otherwise.
+/// The body is one page; `X-Total-Count` gives the number of matches over all pages and `Link`
+/// (RFC 8288) the `first`, `prev`, `next` and `last` pages with the same query.
 #[utoipa::path(get, path = "/api/v1/advisories", params(ListParams),
-    responses((status = 200, body = [AdvisoryResource]), (status = 401, body = ErrorBody)),
+    responses(
+        (status = 200, body = [AdvisoryResource], headers(
+            ("X-Total-Count" = i64, description = "Matches over all pages"),
+            ("Link" = String, description = "first, prev, next and last pages (RFC 8288)"),
+        )),
+        (status = 400, body = ErrorBody, description = "A parameter is invalid; the message names it"),
+        (status = 401, body = ErrorBody),
+    ),
     security((), ("bearer" = [])))]
 pub async fn list_advisories(
     state: web::Data<AppState>,
-    // Extracted so that a bad credential is refused (401) even where anonymous callers may read.
-    _caller: ApiCaller,
+    // A bad credential is refused (401) even where anonymous callers may read.
+    caller: ReadCaller,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, WebError> {
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(WebError::BadRequest(
-            "limit must be between 1 and 200".into(),
-        ));
-    }
+    let parsed = crate::advisory_list::parse(&crate::advisory_list::ListParams {
+        q: params.q.as_deref(),
+        cve: params.cve.as_deref(),
+        product: params.product.as_deref(),
+        severity: params.severity.as_deref(),
+        from: params.from.as_deref(),
+        to: params.to.as_deref(),
+        sort: params.sort.as_deref(),
+    })
+    .map_err(WebError::BadRequest)?;
+    let limit = crate::advisory_list::bounded("limit", params.limit.as_deref(), 50, MAX_API_LIMIT)
+        .map_err(WebError::BadRequest)?;
+    let offset = match params
+        .offset
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+    {
+        None => 0,
+        Some(o) => o
+            .parse::<i64>()
+            .ok()
+            .filter(|o| (0..=i64::from(i32::MAX)).contains(o))
+            .ok_or_else(|| {
+                WebError::BadRequest(format!(
+                    "offset must be a whole number from 0 to {}",
+                    i32::MAX
+                ))
+            })?,
+    };
     let filter = AdvisoryFilter {
-        text: params.q.clone().filter(|q| !q.trim().is_empty()),
-        tlps: crate::web::auth::listed_tlps(),
+        reader: caller.reader.clone(),
         limit,
-        offset: params.offset.unwrap_or(0).max(0),
+        offset,
+        ..parsed
     };
     let rows = state
         .db(move |conn| Ok(herald_storage::list_advisories(conn, &filter)?))
@@ -141,7 +212,67 @@ pub async fn list_advisories(
         .iter()
         .map(|r| AdvisoryResource::new(&state.config, &r.summary, &r.path))
         .collect();
-    Ok(HttpResponse::Ok().json(body))
+    let mut resp = HttpResponse::Ok();
+    resp.insert_header(("X-Total-Count", rows.total.to_string()));
+    private_if_personal(&mut resp, &caller);
+    resp.insert_header((
+        actix_web::http::header::LINK,
+        page_links(&state.config.base_url, &params, limit, offset, rows.total),
+    ));
+    Ok(resp.json(body))
+}
+
+/// The RFC 8288 `Link` header of a list page: the same query at other offsets.
+fn page_links(base_url: &str, params: &ListParams, limit: i64, offset: i64, total: i64) -> String {
+    let url = |at: i64| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("q", &params.q),
+            ("cve", &params.cve),
+            ("product", &params.product),
+            ("severity", &params.severity),
+            ("from", &params.from),
+            ("to", &params.to),
+            ("sort", &params.sort),
+        ] {
+            if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                query.append_pair(key, v);
+            }
+        }
+        query.append_pair("limit", &limit.to_string());
+        query.append_pair("offset", &at.to_string());
+        format!(
+            "<{}/api/v1/advisories?{}>",
+            base_url.trim_end_matches('/'),
+            query.finish()
+        )
+    };
+    let last = if total == 0 {
+        0
+    } else {
+        (total - 1) / limit * limit
+    };
+    let mut links = vec![format!("{}; rel=\"first\"", url(0))];
+    if offset > 0 {
+        links.push(format!(
+            "{}; rel=\"prev\"",
+            url((offset - limit).clamp(0, last))
+        ));
+    }
+    if offset + limit < total {
+        links.push(format!("{}; rel=\"next\"", url(offset + limit)));
+    }
+    links.push(format!("{}; rel=\"last\"", url(last)));
+    links.join(", ")
+}
+
+/// Answers built for an authenticated caller depend on its entitlements: no shared cache may
+/// keep them.
+pub(crate) fn private_if_personal(resp: &mut actix_web::HttpResponseBuilder, caller: &ReadCaller) {
+    if caller.is_personal() {
+        resp.insert_header((actix_web::http::header::CACHE_CONTROL, "private"));
+        resp.insert_header((actix_web::http::header::VARY, "Authorization, Cookie"));
+    }
 }
 
 /// One advisory by tracking id (its current revision).
@@ -151,20 +282,25 @@ pub async fn list_advisories(
     security((), ("bearer" = [])))]
 pub async fn get_advisory(
     state: web::Data<AppState>,
-    _caller: ApiCaller,
+    caller: ReadCaller,
     tracking_id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let tracking_id = tracking_id.into_inner();
+    let reader = caller.reader.clone();
     let row = state
-        .db(move |conn| Ok(herald_storage::get_advisory(conn, &tracking_id)?))
+        .db(move |conn| {
+            let Some(row) = herald_storage::get_advisory(conn, &tracking_id)? else {
+                return Ok(None);
+            };
+            // Not entitled looks exactly like not there: the existence of a restricted
+            // advisory is itself restricted information.
+            Ok(herald_storage::may_read(conn, &reader, &row.id)?.then_some(row))
+        })
         .await?
         .ok_or(WebError::NotFound)?;
-    // Not entitled looks exactly like not there: the existence of a restricted advisory is itself
-    // restricted information.
-    if !crate::web::auth::listed_tlps().contains(&row.summary.distribution_tlp()) {
-        return Err(WebError::NotFound);
-    }
-    Ok(HttpResponse::Ok().json(AdvisoryResource::new(
+    let mut resp = HttpResponse::Ok();
+    private_if_personal(&mut resp, &caller);
+    Ok(resp.json(AdvisoryResource::new(
         &state.config,
         &row.summary,
         &row.path,

@@ -8,10 +8,14 @@
 //! * `provider-metadata.json`, `service.json`, `openpgp/<FPR>.asc`, `security.txt` and the whole
 //!   `white/` tree are public.
 //! * `green/` and `amber/` (directory, listings, index, changes, feed, category document,
-//!   documents and sidecars) are served only to API tokens of the manufacturer organization with
-//!   the `read` scope. Anonymous callers get 401 on every restricted path, whether a file exists
-//!   or not (so nothing leaks); any other token gets 404. Entitlements for hospital customers
-//!   come later.
+//!   documents and sidecars) follow the entitlement rule of `herald_storage::visible_to`, for
+//!   API tokens with the `read` scope and for portal session cookies alike: a document and its
+//!   sidecars when the caller may read that advisory; the directory-level files when the caller
+//!   may open the label's directory (the manufacturer; a customer hospital; for AMBER also a
+//!   hospital holding a grant), listing only what the caller may read. Anonymous callers get
+//!   401 on every restricted path, whether a file exists or not (so nothing leaks); an
+//!   authenticated caller that is not entitled gets 404. These answers are per caller:
+//!   `Cache-Control: private`.
 //! * `red/` does not exist (`Resource::parse` refuses it).
 //!
 //! provider-metadata.json and service.json list only the public (WHITE) directory and feed: a
@@ -29,12 +33,12 @@ use herald_csaf::{Publisher, Tlp};
 use herald_distribution::{
     ListingEntry, MetadataInput, Provider, Resource, SecurityTxtInput, Sidecar,
 };
-use herald_storage::{AdvisoryFilter, DbConnection, OrgKind, Scope};
+use herald_storage::{AdvisoryFilter, DbConnection, Reader};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::state::AppState;
-use crate::web::auth::ApiCaller;
+use crate::web::auth::ReadCaller;
 use crate::web::error::WebError;
 
 /// The TLPs whose directory and feed are announced in provider-metadata.json and service.json
@@ -144,32 +148,28 @@ async fn csaf_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         })
         .ok_or(WebError::NotFound)?;
     let restricted = !resource.is_public();
+    let mut reader = Reader::Anonymous;
     if restricted {
-        let caller = ApiCaller::extract(&req).await?;
-        let token = match caller {
-            ApiCaller::Anonymous => return Err(WebError::Unauthorized),
-            ApiCaller::Token(t) => t,
-        };
-        let config = state.config.clone();
-        let entitled = state
-            .db(move |conn| {
-                let maker = herald_storage::find_organization_by_slug(
-                    conn,
-                    &herald_storage::slugify(&config.publisher_name),
-                )?;
-                Ok(
-                    maker.is_some_and(|m| m.kind == OrgKind::Manufacturer && m.id == token.org_id)
-                        && token.has_scope(Scope::Read),
-                )
-            })
-            .await?;
+        let caller = ReadCaller::extract(&req).await?;
+        if !caller.authenticated {
+            return Err(WebError::Unauthorized);
+        }
+        let (who, what) = (caller.reader.clone(), resource.clone());
+        let entitled = state.db(move |conn| may_access(conn, &who, &what)).await?;
         if !entitled {
             return Err(WebError::NotFound);
         }
+        reader = caller.reader;
+    }
+    // Documents, sidecars and public files: from the serving cache (access is decided above).
+    if let Some(resp) =
+        super::serving_cache::serve(&req, &state, &resource, restricted, render_shared).await?
+    {
+        return Ok(resp);
     }
     let config = state.config.clone();
     let reply = state
-        .db(move |conn| render(conn, &config, &resource))
+        .db(move |conn| render_for(conn, &config, &resource, &reader))
         .await?;
     let mut resp = respond(&req, reply);
     if restricted {
@@ -182,11 +182,43 @@ async fn csaf_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     Ok(resp)
 }
 
-/// Builds the file `resource` names from storage. Access has been checked by the caller.
+/// The access decision for a restricted resource (the caller is authenticated): a document and
+/// its sidecars when the entitlement rule lets `reader` read that advisory; the directory-level
+/// files (listings, index, changes, feed, category) when `reader` may open the label's
+/// directory at all, whose content [`render_for`] then limits to what `reader` may read.
+fn may_access(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    resource: &Resource,
+) -> Result<bool, WebError> {
+    Ok(match resource {
+        Resource::Document { tlp, path } | Resource::Sidecar { tlp, path, .. } => {
+            herald_storage::may_read_path(conn, reader, *tlp, path)?
+        }
+        other => match other.tlp() {
+            Some(tlp) => herald_storage::may_open_directory(conn, reader, tlp)?,
+            None => true,
+        },
+    })
+}
+
+/// Builds the file `resource` names from storage as everyone may see it (public files and
+/// documents). Access has been checked by the caller.
 fn render(
     conn: &mut DbConnection,
     config: &Config,
     resource: &Resource,
+) -> Result<Reply, WebError> {
+    render_for(conn, config, resource, &Reader::Anonymous)
+}
+
+/// Builds the file `resource` names from storage for `reader`: listings, index, changes, feeds
+/// and category documents list only the advisories `reader` may read. Access has been checked.
+fn render_for(
+    conn: &mut DbConnection,
+    config: &Config,
+    resource: &Resource,
+    reader: &Reader,
 ) -> Result<Reply, WebError> {
     let provider = provider(config)?;
     let dist = |e: herald_distribution::DistributionError| WebError::internal(e);
@@ -227,7 +259,7 @@ fn render(
             Ok(Reply::new(key, "application/pgp-keys"))
         }
         Resource::TlpDirectory { tlp } => {
-            let entries = herald_storage::list_current_documents(conn, *tlp)?;
+            let entries = herald_storage::list_visible_documents(conn, *tlp, reader)?;
             let listing =
                 herald_distribution::tlp_directory_entries(*tlp, &entries).map_err(dist)?;
             let dir = provider.directory_url(*tlp).map_err(dist)?;
@@ -235,7 +267,7 @@ fn render(
             Ok(Reply::new(listing_html(&title, &dir, listing), HTML))
         }
         Resource::YearDirectory { tlp, year } => {
-            let entries = herald_storage::list_current_documents(conn, *tlp)?;
+            let entries = herald_storage::list_visible_documents(conn, *tlp, reader)?;
             let listing =
                 herald_distribution::year_directory_entries(*tlp, *year, &entries).map_err(dist)?;
             if listing.is_empty() {
@@ -246,21 +278,21 @@ fn render(
             Ok(Reply::new(listing_html(&title, &dir, listing), HTML))
         }
         Resource::IndexTxt { tlp } => {
-            let entries = herald_storage::list_current_documents(conn, *tlp)?;
+            let entries = herald_storage::list_visible_documents(conn, *tlp, reader)?;
             Ok(Reply::new(
                 herald_distribution::index_txt(*tlp, &entries).map_err(dist)?,
                 TEXT,
             ))
         }
         Resource::ChangesCsv { tlp } => {
-            let entries = herald_storage::list_current_documents(conn, *tlp)?;
+            let entries = herald_storage::list_visible_documents(conn, *tlp, reader)?;
             Ok(Reply::new(
                 herald_distribution::changes_csv(*tlp, &entries).map_err(dist)?,
                 "text/csv; charset=utf-8",
             ))
         }
         Resource::Feed { tlp } => {
-            let entries = herald_storage::list_current_documents(conn, *tlp)?;
+            let entries = herald_storage::list_visible_documents(conn, *tlp, reader)?;
             // When the feed last changed: its newest publish. Storage keeps one global
             // "last published", which is never earlier than that.
             let updated = if entries.is_empty() {
@@ -277,9 +309,11 @@ fn render(
             let mut summaries = Vec::new();
             let mut filter = AdvisoryFilter {
                 text: None,
-                tlps: vec![*tlp],
+                reader: reader.clone(),
+                tlp: Some(*tlp),
                 limit: 1000,
                 offset: 0,
+                ..AdvisoryFilter::default()
             };
             loop {
                 let page = herald_storage::list_advisories(conn, &filter)?;
@@ -319,6 +353,24 @@ fn render(
             })
         }
     }
+}
+
+/// [`render`] for the serving cache: the same reply with its validator computed once.
+fn render_shared(
+    conn: &mut DbConnection,
+    config: &Config,
+    resource: &Resource,
+) -> Result<super::serving_cache::CachedReply, WebError> {
+    let reply = render(conn, config, resource)?;
+    let etag = reply
+        .etag
+        .unwrap_or_else(|| hex::encode(Sha256::digest(&reply.body)));
+    super::serving_cache::CachedReply::new(
+        reply.body.into(),
+        reply.content_type,
+        etag,
+        reply.last_modified,
+    )
 }
 
 fn current_document(
@@ -380,7 +432,11 @@ fn respond(req: &HttpRequest, reply: Reply) -> HttpResponse {
 
 /// RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since (which is only honoured
 /// where a Last-Modified exists).
-fn not_modified(req: &HttpRequest, etag: &EntityTag, updated: Option<DateTime<Utc>>) -> bool {
+pub(super) fn not_modified(
+    req: &HttpRequest,
+    etag: &EntityTag,
+    updated: Option<DateTime<Utc>>,
+) -> bool {
     let headers = req.headers();
     if let Some(v) = headers
         .get(header::IF_NONE_MATCH)
