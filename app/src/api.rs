@@ -8,18 +8,16 @@
 
 use leptos::prelude::*;
 
-use crate::model::{AdvisoryListItem, AdvisoryView, Viewer};
+use crate::model::{AdvisoryListPage, AdvisoryQuery, AdvisoryView, Viewer};
 
-/// The advisories the viewer may see, filtered by the free-text query `q` (empty means all).
+/// One page of the advisories the viewer may see, filtered, sorted and paged by `query` (the list
+/// page's query string). Invalid parameters answer 400 with a message naming the parameter.
 #[server(prefix = "/api", endpoint = "advisories")]
-pub async fn list_advisories(q: Option<String>) -> Result<Vec<AdvisoryListItem>, ServerFnError> {
-    use crate::model::AdvisoryQuery;
-
+pub async fn list_advisories(query: AdvisoryQuery) -> Result<AdvisoryListPage, ServerFnError> {
     let portal = ssr::portal()?;
     let viewer = ssr::viewer(portal.as_ref()).await?;
-    let q = q.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
     portal
-        .list_advisories(&viewer, &AdvisoryQuery { q })
+        .list_advisories(&viewer, &query)
         .await
         .map_err(ssr::user_error)
 }
@@ -95,7 +93,7 @@ pub async fn logout() -> Result<(), ServerFnError> {
 
 /// Server-side helpers shared by the server functions above.
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use std::sync::Arc;
 
     use actix_web::{

@@ -10,6 +10,8 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+mod destination_pages;
+pub mod destinations;
 pub mod model;
 mod pages;
 mod ui;
@@ -88,6 +90,8 @@ pub fn App() -> impl IntoView {
                 <nav class="site-nav" aria-label="Main">
                     <A href="/" attr:class="brand">"Herald"</A>
                     <A href="/advisories">"Advisories"</A>
+                    <A href="/destinations">"Destinations"</A>
+                    <A href="/deliveries">"Delivery log"</A>
                     <span class="spacer"></span>
                     <pages::SessionControls/>
                 </nav>
@@ -104,6 +108,21 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route path=path!("/login") view=pages::LoginPage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/destinations")
+                        view=destination_pages::DestinationsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/destinations/:id")
+                        view=destination_pages::DestinationPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/deliveries")
+                        view=destination_pages::DeliveryLogPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
             <footer class="site-footer">

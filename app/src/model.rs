@@ -20,11 +20,114 @@ pub struct AdvisoryListItem {
     pub products: Vec<String>,
 }
 
-/// Query of the advisory list; every field optional so that a plain GET form fills it.
+/// Query of the advisory list; every field optional and kept as typed, so that a plain GET form
+/// fills it and the server validates it (with a message naming the field when it is wrong).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct AdvisoryQuery {
     /// Free text over title, tracking id, CVE and product names.
     pub q: Option<String>,
+    /// One CVE id.
+    pub cve: Option<String>,
+    /// A catalog product id.
+    pub product: Option<String>,
+    /// `critical`, `high`, `medium`, `low` or `none`.
+    pub severity: Option<String>,
+    /// Current release date from / to, `YYYY-MM-DD`, inclusive.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// `newest` (default), `oldest`, `severity`, `title`, `tracking_id`.
+    pub sort: Option<String>,
+    /// 1-based page number.
+    pub page: Option<String>,
+    /// Rows per page (bounded by the server).
+    pub per_page: Option<String>,
+}
+
+impl AdvisoryQuery {
+    /// The parameters in URL order, with their names as the form and the query string use them.
+    pub fn pairs(&self) -> [(&'static str, Option<&str>); 9] {
+        [
+            ("q", self.q.as_deref()),
+            ("cve", self.cve.as_deref()),
+            ("product", self.product.as_deref()),
+            ("severity", self.severity.as_deref()),
+            ("from", self.from.as_deref()),
+            ("to", self.to.as_deref()),
+            ("sort", self.sort.as_deref()),
+            ("per_page", self.per_page.as_deref()),
+            ("page", self.page.as_deref()),
+        ]
+    }
+
+    /// Reads the parameters from a query string's key/value lookup.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        AdvisoryQuery {
+            q: get("q"),
+            cve: get("cve"),
+            product: get("product"),
+            severity: get("severity"),
+            from: get("from"),
+            to: get("to"),
+            sort: get("sort"),
+            page: get("page"),
+            per_page: get("per_page"),
+        }
+    }
+
+    /// The same query on another page.
+    pub fn with_page(&self, page: u64) -> Self {
+        AdvisoryQuery {
+            page: (page > 1).then(|| page.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// `/advisories` with this query (empty values left out, values percent-encoded), for links
+    /// that keep the query.
+    pub fn list_path(&self) -> String {
+        let mut out = String::from("/advisories");
+        let mut first = true;
+        for (key, value) in self.pairs() {
+            let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            out.push(if first { '?' } else { '&' });
+            first = false;
+            out.push_str(key);
+            out.push('=');
+            for byte in value.bytes() {
+                if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+                    out.push(char::from(byte));
+                } else {
+                    out.push_str(&format!("%{byte:02X}"));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One page of the advisory list with what the filter form offers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct AdvisoryListPage {
+    pub items: Vec<AdvisoryListItem>,
+    /// Matches over all pages.
+    pub total: u64,
+    /// The page shown (1-based); may lie past `pages` when the query asked for that.
+    pub page: u64,
+    pub per_page: u64,
+    /// Number of pages (0 when nothing matches).
+    pub pages: u64,
+    /// Catalog products the viewer may filter by.
+    pub products: Vec<ProductOption>,
+}
+
+/// A product of the catalog as the filter's choice list shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProductOption {
+    pub id: String,
+    pub label: String,
 }
 
 /// Everything the advisory page shows.
@@ -138,10 +241,47 @@ pub trait Portal: Send + Sync {
         &self,
         viewer: &Viewer,
         query: &AdvisoryQuery,
-    ) -> Result<Vec<AdvisoryListItem>, PortalError>;
+    ) -> Result<AdvisoryListPage, PortalError>;
     async fn advisory(
         &self,
         viewer: &Viewer,
         tracking_id: &str,
     ) -> Result<AdvisoryView, PortalError>;
+
+    // Destinations and the delivery log (views in `crate::destinations`). Each method checks
+    // who the viewer is: a hospital's users reach only their organization's destinations and
+    // deliveries, the manufacturer's every organization's; only admins change or test anything.
+    async fn destinations(
+        &self,
+        viewer: &Viewer,
+    ) -> Result<crate::destinations::DestinationsView, PortalError>;
+    /// The loaded plugins a destination can use, with the capabilities the operator allows them.
+    async fn destination_plugins(
+        &self,
+        viewer: &Viewer,
+    ) -> Result<Vec<crate::destinations::PluginView>, PortalError>;
+    async fn destination(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<crate::destinations::DestinationDetail, PortalError>;
+    /// Checks the form (the plugin's validate-config included) and stores it, or says why not.
+    async fn save_destination(
+        &self,
+        viewer: &Viewer,
+        form: crate::destinations::DestinationForm,
+    ) -> Result<crate::destinations::SaveResult, PortalError>;
+    /// Runs the plugin's `test` for the destination and records the outcome.
+    async fn test_destination(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<crate::destinations::TestOutcomeView, PortalError>;
+    async fn delivery_log(
+        &self,
+        viewer: &Viewer,
+        query: &crate::destinations::DeliveryLogQuery,
+    ) -> Result<crate::destinations::DeliveryLogView, PortalError>;
+    /// Requeues a dead or failed delivery.
+    async fn replay_delivery(&self, viewer: &Viewer, id: &str) -> Result<(), PortalError>;
 }

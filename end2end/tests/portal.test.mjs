@@ -120,6 +120,31 @@ test('list filters as you type once hydrated, and the detail page shows the advi
   await page.context().close();
 });
 
+test('filters and sort navigate without a reload once hydrated, and links keep the query', { timeout: 120_000 }, async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/advisories`);
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+  const all = await readRows(page);
+  await page.evaluate(() => { window.__heraldNoReload = true; });
+
+  await page.selectOption('[data-testid="filter-sort"]', 'oldest');
+  await Promise.all([page.waitForURL(/[?&]sort=oldest/), page.click('[data-testid="advisory-search"]')]);
+  await page.waitForFunction(
+    ({ row, first }) => document.querySelector(row)?.dataset.trackingId === first,
+    { row: ROW, first: all[all.length - 1].trackingId },
+  );
+  const oldest = await readRows(page);
+  assert.deepEqual(oldest.map((r) => r.trackingId), all.map((r) => r.trackingId).reverse(), 'oldest first');
+  assert.equal(await page.evaluate(() => window.__heraldNoReload), true, 'the form navigated inside the app');
+  assert.equal(await page.inputValue('[data-testid="filter-sort"]'), 'oldest');
+
+  // A bad date answers with a message naming the field, and the form stays usable.
+  await page.goto(`${BASE}/advisories?from=2026-02-30`);
+  assert.match(await page.textContent('main'), /from must be a date/);
+  assert.deepEqual(page.errors, [], 'no uncaught errors in the page');
+  await page.context().close();
+});
+
 test('list and detail pages work with JavaScript disabled', { timeout: 120_000 }, async () => {
   const page = await newPage({ javaScriptEnabled: false });
   await page.goto(`${BASE}/advisories`);

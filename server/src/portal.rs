@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use app::model::{
-    AdvisoryListItem, AdvisoryQuery, AdvisoryView, LinkView, Portal, PortalError, ProductView,
-    RemediationView, RevisionView, ScoreView, Viewer, VulnerabilityView,
+    AdvisoryListItem, AdvisoryListPage, AdvisoryQuery, AdvisoryView, LinkView, Portal, PortalError,
+    ProductOption, ProductView, RemediationView, RevisionView, ScoreView, Viewer,
+    VulnerabilityView,
 };
 use herald_csaf::{AdvisorySummary, Tlp};
 use herald_storage::AdvisoryFilter;
@@ -14,11 +15,16 @@ use crate::publish::csaf_url;
 use crate::state::AppState;
 use crate::web::error::WebError;
 
+/// Rows per page of the advisory list unless `per_page` says otherwise, and its bounds.
+const LIST_PAGE_SIZE: i64 = 25;
+const MAX_LIST_PAGE_SIZE: i64 = 100;
+const MAX_LIST_PAGE: i64 = 100_000;
+
 /// How long a portal sign-in lasts.
 const SESSION_TTL: chrono::Duration = chrono::Duration::hours(12);
 
 pub struct HeraldPortal {
-    state: AppState,
+    pub(crate) state: AppState,
 }
 
 impl HeraldPortal {
@@ -28,7 +34,7 @@ impl HeraldPortal {
 }
 
 /// Logs the cause and gives the page only a kind (and a reference for internal errors).
-fn portal_error(e: WebError) -> PortalError {
+pub(crate) fn portal_error(e: WebError) -> PortalError {
     match e {
         WebError::NotFound => PortalError::NotFound,
         WebError::Unauthorized | WebError::Forbidden => PortalError::Forbidden,
@@ -229,41 +235,141 @@ impl Portal for HeraldPortal {
 
     async fn list_advisories(
         &self,
-        _viewer: &Viewer,
+        viewer: &Viewer,
         query: &AdvisoryQuery,
-    ) -> Result<Vec<AdvisoryListItem>, PortalError> {
+    ) -> Result<AdvisoryListPage, PortalError> {
+        let parsed = crate::advisory_list::parse(&crate::advisory_list::ListParams {
+            q: query.q.as_deref(),
+            cve: query.cve.as_deref(),
+            product: query.product.as_deref(),
+            severity: query.severity.as_deref(),
+            from: query.from.as_deref(),
+            to: query.to.as_deref(),
+            sort: query.sort.as_deref(),
+        })
+        .map_err(PortalError::Invalid)?;
+        let per_page = crate::advisory_list::bounded(
+            "per_page",
+            query.per_page.as_deref(),
+            LIST_PAGE_SIZE,
+            MAX_LIST_PAGE_SIZE,
+        )
+        .map_err(PortalError::Invalid)?;
+        let page = crate::advisory_list::bounded("page", query.page.as_deref(), 1, MAX_LIST_PAGE)
+            .map_err(PortalError::Invalid)?;
         let filter = AdvisoryFilter {
-            text: query.q.clone().filter(|q| !q.trim().is_empty()),
-            tlps: crate::web::auth::listed_tlps(),
-            limit: 200,
-            offset: 0,
+            reader: crate::web::auth::reader_for_org(&self.state, viewer.organization_id.clone())
+                .await
+                .map_err(portal_error)?,
+            limit: per_page,
+            offset: (page - 1) * per_page,
+            ..parsed
         };
-        let rows = self
+        let (rows, products) = self
             .state
-            .db(move |conn| Ok(herald_storage::list_advisories(conn, &filter)?))
+            .db(move |conn| {
+                Ok((
+                    herald_storage::list_advisories(conn, &filter)?,
+                    herald_storage::list_listed_products(conn, &filter)?,
+                ))
+            })
             .await
             .map_err(portal_error)?;
-        Ok(rows.items.iter().map(|r| list_item(&r.summary)).collect())
+        let total = u64::try_from(rows.total).unwrap_or_default();
+        let per_page = u64::try_from(per_page).unwrap_or(1).max(1);
+        Ok(AdvisoryListPage {
+            items: rows.items.iter().map(|r| list_item(&r.summary)).collect(),
+            total,
+            page: u64::try_from(page).unwrap_or(1),
+            per_page,
+            pages: total.div_ceil(per_page),
+            products: products
+                .into_iter()
+                .map(|p| ProductOption {
+                    label: match &p.version {
+                        Some(v) if !v.is_empty() => format!("{} {v}", p.name),
+                        _ => p.name.clone(),
+                    },
+                    id: p.id,
+                })
+                .collect(),
+        })
     }
 
     async fn advisory(
         &self,
-        _viewer: &Viewer,
+        viewer: &Viewer,
         tracking_id: &str,
     ) -> Result<AdvisoryView, PortalError> {
         let id = tracking_id.to_owned();
+        let reader = crate::web::auth::reader_for_org(&self.state, viewer.organization_id.clone())
+            .await
+            .map_err(portal_error)?;
         let row = self
             .state
-            .db(move |conn| Ok(herald_storage::get_advisory(conn, &id)?))
+            .db(move |conn| {
+                let Some(row) = herald_storage::get_advisory(conn, &id)? else {
+                    return Ok(None);
+                };
+                // Not entitled looks exactly like not there (the entitlement rule of storage).
+                Ok(herald_storage::may_read(conn, &reader, &row.id)?.then_some(row))
+            })
             .await
             .map_err(portal_error)?
             .ok_or(PortalError::NotFound)?;
-        if !crate::web::auth::listed_tlps().contains(&row.summary.distribution_tlp()) {
-            return Err(PortalError::NotFound);
-        }
         Ok(advisory_view(
             &row.summary,
             csaf_url(&self.state.config, &row.path),
         ))
+    }
+
+    async fn destinations(
+        &self,
+        viewer: &Viewer,
+    ) -> Result<app::destinations::DestinationsView, PortalError> {
+        self.destinations_view(viewer).await
+    }
+
+    async fn destination_plugins(
+        &self,
+        viewer: &Viewer,
+    ) -> Result<Vec<app::destinations::PluginView>, PortalError> {
+        self.plugins_view(viewer).await
+    }
+
+    async fn destination(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<app::destinations::DestinationDetail, PortalError> {
+        self.destination_detail(viewer, id).await
+    }
+
+    async fn save_destination(
+        &self,
+        viewer: &Viewer,
+        form: app::destinations::DestinationForm,
+    ) -> Result<app::destinations::SaveResult, PortalError> {
+        self.save_destination_form(viewer, form).await
+    }
+
+    async fn test_destination(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<app::destinations::TestOutcomeView, PortalError> {
+        self.test_destination_now(viewer, id).await
+    }
+
+    async fn delivery_log(
+        &self,
+        viewer: &Viewer,
+        query: &app::destinations::DeliveryLogQuery,
+    ) -> Result<app::destinations::DeliveryLogView, PortalError> {
+        self.delivery_log_view(viewer, query).await
+    }
+
+    async fn replay_delivery(&self, viewer: &Viewer, id: &str) -> Result<(), PortalError> {
+        self.replay_delivery_now(viewer, id).await
     }
 }

@@ -1,5 +1,6 @@
-//! `herald serve`: opens the database, loads the plugins, starts the delivery engine and the web
-//! server, and shuts both down cleanly on Ctrl-C or SIGTERM.
+//! `herald serve`: opens the database, loads the plugins, starts the delivery engine, the plugin
+//! folder watcher (hot swap) and the web server, and shuts them down cleanly on Ctrl-C or
+//! SIGTERM.
 
 use std::sync::Arc;
 
@@ -25,6 +26,87 @@ pub fn load_plugins(config: &Config) -> anyhow::Result<herald_plugin_host::Plugi
     host.load_dir(&config.plugin_dir)
         .with_context(|| format!("loading plugins from {}", config.plugin_dir.display()))?;
     Ok(host)
+}
+
+/// How often the plugin folder is looked at for new or changed components.
+pub const PLUGIN_POLL: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Hot swap: polls the plugin folder and installs each new or changed component (with its
+/// manifest and matching pin) through [`herald_plugin_host::PluginHost::install`], which
+/// self-tests it against the configurations of the plugin's destinations before swapping it
+/// in. A refused version is logged and the running one stays; deliveries in flight finish on
+/// the version they started with. Runs until `stop` turns true.
+pub async fn watch_plugins(
+    host: Arc<herald_plugin_host::PluginHost>,
+    db: herald_storage::Db,
+    dir: std::path::PathBuf,
+    poll: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use herald_plugin_host::Installed;
+    let mut watcher = herald_plugin_host::PluginDirWatcher::new(&dir);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(poll) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        for path in watcher.changed() {
+            let manifest = herald_plugin_host::Manifest::path_for(&path);
+            let id = match herald_plugin_host::Manifest::read(&manifest) {
+                Ok(m) => m.id,
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "new plugin version refused: its manifest is unusable; the running version stays");
+                    continue;
+                }
+            };
+            let db = db.clone();
+            let plugin = id.clone();
+            let configs = tokio::task::spawn_blocking(move || {
+                let mut conn = db.get()?;
+                let destinations = herald_storage::list_destinations(&mut conn, None)?;
+                Ok::<_, anyhow::Error>(
+                    destinations
+                        .into_iter()
+                        .filter(|d| d.plugin_id == plugin)
+                        .map(|d| d.config)
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r);
+            let configs = match configs {
+                Ok(configs) => configs,
+                Err(e) => {
+                    // Without its destinations the self-test would prove less: try next time.
+                    tracing::warn!(plugin = %id, error = %format!("{e:#}"), "cannot read the plugin's destinations for its self-test; install postponed");
+                    watcher.retry(&path);
+                    continue;
+                }
+            };
+            match host.install(&path, &configs).await {
+                Ok(Installed::New(p)) => {
+                    tracing::info!(plugin = %p.id, version = %p.version, sha256 = %p.sha256, "new plugin installed")
+                }
+                Ok(Installed::Upgraded { previous, current }) => tracing::info!(
+                    plugin = %current.id,
+                    version = %current.version,
+                    sha256 = %current.sha256,
+                    previous_version = %previous.version,
+                    previous_sha256 = %previous.sha256,
+                    "plugin swapped to a new version after its self-test"
+                ),
+                Ok(Installed::Unchanged(p)) => {
+                    tracing::debug!(plugin = %p.id, sha256 = %p.sha256, "plugin component unchanged")
+                }
+                Err(e) => tracing::warn!(
+                    path = %path.display(),
+                    error = %e,
+                    "new plugin version refused; the running version stays"
+                ),
+            }
+        }
+    }
 }
 
 pub fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
@@ -75,9 +157,19 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
         config: Arc::new(config.clone()),
         db: db.clone(),
         plugins: plugins.clone(),
+        serving: Arc::new(crate::web::serving_cache::ServingCache::new()),
     };
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let watcher = plugins.clone().map(|host| {
+        tokio::spawn(watch_plugins(
+            host,
+            db.clone(),
+            config.plugin_dir.clone(),
+            PLUGIN_POLL,
+            stop_tx.subscribe(),
+        ))
+    });
     let engine = match plugins {
         Some(host) => {
             let settings = herald_delivery::EngineSettings {
@@ -105,6 +197,11 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
         None => None,
     };
 
+    // Other processes publishing to the same database reach this one's serving cache here.
+    let cache_watch = tokio::spawn(crate::web::serving_cache::watch(
+        state.clone(),
+        stop_tx.subscribe(),
+    ));
     let server_state = state.clone();
     let server = HttpServer::new(move || {
         App::new()
@@ -119,7 +216,11 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
     tracing::info!(listen = %config.listen, base_url = %config.base_url, "herald is serving");
     let result = server.await.context("web server");
     let _ = stop_tx.send(true);
+    let _ = cache_watch.await;
     if let Some(handle) = engine {
+        let _ = handle.await;
+    }
+    if let Some(handle) = watcher {
         let _ = handle.await;
     }
     result

@@ -13,6 +13,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub plugins: Option<Arc<herald_plugin_host::PluginHost>>,
+    /// Rendered CSAF distribution replies (see `web::serving_cache`).
+    pub serving: Arc<crate::web::serving_cache::ServingCache>,
 }
 
 impl AppState {

@@ -90,7 +90,7 @@ async fn acting(state: &AppState, caller: &ApiCaller, need: Need) -> Result<Acti
     })
 }
 
-fn plugins(state: &AppState) -> Result<std::sync::Arc<PluginHost>, WebError> {
+pub(crate) fn plugins(state: &AppState) -> Result<std::sync::Arc<PluginHost>, WebError> {
     state.plugins.clone().ok_or_else(|| {
         WebError::Unavailable("no delivery plugins are loaded (HERALD_PLUGIN_DIR)".into())
     })
@@ -311,7 +311,7 @@ impl DeliveryResource {
 
 /// The plugin exists, accepts the configuration, and every secret the configuration names (in
 /// its `secret-ref` fields) is among `secret_names`. Each problem is one field error.
-async fn check_config(
+pub(crate) async fn check_config(
     plugins: &PluginHost,
     plugin_id: &str,
     config: &serde_json::Value,
@@ -633,8 +633,28 @@ pub async fn test_destination(
 ) -> Result<HttpResponse, WebError> {
     let acting = acting(&state, &caller, Need::Admin).await?;
     let d = visible_destination(&state, &acting, id.into_inner()).await?;
-    let plugins = plugins(&state)?;
-    let key = secret_key(&state)?;
+    let result = run_test(&state, &d).await?;
+    let detail = serde_json::json!({ "ok": result.ok, "error": result.error, "remote_id": result.remote_id });
+    let actor = acting.actor();
+    state
+        .db(move |conn| {
+            Ok(herald_storage::append_audit(
+                conn,
+                &actor,
+                "destination.test",
+                &format!("destination:{}", d.id),
+                &detail,
+            )?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// Runs the plugin's `test` for a destination with its grants and secrets (shared with the
+/// portal's "send test"); the caller checks who may, and records it.
+pub(crate) async fn run_test(state: &AppState, d: &Destination) -> Result<TestResult, WebError> {
+    let plugins = plugins(state)?;
+    let key = secret_key(state)?;
     let dest_id = d.id.clone();
     let secrets = state
         .db(move |conn| Ok(crate::secrets::destination_secrets(conn, &key, &dest_id)?))
@@ -665,20 +685,7 @@ pub async fn test_destination(
             error: Some(e.to_string()),
         },
     };
-    let detail = serde_json::json!({ "ok": result.ok, "error": result.error, "remote_id": result.remote_id });
-    let actor = acting.actor();
-    state
-        .db(move |conn| {
-            Ok(herald_storage::append_audit(
-                conn,
-                &actor,
-                "destination.test",
-                &format!("destination:{}", d.id),
-                &detail,
-            )?)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(result))
+    Ok(result)
 }
 
 /// Requeues every failed or dead delivery of a destination with a fresh retry budget.

@@ -3,10 +3,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod customers;
 pub mod destinations;
 pub mod distribution;
 pub mod error;
 pub mod metrics;
+pub mod serving_cache;
+pub mod templates;
 
 use std::sync::Arc;
 use std::time::Instant;

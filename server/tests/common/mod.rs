@@ -51,6 +51,7 @@ pub fn harness(backend: Backend) -> Harness {
         config: Arc::new(config),
         db: test_db.db.clone(),
         plugins: None,
+        serving: Default::default(),
     };
     Harness {
         test_db,

@@ -1,0 +1,939 @@
+//! The server side of the portal's destination pages and delivery log: what
+//! [`HeraldPortal`](crate::portal::HeraldPortal) answers for `app::destinations`, and the one
+//! place these pages are authorized.
+//!
+//! Who may do what, decided here from the signed-in user as stored (never from anything the
+//! browser sends): a hospital's users see only their own organization's destinations and the
+//! deliveries to them; the manufacturer's users see every organization's. Only users with the
+//! `admin` role create, change or test destinations and replay deliveries. Something a user may
+//! not see answers "not found", exactly like something that does not exist, so ids of other
+//! organizations' destinations cannot be probed.
+//!
+//! Secrets are write-only: the pages learn secret names and whether each is set, never a value.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use app::destinations::{
+    AttemptView, DeliveryLogQuery, DeliveryLogView, DeliveryView, DestinationDetail,
+    DestinationForm, DestinationSummary, DestinationsView, FieldIssue, FieldView, GrantsView,
+    HealthView, LOG_PAGE_SIZE, PluginView, SEVERITIES, SaveResult, SecretStatus, TestOutcomeView,
+};
+use app::model::{PortalError, Viewer};
+use chrono::{DateTime, Utc};
+use herald_delivery::{BreakerSettings, Grants};
+use herald_plugin_host::{Capability, ConfigFieldKind, PluginHost};
+use herald_storage::{
+    DeliveryLogFilter, DeliveryStatus, Destination, DestinationHealth, DestinationUpdate,
+    NewDestination, OrgKind, Role, write_transaction,
+};
+use serde_json::Value;
+
+use crate::portal::{HeraldPortal, portal_error};
+use crate::web::destinations::{check_config, run_test};
+use crate::web::error::WebError;
+
+/// Longest destination name accepted.
+const MAX_NAME_LEN: usize = 200;
+
+/// The signed-in user the pages act for, as stored.
+struct Actor {
+    user_id: String,
+    org_id: String,
+    org_name: String,
+    manufacturer: bool,
+    admin: bool,
+}
+
+impl Actor {
+    fn audit_name(&self) -> String {
+        format!("user:{}", self.user_id)
+    }
+
+    fn can_see(&self, org_id: &str) -> bool {
+        self.manufacturer || self.org_id == org_id
+    }
+
+    /// `None`: every organization.
+    fn org_filter(&self) -> Option<String> {
+        (!self.manufacturer).then(|| self.org_id.clone())
+    }
+
+    fn require_admin(&self) -> Result<(), PortalError> {
+        if self.admin {
+            Ok(())
+        } else {
+            Err(PortalError::Forbidden)
+        }
+    }
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn kind_text(kind: ConfigFieldKind) -> &'static str {
+    match kind {
+        ConfigFieldKind::Text => "text",
+        ConfigFieldKind::Url => "url",
+        ConfigFieldKind::HostPort => "host-port",
+        ConfigFieldKind::EmailList => "email-list",
+        ConfigFieldKind::SecretRef => "secret-ref",
+    }
+}
+
+/// A loaded plugin as the form needs it. The capabilities a loaded component imports are
+/// exactly those the operator granted it (the host refuses to load anything more), so they
+/// decide which grant fields the form offers.
+fn plugin_view(host: &PluginHost, id: &str) -> Option<PluginView> {
+    let info = host.describe(id).ok()?;
+    let capabilities = host
+        .list()
+        .into_iter()
+        .find(|p| p.id == id)
+        .map(|p| p.capabilities)
+        .unwrap_or_default();
+    Some(PluginView {
+        id: info.id,
+        version: info.version,
+        display_name: info.display_name,
+        fields: info
+            .config_fields
+            .into_iter()
+            .map(|f| FieldView {
+                name: f.name,
+                kind: kind_text(f.kind).to_string(),
+                required: f.required,
+                help: f.help,
+            })
+            .collect(),
+        http: capabilities.contains(&Capability::Http),
+        tcp: capabilities.contains(&Capability::Tcp),
+        smtp: capabilities.contains(&Capability::Smtp),
+    })
+}
+
+fn health_view(h: &DestinationHealth) -> HealthView {
+    let breaker = BreakerSettings::default();
+    let state = match h.last_attempt {
+        None => "unknown",
+        Some(_) if h.consecutive_failures == 0 => "healthy",
+        Some((at, _))
+            if h.consecutive_failures >= breaker.threshold
+                && chrono::Duration::from_std(breaker.cooldown)
+                    .is_ok_and(|cooldown| Utc::now() - at < cooldown) =>
+        {
+            "paused"
+        }
+        Some(_) => "failing",
+    };
+    HealthView {
+        state: state.to_string(),
+        consecutive_failures: h.consecutive_failures,
+        last_attempt_at: h.last_attempt.map(|(at, _)| time(at)),
+        last_outcome: h.last_attempt.map(|(_, o)| o.as_str().to_string()),
+        last_delivered_at: h.last_delivered_at.map(time),
+        queued: h.queued,
+        failed: h.failed,
+        dead: h.dead,
+    }
+}
+
+/// A configuration value as the form shows it.
+fn config_text(kind: Option<ConfigFieldKind>, value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.iter().all(Value::is_string) => {
+            let names: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+            match kind {
+                // A list of one must stay a list when the form comes back.
+                Some(ConfigFieldKind::SecretRef) if names.len() == 1 => format!("{},", names[0]),
+                Some(ConfigFieldKind::SecretRef | ConfigFieldKind::EmailList) => names.join(", "),
+                _ => value.to_string(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+fn split_list(text: &str, separators: &[char]) -> Vec<Value> {
+    text.split(|c: char| separators.contains(&c) || c.is_whitespace())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| Value::String(s.to_string()))
+        .collect()
+}
+
+/// A configuration value from the form's text, by the field's kind; `None` when left empty.
+fn config_value(kind: ConfigFieldKind, text: &str) -> Result<Option<Value>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let json =
+        |t: &str| serde_json::from_str::<Value>(t).map_err(|e| format!("is not valid JSON: {e}"));
+    Ok(Some(match kind {
+        ConfigFieldKind::EmailList => Value::Array(split_list(text, &[',', ';'])),
+        ConfigFieldKind::SecretRef if text.starts_with('[') => json(text)?,
+        ConfigFieldKind::SecretRef if text.contains(',') => Value::Array(split_list(text, &[','])),
+        ConfigFieldKind::Text if text.starts_with('{') || text.starts_with('[') => json(text)?,
+        ConfigFieldKind::Text if text == "true" || text == "false" => Value::Bool(text == "true"),
+        _ => Value::String(text.to_string()),
+    }))
+}
+
+/// Secret names a configuration value refers to.
+fn named_secrets(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn grant_list(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn grants_view(grants: &Value) -> GrantsView {
+    let g: Grants = serde_json::from_value(grants.clone()).unwrap_or_default();
+    GrantsView {
+        http_hosts: g.http_hosts.join(", "),
+        allow_insecure_http: g.allow_insecure_http,
+        allow_private_addresses: g.allow_private_addresses,
+        tcp_endpoints: g.tcp_endpoints.join(", "),
+        smtp: g.smtp,
+    }
+}
+
+fn receipt_text(receipt: &Value) -> String {
+    let remote = receipt.get("remote_id").and_then(Value::as_str);
+    let detail = receipt.get("detail").and_then(Value::as_str);
+    match (remote, detail) {
+        (Some(r), Some(d)) if !d.is_empty() => format!("{r} · {d}"),
+        (Some(r), _) => r.to_string(),
+        (None, Some(d)) => d.to_string(),
+        (None, None) => receipt.to_string(),
+    }
+}
+
+fn issue(field: &str, message: impl Into<String>) -> FieldIssue {
+    FieldIssue {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// The form's problems that need no plugin call, and the configuration, grants and secret
+/// changes it asks for.
+struct CheckedForm {
+    issues: Vec<FieldIssue>,
+    config: Value,
+    grants: Grants,
+    secrets: BTreeMap<String, Option<String>>,
+}
+
+fn check_form(
+    form: &DestinationForm,
+    plugin: &PluginView,
+    info: &herald_plugin_host::PluginInfo,
+    current: Option<&Destination>,
+) -> CheckedForm {
+    let mut issues = Vec::new();
+    if form.name.is_empty() {
+        issues.push(issue("name", "Give the destination a name."));
+    } else if form.name.chars().count() > MAX_NAME_LEN {
+        issues.push(issue("name", format!("At most {MAX_NAME_LEN} characters.")));
+    }
+    if let Some(m) = &form.min_severity
+        && !SEVERITIES.contains(&m.as_str())
+    {
+        issues.push(issue(
+            "min_severity",
+            format!("{m:?} is not one of {}.", SEVERITIES.join(", ")),
+        ));
+    }
+    // Keys the form does not show (set through the API) stay as they are.
+    let mut config = current
+        .and_then(|d| d.config.as_object().cloned())
+        .unwrap_or_default();
+    for field in &info.config_fields {
+        let text = form
+            .config
+            .get(&field.name)
+            .map(String::as_str)
+            .unwrap_or("");
+        match config_value(field.kind, text) {
+            Ok(Some(value)) => {
+                config.insert(field.name.clone(), value);
+            }
+            Ok(None) => {
+                config.remove(&field.name);
+            }
+            Err(message) => issues.push(issue(&field.name, message)),
+        }
+    }
+    let mut secrets = BTreeMap::new();
+    for (field, value) in &form.secret_values {
+        let is_secret_field = info
+            .config_fields
+            .iter()
+            .any(|f| &f.name == field && f.kind == ConfigFieldKind::SecretRef);
+        if !is_secret_field {
+            issues.push(issue(
+                "form",
+                format!("{field:?} is not a secret field of this channel."),
+            ));
+            continue;
+        }
+        let names = named_secrets(config.get(field));
+        let name = match names.as_slice() {
+            // Nothing named yet: the secret takes the field's name.
+            [] => {
+                config.insert(field.clone(), Value::String(field.clone()));
+                field.clone()
+            }
+            [one] => one.clone(),
+            _ => {
+                issues.push(issue(
+                    field,
+                    "Several secrets are named here: to set a value, name only the one to set.",
+                ));
+                continue;
+            }
+        };
+        if !herald_storage::valid_secret_name(&name) {
+            issues.push(issue(
+                field,
+                format!("{name:?} is not a valid secret name (letters, digits, _ - . only)."),
+            ));
+            continue;
+        }
+        secrets.insert(name, Some(value.clone()));
+    }
+    let mut grants = Grants::default();
+    if plugin.http {
+        grants.http_hosts = grant_list(&form.grants.http_hosts);
+        grants.allow_insecure_http = form.grants.allow_insecure_http;
+        grants.allow_private_addresses = form.grants.allow_private_addresses;
+    }
+    if plugin.tcp {
+        grants.tcp_endpoints = grant_list(&form.grants.tcp_endpoints);
+    }
+    grants.smtp = plugin.smtp && form.grants.smtp;
+    for host in grants.http_hosts.iter().chain(grants.tcp_endpoints.iter()) {
+        if host.contains('/') || host.contains('@') {
+            issues.push(issue(
+                "grants",
+                format!("{host:?}: give a host or host:port, not a URL."),
+            ));
+        }
+    }
+    CheckedForm {
+        issues,
+        config: Value::Object(config),
+        grants,
+        secrets,
+    }
+}
+
+impl HeraldPortal {
+    async fn actor(&self, viewer: &Viewer) -> Result<Actor, PortalError> {
+        let Some(user_id) = viewer.user_id.clone() else {
+            return Err(PortalError::Forbidden);
+        };
+        self.state
+            .db(move |conn| {
+                let user = herald_storage::find_user(conn, &user_id)?
+                    .filter(|u| !u.disabled)
+                    .ok_or(WebError::Forbidden)?;
+                let org = herald_storage::find_organization(conn, &user.org_id)?
+                    .ok_or(WebError::Forbidden)?;
+                Ok(Actor {
+                    user_id: user.id,
+                    org_id: org.id,
+                    org_name: org.name,
+                    manufacturer: org.kind == OrgKind::Manufacturer,
+                    admin: user.role == Role::Admin,
+                })
+            })
+            .await
+            .map_err(portal_error)
+    }
+
+    /// A destination the actor may see; anything else is "not found".
+    async fn visible_destination(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<Destination, PortalError> {
+        let id = id.to_owned();
+        let found = self
+            .state
+            .db(move |conn| Ok(herald_storage::get_destination(conn, &id)?))
+            .await
+            .map_err(portal_error)?
+            .ok_or(PortalError::NotFound)?;
+        if actor.can_see(&found.org_id) {
+            Ok(found)
+        } else {
+            Err(PortalError::NotFound)
+        }
+    }
+
+    fn plugin_name(&self, plugin_id: &str) -> String {
+        self.state
+            .plugins
+            .as_ref()
+            .and_then(|p| p.describe(plugin_id).ok())
+            .map_or_else(|| plugin_id.to_string(), |i| i.display_name)
+    }
+
+    pub(crate) async fn destinations_view(
+        &self,
+        viewer: &Viewer,
+    ) -> Result<DestinationsView, PortalError> {
+        let actor = self.actor(viewer).await?;
+        let org = actor.org_filter();
+        let rows = self
+            .state
+            .db(move |conn| {
+                let orgs: HashMap<String, String> = herald_storage::list_organizations(conn)?
+                    .into_iter()
+                    .map(|o| (o.id, o.name))
+                    .collect();
+                let mut out = Vec::new();
+                for d in herald_storage::list_destinations(conn, org.as_deref())? {
+                    let health = herald_storage::destination_health(conn, &d.id)?;
+                    let org_name = orgs.get(&d.org_id).cloned().unwrap_or_default();
+                    out.push((d, org_name, health));
+                }
+                Ok(out)
+            })
+            .await
+            .map_err(portal_error)?;
+        Ok(DestinationsView {
+            org_name: actor.org_name.clone(),
+            manufacturer: actor.manufacturer,
+            can_edit: actor.admin,
+            items: rows
+                .into_iter()
+                .map(|(d, org_name, health)| DestinationSummary {
+                    plugin_name: self.plugin_name(&d.plugin_id),
+                    id: d.id,
+                    org_name,
+                    plugin_id: d.plugin_id,
+                    name: d.name,
+                    enabled: d.enabled,
+                    min_severity: d.min_severity,
+                    health: health_view(&health),
+                })
+                .collect(),
+        })
+    }
+
+    pub(crate) async fn plugins_view(
+        &self,
+        viewer: &Viewer,
+    ) -> Result<Vec<PluginView>, PortalError> {
+        self.actor(viewer).await?;
+        let Some(host) = self.state.plugins.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let mut ids: Vec<String> = host.list().into_iter().map(|p| p.id).collect();
+        ids.sort();
+        Ok(ids.iter().filter_map(|id| plugin_view(host, id)).collect())
+    }
+
+    pub(crate) async fn destination_detail(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<DestinationDetail, PortalError> {
+        let actor = self.actor(viewer).await?;
+        let d = self.visible_destination(&actor, id).await?;
+        let dest_id = d.id.clone();
+        let org_id = d.org_id.clone();
+        let (secret_names, health, org_name, audit) = self
+            .state
+            .db(move |conn| {
+                let names = herald_storage::destination_secret_names(conn, &dest_id)?;
+                let health = herald_storage::destination_health(conn, &dest_id)?;
+                let org = herald_storage::find_organization(conn, &org_id)?
+                    .map(|o| o.name)
+                    .unwrap_or_default();
+                let audit =
+                    herald_storage::list_audit(conn, Some(&format!("destination:{dest_id}")), 200)?;
+                Ok((names, health, org, audit))
+            })
+            .await
+            .map_err(portal_error)?;
+        let plugin = self
+            .state
+            .plugins
+            .as_ref()
+            .and_then(|host| plugin_view(host, &d.plugin_id));
+        let kinds: HashMap<String, ConfigFieldKind> = self
+            .state
+            .plugins
+            .as_ref()
+            .and_then(|host| host.describe(&d.plugin_id).ok())
+            .map(|info| {
+                info.config_fields
+                    .into_iter()
+                    .map(|f| (f.name, f.kind))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let config: BTreeMap<String, String> = d
+            .config
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), config_text(kinds.get(k).copied(), v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Every secret the destination has, and any its configuration names but lacks.
+        let mut secrets: BTreeMap<String, bool> =
+            secret_names.into_iter().map(|n| (n, true)).collect();
+        for (field, kind) in &kinds {
+            if *kind == ConfigFieldKind::SecretRef {
+                for name in named_secrets(d.config.get(field)) {
+                    secrets.entry(name).or_insert(false);
+                }
+            }
+        }
+        let last_test = audit
+            .iter()
+            .find(|e| e.action == "destination.test")
+            .map(|e| TestOutcomeView {
+                ok: e.detail.get("ok").and_then(Value::as_bool).unwrap_or(false),
+                at: time(e.at),
+                remote_id: e
+                    .detail
+                    .get("remote_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                detail: e
+                    .detail
+                    .get("detail")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                error: e
+                    .detail
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            });
+        Ok(DestinationDetail {
+            id: d.id,
+            org_name,
+            plugin,
+            plugin_id: d.plugin_id,
+            name: d.name,
+            enabled: d.enabled,
+            min_severity: d.min_severity,
+            config,
+            secrets: secrets
+                .into_iter()
+                .map(|(name, set)| SecretStatus { name, set })
+                .collect(),
+            grants: grants_view(&d.grants),
+            can_edit: actor.admin,
+            health: health_view(&health),
+            last_test,
+            created_at: time(d.created_at),
+            updated_at: time(d.updated_at),
+        })
+    }
+
+    pub(crate) async fn save_destination_form(
+        &self,
+        viewer: &Viewer,
+        form: DestinationForm,
+    ) -> Result<SaveResult, PortalError> {
+        let actor = self.actor(viewer).await?;
+        actor.require_admin()?;
+        let current = match form.id.as_deref() {
+            Some(id) => Some(self.visible_destination(&actor, id).await?),
+            None => None,
+        };
+        let Some(host) = self.state.plugins.clone() else {
+            return Ok(SaveResult::Rejected {
+                issues: vec![issue(
+                    "form",
+                    "No delivery plugins are loaded right now, so nothing can be checked or saved.",
+                )],
+            });
+        };
+        // The plugin of an existing destination cannot change.
+        let plugin_id = current
+            .as_ref()
+            .map_or_else(|| form.plugin_id.clone(), |d| d.plugin_id.clone());
+        let (Some(plugin), Ok(info)) = (plugin_view(&host, &plugin_id), host.describe(&plugin_id))
+        else {
+            return Ok(SaveResult::Rejected {
+                issues: vec![issue(
+                    "plugin_id",
+                    format!("No channel plugin {plugin_id:?} is installed."),
+                )],
+            });
+        };
+        let CheckedForm {
+            mut issues,
+            config,
+            grants,
+            secrets,
+        } = check_form(&form, &plugin, &info, current.as_ref());
+        let mut names: BTreeSet<String> = match &current {
+            Some(d) => {
+                let id = d.id.clone();
+                self.state
+                    .db(move |conn| Ok(herald_storage::destination_secret_names(conn, &id)?))
+                    .await
+                    .map_err(portal_error)?
+                    .into_iter()
+                    .collect()
+            }
+            None => BTreeSet::new(),
+        };
+        names.extend(secrets.keys().cloned());
+        match check_config(&host, &plugin_id, &config, &names).await {
+            Ok(()) => {}
+            Err(WebError::InvalidFields(found)) => {
+                issues.extend(found.into_iter().map(|f| {
+                    let field = match f.field.strip_prefix("config.") {
+                        Some(name) => name.to_string(),
+                        None if f.field == "plugin_id" => f.field,
+                        None => "form".to_string(),
+                    };
+                    FieldIssue {
+                        field,
+                        message: f.message,
+                    }
+                }));
+            }
+            Err(e) => return Err(portal_error(e)),
+        }
+        if !issues.is_empty() {
+            return Ok(SaveResult::Rejected { issues });
+        }
+        let grants =
+            serde_json::to_value(&grants).map_err(|e| portal_error(WebError::internal(e)))?;
+        let app_config = self.state.config.clone();
+        let audit = actor.audit_name();
+        let org_id = actor.org_id.clone();
+        let id = self
+            .state
+            .db(move |conn| {
+                let key = if secrets.is_empty() {
+                    None
+                } else {
+                    Some(crate::secrets::secret_key(&app_config).map_err(WebError::internal)?)
+                };
+                let d = write_transaction(conn, |conn| {
+                    let d = match current {
+                        Some(current) => herald_storage::update_destination(
+                            conn,
+                            &current.id,
+                            &DestinationUpdate {
+                                name: Some(&form.name),
+                                config: Some(config.clone()),
+                                grants: Some(grants.clone()),
+                                enabled: Some(form.enabled),
+                                min_severity: Some(form.min_severity.as_deref()),
+                            },
+                            &audit,
+                        )?,
+                        None => herald_storage::create_destination(
+                            conn,
+                            &NewDestination {
+                                org_id: &org_id,
+                                plugin_id: &plugin_id,
+                                name: &form.name,
+                                config: config.clone(),
+                                grants: grants.clone(),
+                                enabled: form.enabled,
+                                min_severity: form.min_severity.as_deref(),
+                            },
+                            &audit,
+                        )?,
+                    };
+                    if let Some(key) = &key {
+                        herald_storage::put_destination_secrets(
+                            conn, key, &d.id, &secrets, &audit,
+                        )?;
+                    }
+                    Ok(d)
+                })?;
+                Ok(d.id)
+            })
+            .await
+            .map_err(portal_error)?;
+        Ok(SaveResult::Saved { id })
+    }
+
+    pub(crate) async fn test_destination_now(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<TestOutcomeView, PortalError> {
+        let actor = self.actor(viewer).await?;
+        actor.require_admin()?;
+        let d = self.visible_destination(&actor, id).await?;
+        let result = run_test(&self.state, &d).await.map_err(portal_error)?;
+        let detail = serde_json::json!({
+            "ok": result.ok,
+            "error": result.error,
+            "remote_id": result.remote_id,
+            "detail": result.detail,
+        });
+        let audit = actor.audit_name();
+        let subject = format!("destination:{}", d.id);
+        self.state
+            .db(move |conn| {
+                Ok(herald_storage::append_audit(
+                    conn,
+                    &audit,
+                    "destination.test",
+                    &subject,
+                    &detail,
+                )?)
+            })
+            .await
+            .map_err(portal_error)?;
+        Ok(TestOutcomeView {
+            ok: result.ok,
+            at: time(Utc::now()),
+            remote_id: result.remote_id,
+            detail: result.detail,
+            error: result.error,
+        })
+    }
+
+    pub(crate) async fn delivery_log_view(
+        &self,
+        viewer: &Viewer,
+        query: &DeliveryLogQuery,
+    ) -> Result<DeliveryLogView, PortalError> {
+        let actor = self.actor(viewer).await?;
+        let status = query
+            .status
+            .as_deref()
+            .map(|s| {
+                s.parse::<DeliveryStatus>().map_err(|_| {
+                    PortalError::Invalid(format!(
+                        "status {s:?} is not one of queued, in_flight, delivered, failed, dead"
+                    ))
+                })
+            })
+            .transpose()?;
+        let filter = DeliveryLogFilter {
+            org_id: actor.org_filter(),
+            destination_id: query.destination_id.clone(),
+            status,
+        };
+        let page = query.page.min(1_000_000);
+        let org = actor.org_filter();
+        let manufacturer = actor.manufacturer;
+        let (page_rows, destinations, orgs, events) = self
+            .state
+            .db(move |conn| {
+                let found = herald_storage::delivery_log_page(
+                    conn,
+                    &filter,
+                    LOG_PAGE_SIZE as i64,
+                    (page * LOG_PAGE_SIZE) as i64,
+                )?;
+                let mut rows = Vec::with_capacity(found.items.len());
+                let mut advisories = BTreeSet::new();
+                for d in found.items {
+                    if let Some(a) = &d.advisory_id {
+                        advisories.insert(a.clone());
+                    }
+                    let attempts = herald_storage::list_attempts(conn, &d.id)?;
+                    rows.push((d, attempts));
+                }
+                let mut events = HashMap::new();
+                for a in &advisories {
+                    for e in herald_storage::list_events(conn, Some(a))? {
+                        events.insert(e.id.clone(), e);
+                    }
+                }
+                let destinations = herald_storage::list_destinations(conn, org.as_deref())?;
+                let orgs: HashMap<String, String> = herald_storage::list_organizations(conn)?
+                    .into_iter()
+                    .map(|o| (o.id, o.name))
+                    .collect();
+                Ok(((rows, found.total), destinations, orgs, events))
+            })
+            .await
+            .map_err(portal_error)?;
+        let (rows, total) = page_rows;
+        let names: HashMap<&str, (&str, &str)> = destinations
+            .iter()
+            .map(|d| {
+                (
+                    d.id.as_str(),
+                    (
+                        d.name.as_str(),
+                        orgs.get(&d.org_id).map_or("", String::as_str),
+                    ),
+                )
+            })
+            .collect();
+        let items = rows
+            .into_iter()
+            .map(|(d, attempts)| {
+                let (destination_name, org_name) = names
+                    .get(d.destination_id.as_str())
+                    .copied()
+                    .unwrap_or(("", ""));
+                let event = events.get(&d.event_id);
+                let advisory = event.and_then(|e| {
+                    let id = e.payload.get("tracking_id").and_then(Value::as_str)?;
+                    Some(match e.payload.get("version").and_then(Value::as_str) {
+                        Some(v) => format!("{id} version {v}"),
+                        None => id.to_string(),
+                    })
+                });
+                let waiting = matches!(d.status, DeliveryStatus::Queued);
+                DeliveryView {
+                    event_kind: event.map(|e| e.kind.clone()),
+                    advisory,
+                    destination_name: destination_name.to_string(),
+                    org_name: org_name.to_string(),
+                    status: d.status.as_str().to_string(),
+                    attempt_count: d.attempts,
+                    created_at: time(d.created_at),
+                    next_attempt_at: waiting.then(|| time(d.next_attempt_at)),
+                    delivered_at: d.delivered_at.map(time),
+                    last_error: d.last_error,
+                    receipt: d.receipt.as_ref().map(receipt_text),
+                    attempts: attempts
+                        .into_iter()
+                        .map(|a| AttemptView {
+                            number: a.number,
+                            worker: a.worker,
+                            started_at: time(a.started_at),
+                            duration_ms: a.duration_ms,
+                            outcome: a.outcome.as_str().to_string(),
+                            error: a.error,
+                            receipt: a.receipt.as_ref().map(receipt_text),
+                        })
+                        .collect(),
+                    id: d.id,
+                    event_id: d.event_id,
+                    destination_id: d.destination_id,
+                }
+            })
+            .collect();
+        Ok(DeliveryLogView {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+            page,
+            page_size: LOG_PAGE_SIZE,
+            manufacturer,
+            can_replay: actor.admin,
+            destinations: destinations
+                .iter()
+                .map(|d| {
+                    let label = if manufacturer {
+                        let org = orgs.get(&d.org_id).map_or("", String::as_str);
+                        format!("{} ({org})", d.name)
+                    } else {
+                        d.name.clone()
+                    };
+                    (d.id.clone(), label)
+                })
+                .collect(),
+        })
+    }
+
+    pub(crate) async fn replay_delivery_now(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<(), PortalError> {
+        let actor = self.actor(viewer).await?;
+        actor.require_admin()?;
+        let id = id.to_owned();
+        let org_id = self
+            .state
+            .db({
+                let id = id.clone();
+                move |conn| {
+                    let Some(d) = herald_storage::get_delivery(conn, &id)? else {
+                        return Ok(None);
+                    };
+                    Ok(herald_storage::get_destination(conn, &d.destination_id)?.map(|d| d.org_id))
+                }
+            })
+            .await
+            .map_err(portal_error)?
+            .ok_or(PortalError::NotFound)?;
+        if !actor.can_see(&org_id) {
+            return Err(PortalError::NotFound);
+        }
+        let audit = actor.audit_name();
+        self.state
+            .db(move |conn| Ok(herald_storage::replay_delivery(conn, &id, &audit)?))
+            .await
+            .map(|_| ())
+            .map_err(portal_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_text_becomes_config_values_by_kind() {
+        assert_eq!(config_value(ConfigFieldKind::Url, "  "), Ok(None));
+        assert_eq!(
+            config_value(ConfigFieldKind::EmailList, "a@x.org, b@x.org;c@x.org"),
+            Ok(Some(serde_json::json!(["a@x.org", "b@x.org", "c@x.org"])))
+        );
+        assert_eq!(
+            config_value(ConfigFieldKind::SecretRef, "sig,"),
+            Ok(Some(serde_json::json!(["sig"])))
+        );
+        assert_eq!(
+            config_value(ConfigFieldKind::SecretRef, "auth"),
+            Ok(Some(serde_json::json!("auth")))
+        );
+        assert_eq!(
+            config_value(ConfigFieldKind::Text, r#"{"host": "mail"}"#),
+            Ok(Some(serde_json::json!({"host": "mail"})))
+        );
+        assert!(config_value(ConfigFieldKind::Text, "{broken").is_err());
+        assert_eq!(
+            config_value(ConfigFieldKind::Text, "true"),
+            Ok(Some(Value::Bool(true)))
+        );
+    }
+
+    #[test]
+    fn config_values_round_trip_through_the_form() {
+        for (kind, value) in [
+            (ConfigFieldKind::SecretRef, serde_json::json!(["sig"])),
+            (ConfigFieldKind::SecretRef, serde_json::json!(["a", "b"])),
+            (ConfigFieldKind::SecretRef, serde_json::json!("auth")),
+            (ConfigFieldKind::EmailList, serde_json::json!(["a@x.org"])),
+            (ConfigFieldKind::Text, serde_json::json!({"port": 25})),
+            (ConfigFieldKind::Url, serde_json::json!("https://x.org/")),
+        ] {
+            let text = config_text(Some(kind), &value);
+            assert_eq!(config_value(kind, &text), Ok(Some(value.clone())), "{text}");
+        }
+    }
+}
