@@ -64,6 +64,32 @@ impl FromRequest for ApiCaller {
     }
 }
 
+/// The token of an API call that manages something, and the organization it acts for: with
+/// `admin`, the token must carry the `admin` scope; otherwise `read` or `admin` (admin includes
+/// reading, so an operator's token need not carry both). A token whose organization is gone is
+/// refused like one without the scope.
+pub async fn acting_org(
+    state: &AppState,
+    caller: &ApiCaller,
+    admin: bool,
+) -> Result<(ApiToken, herald_storage::Organization), WebError> {
+    let token = if admin {
+        caller.require(Scope::Admin)?.clone()
+    } else {
+        match caller.require(Scope::Read) {
+            Ok(t) => t.clone(),
+            Err(WebError::Forbidden) => caller.require(Scope::Admin)?.clone(),
+            Err(e) => return Err(e),
+        }
+    };
+    let org_id = token.org_id.clone();
+    let org = state
+        .db(move |conn| Ok(herald_storage::find_organization(conn, &org_id)?))
+        .await?
+        .ok_or(WebError::Forbidden)?;
+    Ok((token, org))
+}
+
 /// Who reads advisories, for the entitlement rule ([`herald_storage::visible_to`]), and whether
 /// the request carried a credential at all (restricted distribution paths answer 401 to
 /// anonymous callers and 404 to authenticated ones that are not entitled).

@@ -14,7 +14,7 @@
 use actix_web::{HttpResponse, web};
 use herald_storage::{
     ApiToken, Customer, Grant, GrantTarget, InstalledProduct, NewInstalledProduct, OrgKind,
-    Organization, Scope, StorageError, Subscription,
+    Organization, StorageError, Subscription,
 };
 use serde::{Deserialize, Serialize};
 
@@ -80,21 +80,7 @@ impl Acting {
 }
 
 async fn acting(state: &AppState, caller: &ApiCaller, admin: bool) -> Result<Acting, WebError> {
-    let token = if admin {
-        caller.require(Scope::Admin)?.clone()
-    } else {
-        // Admin includes reading.
-        match caller.require(Scope::Read) {
-            Ok(t) => t.clone(),
-            Err(WebError::Forbidden) => caller.require(Scope::Admin)?.clone(),
-            Err(e) => return Err(e),
-        }
-    };
-    let org_id = token.org_id.clone();
-    let org = state
-        .db(move |conn| Ok(herald_storage::find_organization(conn, &org_id)?))
-        .await?
-        .ok_or(WebError::Forbidden)?;
+    let (token, org) = crate::web::auth::acting_org(state, caller, admin).await?;
     Ok(Acting { token, org })
 }
 

@@ -15,7 +15,7 @@ use herald_delivery::{DestinationConfig, Grants};
 use herald_plugin_host::{ConfigFieldKind, HostError, PluginHost};
 use herald_storage::{
     ApiToken, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryStatus, Destination,
-    DestinationUpdate, NewDestination, OrgKind, Scope, write_transaction,
+    DestinationUpdate, NewDestination, OrgKind, write_transaction,
 };
 use serde::{Deserialize, Serialize};
 
@@ -70,20 +70,8 @@ enum Need {
 }
 
 async fn acting(state: &AppState, caller: &ApiCaller, need: Need) -> Result<Acting, WebError> {
-    let token = match need {
-        Need::Admin => caller.require(Scope::Admin)?.clone(),
-        // Admin includes reading: an operator's token need not carry both.
-        Need::Read => match caller.require(Scope::Read) {
-            Ok(t) => t.clone(),
-            Err(WebError::Forbidden) => caller.require(Scope::Admin)?.clone(),
-            Err(e) => return Err(e),
-        },
-    };
-    let org_id = token.org_id.clone();
-    let org = state
-        .db(move |conn| Ok(herald_storage::find_organization(conn, &org_id)?))
-        .await?
-        .ok_or(WebError::Forbidden)?;
+    let (token, org) =
+        crate::web::auth::acting_org(state, caller, matches!(need, Need::Admin)).await?;
     Ok(Acting {
         token,
         manufacturer: org.kind == OrgKind::Manufacturer,

@@ -10,7 +10,7 @@
 
 use actix_web::{HttpResponse, web};
 use herald_delivery::templates::{self, Part, TemplateError};
-use herald_storage::{OrgKind, Scope};
+use herald_storage::OrgKind;
 use serde::{Deserialize, Serialize};
 
 use crate::state::AppState;
@@ -72,20 +72,7 @@ async fn manufacturer(
     caller: &ApiCaller,
     admin: bool,
 ) -> Result<herald_storage::ApiToken, WebError> {
-    let token = if admin {
-        caller.require(Scope::Admin)?.clone()
-    } else {
-        match caller.require(Scope::Read) {
-            Ok(t) => t.clone(),
-            Err(WebError::Forbidden) => caller.require(Scope::Admin)?.clone(),
-            Err(e) => return Err(e),
-        }
-    };
-    let org_id = token.org_id.clone();
-    let org = state
-        .db(move |conn| Ok(herald_storage::find_organization(conn, &org_id)?))
-        .await?
-        .ok_or(WebError::Forbidden)?;
+    let (token, org) = crate::web::auth::acting_org(state, caller, admin).await?;
     if org.kind != OrgKind::Manufacturer {
         return Err(WebError::Forbidden);
     }
