@@ -172,14 +172,15 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
     });
     let engine = match plugins {
         Some(host) => {
-            let settings = herald_delivery::EngineSettings {
-                base_url: config.base_url.clone(),
-                ..herald_delivery::EngineSettings::default()
-            };
             // Each delivery decrypts its destination's secrets (encrypted at rest) just for
-            // that plugin call.
+            // that plugin call; the same key signs the destinations' unsubscribe URLs.
             let key = crate::secrets::secret_key(&config)
                 .context("loading the key that encrypts destination secrets")?;
+            let settings = herald_delivery::EngineSettings {
+                base_url: config.base_url.clone(),
+                unsubscribe_key: Some(key.clone()),
+                ..herald_delivery::EngineSettings::default()
+            };
             let channel = Arc::new(herald_plugin_host::WasmChannel::new(
                 host,
                 Arc::new(crate::secrets::DbSecretSource::new(db.clone(), key)),

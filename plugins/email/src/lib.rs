@@ -38,7 +38,9 @@ struct Config {
     /// Relay settings, read and enforced by the host; checked here so the portal can show
     /// problems early.
     smtp: RelaySettings,
-    /// HTTPS URL that unsubscribes on a POST with no landing page (RFC 8058).
+    /// HTTPS URL that unsubscribes on a POST with no landing page (RFC 8058). Optional: Herald
+    /// gives every notification its own signed one-click URL (`unsubscribe-url`), used when
+    /// this is not set (a hospital that runs its own list manager sets this instead).
     #[serde(default)]
     unsubscribe_url: Option<String>,
     /// Optional `mailto:` alternative for List-Unsubscribe.
@@ -118,17 +120,13 @@ impl Problems for Config {
                 format!("smtp.from {:?} is not an email address", self.smtp.from),
             );
         }
-        match &self.unsubscribe_url {
-            Some(url) if !url.starts_with("https://") || url.contains(['<', '>', ' ', ',']) => err(
+        if let Some(url) = &self.unsubscribe_url
+            && (!url.starts_with("https://") || url.contains(['<', '>', ' ', ',']))
+        {
+            err(
                 "unsubscribe_url",
                 format!("{url:?} must be an https:// URL (RFC 8058 one-click)"),
-            ),
-            None if !self.mandatory => err(
-                "unsubscribe_url",
-                "required unless the destination is mandatory (designated security contacts)"
-                    .into(),
-            ),
-            _ => {}
+            );
         }
         if let Some(m) = &self.unsubscribe_mailto
             && (!m.starts_with("mailto:") || m.contains(['<', '>', ' ', ',']))
@@ -379,6 +377,16 @@ fn compose(n: &Notification, unsubscribe: Option<&str>) -> Composed {
 }
 
 /// The extra headers of a notification mail.
+/// The one-click unsubscribe URL of a routine notice: the destination's own, else Herald's.
+fn unsubscribe_url<'a>(config: &'a Config, n: &'a Notification) -> Option<&'a str> {
+    config
+        .unsubscribe_url
+        .as_deref()
+        .or(n.unsubscribe_url.as_deref())
+        .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
+        .filter(|url| !url.contains(['<', '>', ' ', ',', '\r', '\n']))
+}
+
 fn headers(config: &Config, n: &Notification, routine: bool) -> Vec<(String, String)> {
     let mut h = vec![("Auto-Submitted".to_string(), "auto-generated".to_string())];
     if let Some(previous) = n
@@ -390,7 +398,7 @@ fn headers(config: &Config, n: &Notification, routine: bool) -> Vec<(String, Str
         h.push(("In-Reply-To".into(), previous.to_string()));
         h.push(("References".into(), previous.to_string()));
     }
-    if routine && let Some(url) = &config.unsubscribe_url {
+    if routine && let Some(url) = unsubscribe_url(config, n) {
         let mut value = format!("<{url}>");
         if let Some(mailto) = &config.unsubscribe_mailto {
             let _ = write!(value, ", <{mailto}>");
@@ -440,8 +448,8 @@ impl Channel for Email {
                     "unsubscribe_url",
                     ConfigFieldKind::Url,
                     false,
-                    "HTTPS one-click unsubscribe URL for routine notices (required unless \
-                     mandatory).",
+                    "HTTPS one-click unsubscribe URL for routine notices; by default Herald's \
+                     own signed URL for this destination.",
                 ),
                 field(
                     "unsubscribe_mailto",
@@ -467,7 +475,7 @@ impl Channel for Email {
         let config = Config::checked(&config)?;
         let routine = !mandatory(&config, &n);
         let unsubscribe = if routine {
-            config.unsubscribe_url.as_deref()
+            unsubscribe_url(&config, &n)
         } else {
             None
         };
@@ -533,6 +541,7 @@ mod tests {
             previous_receipt: None,
             attempt: 1,
             rendered: None,
+            unsubscribe_url: None,
         }
     }
 

@@ -442,6 +442,7 @@ impl Channel for Hl7Mllp {
             previous_receipt: None,
             attempt: 1,
             rendered: None,
+            unsubscribe_url: None,
         };
         exchange(
             &config,
@@ -522,6 +523,7 @@ mod tests {
             previous_receipt: None,
             attempt: 1,
             rendered: None,
+            unsubscribe_url: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod error;
 pub mod metrics;
 pub mod serving_cache;
 pub mod templates;
+pub mod unsubscribe;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -55,6 +56,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/metrics", web::get().to(metrics::metrics))
             .service(web::scope("/api/v1").configure(api::configure))
             .service(web::scope("/.well-known").configure(distribution::configure))
+            .service(web::scope("/unsubscribe").configure(unsubscribe::configure))
             .route(
                 "/api/{tail:.*}",
                 leptos_actix::handle_server_fns_with_context(move || {

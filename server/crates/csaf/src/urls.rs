@@ -22,6 +22,13 @@ pub fn advisory_page_url(base_url: &str, tracking_id: &str) -> String {
     format!("{base_url}{}", advisory_page_path(tracking_id))
 }
 
+/// A destination's one-click unsubscribe URL (RFC 8058); `token` is the destination's signed
+/// token (hex), so both parts are URL-safe as they are. Served by the web layer's
+/// `/unsubscribe/{destination}/{token}`.
+pub fn unsubscribe_url(base_url: &str, destination_id: &str, token: &str) -> String {
+    format!("{base_url}/unsubscribe/{destination_id}/{token}")
+}
+
 /// The distributed document at `path` (from [`crate::document_path`]).
 pub fn csaf_document_url(base_url: &str, path: &str) -> String {
     format!("{base_url}/.well-known/csaf/{path}")

@@ -47,6 +47,9 @@ pub struct EngineSettings {
     pub lease: Duration,
     /// A channel call taking longer than this counts as a retryable failure.
     pub attempt_timeout: Duration,
+    /// Signs each destination's one-click unsubscribe URL (`Notification::unsubscribe_url`);
+    /// without it notifications carry none.
+    pub unsubscribe_key: Option<herald_storage::SecretKey>,
 }
 
 impl Default for EngineSettings {
@@ -69,6 +72,7 @@ impl Default for EngineSettings {
             // host's longest call (30 s SMTP/TCP timeouts plus the call budget).
             lease: Duration::from_secs(60),
             attempt_timeout: Duration::from_secs(45),
+            unsubscribe_key: None,
         }
     }
 }
@@ -368,6 +372,13 @@ impl Engine {
             (Err(e), _) | (_, Err(e)) => Err(e),
             (Ok(dest), Ok(mut note)) => {
                 note.rendered = self.renderer().render(&note, &dest.plugin_id);
+                note.unsubscribe_url = self.settings.unsubscribe_key.as_ref().map(|key| {
+                    herald_csaf::urls::unsubscribe_url(
+                        self.settings.base_url.trim_end_matches('/'),
+                        &dest.destination_id,
+                        &key.unsubscribe_token(&dest.destination_id),
+                    )
+                });
                 match tokio::time::timeout(
                     self.settings.attempt_timeout,
                     self.channel.deliver(&dest, &note),
@@ -566,6 +577,7 @@ impl Engine {
             attempt,
             // Filled in per destination channel by the caller (see `Renderer::render`).
             rendered: None,
+            unsubscribe_url: None,
         })
     }
 

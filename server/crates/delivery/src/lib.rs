@@ -41,6 +41,10 @@ pub struct Notification {
     /// event kind without templates. Restricted TLP labels render without the details.
     #[serde(default)]
     pub rendered: Option<RenderedMessage>,
+    /// Herald's signed one-click unsubscribe URL for this destination (RFC 8058), set by the
+    /// engine per destination; `None` when the engine has no key to sign it.
+    #[serde(default)]
+    pub unsubscribe_url: Option<String>,
 }
 
 /// Subject, plain text and HTML of a notification, rendered by the host.

@@ -375,6 +375,7 @@ pub fn sample_notification(kind: &str, tlp: &str) -> Notification {
         previous_receipt: None,
         attempt: 1,
         rendered: None,
+        unsubscribe_url: None,
     }
 }
 

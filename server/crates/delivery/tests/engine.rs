@@ -258,6 +258,7 @@ impl Rig {
                 retry_after_cap: Duration::from_secs(3600),
                 lease: Duration::from_secs(30),
                 attempt_timeout: Duration::from_secs(5),
+                unsubscribe_key: Some(SecretKey::from_bytes([7; 32])),
             },
         )?)
     }
@@ -358,6 +359,26 @@ async fn retries_then_delivers(backend: Backend) -> Result<()> {
     ensure!(body["products"][0]["udi_di"] == "00812345000017" && body["tlp"] == "WHITE");
     ensure!(body["current_release_date"] == "2026-05-04T08:00:00Z");
     ensure!(body["previous_receipt"].is_null());
+    // The destination's own signed one-click unsubscribe URL, the same on every attempt.
+    let key = SecretKey::from_bytes([7; 32]);
+    let dest_id = d.destination_id.as_str();
+    ensure!(
+        body["unsubscribe_url"]
+            == format!(
+                "https://herald.larkspur.example/unsubscribe/{dest_id}/{}",
+                key.unsubscribe_token(dest_id)
+            )
+            && seen[0].body["unsubscribe_url"] == body["unsubscribe_url"],
+        "{}",
+        body["unsubscribe_url"]
+    );
+    ensure!(key.verify_unsubscribe_token(dest_id, &key.unsubscribe_token(dest_id)));
+    ensure!(!key.verify_unsubscribe_token("another-destination", &key.unsubscribe_token(dest_id)));
+    ensure!(
+        !SecretKey::from_bytes([8; 32])
+            .verify_unsubscribe_token(dest_id, &key.unsubscribe_token(dest_id))
+    );
+    ensure!(!key.verify_unsubscribe_token(dest_id, "not hex"));
 
     // An update of the same advisory carries the first delivery's receipt.
     let v2 = sample_summary(

@@ -198,6 +198,7 @@ fn notification(i: usize) -> Notification {
         previous_receipt: None,
         attempt: 1,
         rendered: None,
+        unsubscribe_url: None,
     }
 }
 

@@ -1334,6 +1334,7 @@ fn to_wit_notification(n: &Notification) -> wit::Notification {
             text: r.text.clone(),
             html: r.html.clone(),
         }),
+        unsubscribe_url: n.unsubscribe_url.clone(),
     }
 }
 

@@ -69,6 +69,7 @@ fn notification(delivery_id: &str, attempt: u32) -> Notification {
         previous_receipt: None,
         attempt,
         rendered: None,
+        unsubscribe_url: None,
     }
 }
 
@@ -323,10 +324,22 @@ async fn email_over_starttls_with_auth_4xx_then_success_threading_amber_and_5xx(
             .starts_with("Updated: ")
     );
 
-    // 3. TLP:AMBER: the advisory's content stays out of the mail.
+    // 3. A destination without its own unsubscribe URL uses Herald's signed one-click URL that
+    //    comes with the notification (RFC 8058 headers and the footer).
+    let mut herald_unsub = dest.clone();
+    herald_unsub
+        .config
+        .as_object_mut()
+        .expect("object")
+        .remove("unsubscribe_url");
+    let herald_url =
+        "https://herald.examplemed.test/unsubscribe/dest-email/0123456789abcdef0123456789abcdef";
     let mut amber = notification("dlv-mail-3", 1);
+    amber.unsubscribe_url = Some(herald_url.into());
+
+    //    And TLP:AMBER: the advisory's content stays out of the mail.
     amber.tlp = "AMBER".into();
-    host.deliver(&dest, &rendered(amber.clone()), &secrets)
+    host.deliver(&herald_unsub, &rendered(amber.clone()), &secrets)
         .await
         .expect("amber delivered");
     let seen = records(&record);
@@ -344,6 +357,15 @@ async fn email_over_starttls_with_auth_4xx_then_success_threading_amber_and_5xx(
         );
     }
     assert!(part(mail, "text/plain").contains(&amber.portal_url));
+    assert_eq!(
+        header(mail, "list-unsubscribe"),
+        Some(format!("<{herald_url}>, <mailto:unsubscribe@examplemed.test>").as_str())
+    );
+    assert_eq!(
+        header(mail, "list-unsubscribe-post"),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert!(part(mail, "text/plain").contains(herald_url), "{mail}");
     assert!(
         header(mail, "subject")
             .expect("subject")
@@ -535,9 +557,11 @@ async fn email_refuses_a_relay_without_starttls_and_works_with_implicit_tls() {
 
     // validate-config names what is wrong.
     let mut bad = email_destination(implicit.port, "none").config;
+    // An own unsubscribe URL must be https (RFC 8058); leaving it out is fine: Herald's signed
+    // one-click URL comes with each notification.
     bad.as_object_mut()
         .expect("object")
-        .remove("unsubscribe_url");
+        .insert("unsubscribe_url".into(), "http://lists.example/u".into());
     let issues = host.validate_config("email", &bad).await.expect("validate");
     let fields: Vec<&str> = issues.iter().map(|i| i.field.as_str()).collect();
     assert_eq!(fields, vec!["smtp", "unsubscribe_url"], "{issues:?}");

@@ -84,6 +84,7 @@ fn notification(delivery_id: &str, severity: Option<&str>) -> Notification {
         previous_receipt: None,
         attempt: 1,
         rendered: None,
+        unsubscribe_url: None,
     }
 }
 

@@ -85,6 +85,7 @@ fn notification(delivery_id: &str) -> Notification {
         previous_receipt: None,
         attempt: 1,
         rendered: None,
+        unsubscribe_url: None,
     }
 }
 

@@ -88,6 +88,7 @@ fn notification(delivery_id: &str, version: &str) -> Notification {
         previous_receipt: None,
         attempt: 1,
         rendered: None,
+        unsubscribe_url: None,
     }
 }
 

@@ -63,6 +63,46 @@ impl SecretKey {
         base64::engine::general_purpose::STANDARD.encode(self.0)
     }
 
+    /// The token in a destination's one-click unsubscribe URL: HMAC-SHA256 under this key of a
+    /// purpose label and the destination id, 128 bits in hex. Anyone holding the URL (every
+    /// recipient of its mail) may opt the destination out of routine notices, and nobody can
+    /// make one for another destination.
+    pub fn unsubscribe_token(&self, destination_id: &str) -> String {
+        hex::encode(&self.unsubscribe_mac(destination_id)[..16])
+    }
+
+    /// Whether `token` is [`Self::unsubscribe_token`] of `destination_id` (constant time).
+    pub fn verify_unsubscribe_token(&self, destination_id: &str, token: &str) -> bool {
+        let Ok(given) = hex::decode(token) else {
+            return false;
+        };
+        use hmac::Mac;
+        given.len() == 16
+            && self
+                .unsubscribe_hmac(destination_id)
+                .verify_truncated_left(&given)
+                .is_ok()
+    }
+
+    fn unsubscribe_hmac(&self, destination_id: &str) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::Mac;
+        // A 32-byte key is always a valid HMAC key; the label keeps these MACs apart from any
+        // other use of the key.
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(b"herald unsubscribe v1\0");
+        mac.update(destination_id.as_bytes());
+        mac
+    }
+
+    fn unsubscribe_mac(&self, destination_id: &str) -> Vec<u8> {
+        use hmac::Mac;
+        self.unsubscribe_hmac(destination_id)
+            .finalize()
+            .into_bytes()
+            .to_vec()
+    }
+
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(&self.0.into())
     }
