@@ -430,8 +430,14 @@ fn key_import(config: &Config, args: &KeyImportArgs) -> anyhow::Result<ExitCode>
     };
     let db = open_db(config)?;
     let mut conn = db.get()?;
-    let key = crate::publish::import_signing_key(&mut conn, &armored, passphrase.as_deref(), "cli")
-        .with_context(|| format!("importing {}", args.file.display()))?;
+    let key = crate::publish::import_signing_key(
+        &mut conn,
+        config,
+        &armored,
+        passphrase.as_deref(),
+        "cli",
+    )
+    .with_context(|| format!("importing {}", args.file.display()))?;
     println!(
         "signing key {} ({}) is now active; new publications are signed with it",
         key.fingerprint(),

@@ -51,6 +51,9 @@ pub enum PublishError {
     /// The stored signing key is unusable or signing failed.
     #[error(transparent)]
     Signing(#[from] KeyError),
+    /// The instance secret key, which seals the signing key at rest, cannot be loaded.
+    #[error("the instance secret key: {0}")]
+    MasterKey(String),
 }
 
 impl From<StorageError> for PublishError {
@@ -79,6 +82,7 @@ impl From<PublishError> for crate::web::error::WebError {
             PublishError::Conflict(m) => WebError::Conflict(m),
             PublishError::Storage(s) => s.into(),
             PublishError::Signing(k) => WebError::internal(k),
+            PublishError::MasterKey(m) => WebError::internal(anyhow::anyhow!(m)),
         }
     }
 }
@@ -159,8 +163,14 @@ pub fn generated_key_user_id(config: &Config) -> String {
 /// The active signing key from the database; on first use a new v4 Ed25519 key is generated and
 /// stored (when several Herald processes race, all of them end up with the one that was stored
 /// first). The secret key is stored unencrypted for now (see `herald_storage::keys`).
+/// The key that seals the signing key at rest (the instance secret key).
+fn master_key(config: &Config) -> Result<herald_storage::SecretKey, PublishError> {
+    crate::secrets::secret_key(config).map_err(|e| PublishError::MasterKey(format!("{e:#}")))
+}
+
 pub fn signing_key(conn: &mut DbConnection, config: &Config) -> Result<SigningKey, PublishError> {
-    if let Some(stored) = herald_storage::active_signing_key(conn)? {
+    let master = master_key(config)?;
+    if let Some(stored) = herald_storage::active_signing_key(conn, &master)? {
         return Ok(SigningKey::from_armored_secret(&stored.secret_key)?);
     }
     let generated = SigningKey::generate(&generated_key_user_id(config))?;
@@ -170,6 +180,7 @@ pub fn signing_key(conn: &mut DbConnection, config: &Config) -> Result<SigningKe
     let user_id = generated.user_ids().into_iter().next().unwrap_or_default();
     let stored = herald_storage::create_first_signing_key(
         conn,
+        &master,
         &NewSigningKey {
             fingerprint: &fingerprint,
             user_id: &user_id,
@@ -220,6 +231,7 @@ pub fn sign_unsigned_revisions(
 /// key is retired but stays published so older signatures keep verifying.
 pub fn import_signing_key(
     conn: &mut DbConnection,
+    config: &Config,
     armored: &str,
     passphrase: Option<&str>,
     actor: &str,
@@ -231,6 +243,7 @@ pub fn import_signing_key(
     let user_id = key.user_ids().into_iter().next().unwrap_or_default();
     herald_storage::activate_signing_key(
         conn,
+        &master_key(config)?,
         &NewSigningKey {
             fingerprint: &fingerprint,
             user_id: &user_id,

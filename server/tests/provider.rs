@@ -574,6 +574,7 @@ async fn signing_key_created_once_and_imported(backend: Backend) {
         .expect("generate");
     let imported = herald_server::publish::import_signing_key(
         &mut conn,
+        &h.state.config,
         &new.to_armored_secret().expect("armor"),
         None,
         "test",

@@ -3,8 +3,9 @@
 -- one is active and signs new publications. The partial unique index makes a second active key
 -- impossible, so two Herald processes that create the first key at the same time cannot both win.
 --
--- secret_key holds the armoured secret key UNENCRYPTED: protecting it with a master key is
--- future work; until then the database is as sensitive as the key itself.
+-- secret_key holds the armoured secret key sealed with AES-256-GCM under the instance secret key
+-- (`herald-sealed:v1:...`, bound to the fingerprint); Herald signs unattended, so the OpenPGP key
+-- itself has no passphrase.
 CREATE TABLE signing_keys (
     id           TEXT PRIMARY KEY NOT NULL,
     -- upper-case hex fingerprint of the primary key

@@ -3,8 +3,11 @@
 //! keep verifying. Storage only keeps armoured text; generating, parsing and signing is
 //! `herald-distribution`'s job.
 //!
-//! The secret key is stored **unencrypted** (armoured, no passphrase): Herald signs unattended on
-//! every publish. Encryption at rest with a master key is future work.
+//! Herald signs unattended on every publish, so the secret key has no passphrase; instead it is
+//! stored encrypted under the instance's [`SecretKey`] (the key that also protects destination
+//! secrets), sealed to its fingerprint: a copy of the database alone does not give away the
+//! provider's signing key. Rows written before encryption (armoured plaintext) are still read,
+//! and sealed the next time the key is imported.
 //!
 //! Several Herald processes may share one PostgreSQL database: the first key is created with
 //! [`create_first_signing_key`], which tolerates a concurrent creator (a partial unique index
@@ -14,7 +17,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::schema::signing_keys;
-use crate::{DbConnection, StorageError, append_audit, from_micros, new_id, now, to_micros};
+use crate::{
+    DbConnection, SecretKey, StorageError, append_audit, from_micros, new_id, now, to_micros,
+};
 
 /// How a key came to Herald.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,9 +116,20 @@ struct KeyRow {
     retired_at: Option<i64>,
 }
 
+/// What a sealed secret key is bound to: moving it to another key's row fails to open.
+fn seal_label(fingerprint: &str) -> String {
+    format!("signing key {fingerprint}")
+}
+
 impl KeyRow {
-    fn into_active(mut self) -> Result<ActiveSigningKey, StorageError> {
-        let secret_key = std::mem::take(&mut self.secret_key);
+    fn into_active(mut self, master: &SecretKey) -> Result<ActiveSigningKey, StorageError> {
+        let stored = std::mem::take(&mut self.secret_key);
+        let secret_key = if stored.starts_with(crate::SEALED_PREFIX) {
+            master.open_text(&seal_label(&self.fingerprint), &stored)?
+        } else {
+            // Written before keys were sealed.
+            stored
+        };
         Ok(ActiveSigningKey {
             info: self.into_public()?,
             secret_key,
@@ -155,30 +171,36 @@ fn check_new(key: &NewSigningKey<'_>) -> Result<String, StorageError> {
     Ok(fpr)
 }
 
-fn new_row(key: &NewSigningKey<'_>, fingerprint: String, active: bool) -> KeyRow {
-    KeyRow {
+fn new_row(
+    key: &NewSigningKey<'_>,
+    master: &SecretKey,
+    fingerprint: String,
+    active: bool,
+) -> Result<KeyRow, StorageError> {
+    Ok(KeyRow {
         id: new_id(),
+        secret_key: master.seal_text(&seal_label(&fingerprint), key.secret_key)?,
         fingerprint,
         user_id: key.user_id.to_string(),
         public_key: key.public_key.to_string(),
-        secret_key: key.secret_key.to_string(),
         active,
         origin: key.origin.as_str().to_string(),
         created_at: to_micros(now()),
         retired_at: None,
-    }
+    })
 }
 
 /// The key that signs new publications, if there is one.
 pub fn active_signing_key(
     conn: &mut DbConnection,
+    master: &SecretKey,
 ) -> Result<Option<ActiveSigningKey>, StorageError> {
     signing_keys::table
         .filter(signing_keys::active.eq(true))
         .select(KeyRow::as_select())
         .first(conn)
         .optional()?
-        .map(KeyRow::into_active)
+        .map(|row| row.into_active(master))
         .transpose()
 }
 
@@ -187,14 +209,15 @@ pub fn active_signing_key(
 /// winner's key (and its own `key` is dropped).
 pub fn create_first_signing_key(
     conn: &mut DbConnection,
+    master: &SecretKey,
     key: &NewSigningKey<'_>,
 ) -> Result<ActiveSigningKey, StorageError> {
     let fingerprint = check_new(key)?;
     let created = crate::write_transaction(conn, |conn| {
-        if let Some(existing) = active_signing_key(conn)? {
+        if let Some(existing) = active_signing_key(conn, master)? {
             return Ok(existing);
         }
-        let row = new_row(key, fingerprint.clone(), true);
+        let row = new_row(key, master, fingerprint.clone(), true)?;
         diesel::insert_into(signing_keys::table)
             .values(&row)
             .execute(conn)?;
@@ -205,13 +228,13 @@ pub fn create_first_signing_key(
             &row.fingerprint,
             &serde_json::json!({ "origin": row.origin, "user_id": row.user_id }),
         )?;
-        row.into_active()
+        row.into_active(master)
     });
     match created {
         Ok(k) => Ok(k),
         // Another process inserted its active key between our check and our insert (PostgreSQL;
         // SQLite's BEGIN IMMEDIATE serialises the two): use that one.
-        Err(StorageError::Conflict(_)) => active_signing_key(conn)?.ok_or_else(|| {
+        Err(StorageError::Conflict(_)) => active_signing_key(conn, master)?.ok_or_else(|| {
             StorageError::Conflict("signing key creation raced and no key is active".into())
         }),
         Err(e) => Err(e),
@@ -223,10 +246,12 @@ pub fn create_first_signing_key(
 /// stored replaces its secret part (e.g. a re-export with a new passphrase) and activates it.
 pub fn activate_signing_key(
     conn: &mut DbConnection,
+    master: &SecretKey,
     key: &NewSigningKey<'_>,
     actor: &str,
 ) -> Result<ActiveSigningKey, StorageError> {
     let fingerprint = check_new(key)?;
+    let sealed = master.seal_text(&seal_label(&fingerprint), key.secret_key)?;
     crate::write_transaction(conn, |conn| {
         let at = to_micros(now());
         diesel::update(
@@ -244,14 +269,14 @@ pub fn activate_signing_key(
                 .set((
                     signing_keys::user_id.eq(key.user_id),
                     signing_keys::public_key.eq(key.public_key),
-                    signing_keys::secret_key.eq(key.secret_key),
+                    signing_keys::secret_key.eq(&sealed),
                     signing_keys::active.eq(true),
                     signing_keys::retired_at.eq(None::<i64>),
                 ))
                 .execute(conn)?;
         if updated == 0 {
             diesel::insert_into(signing_keys::table)
-                .values(&new_row(key, fingerprint.clone(), true))
+                .values(&new_row(key, master, fingerprint.clone(), true)?)
                 .execute(conn)?;
         }
         append_audit(
@@ -261,7 +286,7 @@ pub fn activate_signing_key(
             &fingerprint,
             &serde_json::json!({ "origin": key.origin.as_str(), "user_id": key.user_id }),
         )?;
-        active_signing_key(conn)?
+        active_signing_key(conn, master)?
             .ok_or_else(|| StorageError::Corrupt("no active key right after activating".into()))
     })
 }

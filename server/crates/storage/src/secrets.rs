@@ -103,10 +103,64 @@ impl SecretKey {
             .to_vec()
     }
 
+    /// Encrypts `plain` for storage in a text column: [`SEALED_PREFIX`] then base64 of a random
+    /// nonce and the AES-256-GCM ciphertext, bound to `label` (additional authenticated data), so
+    /// a value copied to another row fails to open.
+    pub fn seal_text(&self, label: &str, plain: &str) -> Result<String, StorageError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ciphertext = self
+            .cipher()
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plain.as_bytes(),
+                    aad: label.as_bytes(),
+                },
+            )
+            .map_err(|_| StorageError::Invalid(format!("cannot encrypt {label}")))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ciphertext);
+        Ok(format!(
+            "{SEALED_PREFIX}{}",
+            base64::engine::general_purpose::STANDARD.encode(out)
+        ))
+    }
+
+    /// Opens what [`Self::seal_text`] sealed under the same `label`.
+    pub fn open_text(&self, label: &str, sealed: &str) -> Result<String, StorageError> {
+        let corrupt = || {
+            StorageError::Corrupt(format!(
+                "{label} does not decrypt with this instance's secret key (HERALD_SECRET_KEY \
+                 differs from the one that stored it, or the row was altered)"
+            ))
+        };
+        let bytes = sealed
+            .strip_prefix(SEALED_PREFIX)
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .filter(|b| b.len() > NONCE_LEN)
+            .ok_or_else(corrupt)?;
+        let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+        let plain = self
+            .cipher()
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: label.as_bytes(),
+                },
+            )
+            .map_err(|_| corrupt())?;
+        String::from_utf8(plain).map_err(|_| corrupt())
+    }
+
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(&self.0.into())
     }
 }
+
+/// How a value sealed by [`SecretKey::seal_text`] starts (versioned, so the scheme can change).
+pub const SEALED_PREFIX: &str = "herald-sealed:v1:";
 
 fn aad(destination_id: &str, name: &str) -> Vec<u8> {
     let mut aad = Vec::with_capacity(destination_id.len() + name.len() + 1);

@@ -180,4 +180,55 @@ fn secret_key_parses_and_hides() -> Result<()> {
     secret_key_text()
 }
 
-herald_storage::both_backends!(secrets_round_trip_and_stay_bound, destinations_update);
+/// The provider's OpenPGP secret key is sealed at rest under the instance key, bound to its
+/// fingerprint; a pre-encryption plaintext row still reads; another instance key cannot open it.
+fn signing_key_sealed_at_rest(db: &TestDb) -> Result<()> {
+    use herald_storage::schema::signing_keys;
+    let mut conn = db.conn()?;
+    let conn = &mut *conn;
+    let master = SecretKey::generate();
+    let secret = "-----BEGIN PGP PRIVATE KEY BLOCK-----\nsecret material\n-----END PGP PRIVATE KEY BLOCK-----\n";
+    let fpr = "0123456789ABCDEF0123456789ABCDEF01234567";
+    let new = NewSigningKey {
+        fingerprint: fpr,
+        user_id: "Larkspur PSIRT <psirt@larkspur.example>",
+        public_key: "-----BEGIN PGP PUBLIC KEY BLOCK-----\npublic\n-----END PGP PUBLIC KEY BLOCK-----\n",
+        secret_key: secret,
+        origin: KeyOrigin::Generated,
+    };
+    let created = create_first_signing_key(conn, &master, &new)?;
+    ensure!(created.secret_key == secret);
+    let raw: String = signing_keys::table
+        .filter(signing_keys::fingerprint.eq(fpr))
+        .select(signing_keys::secret_key)
+        .first(conn)?;
+    ensure!(raw.starts_with(SEALED_PREFIX), "stored in the clear: {raw}");
+    ensure!(!raw.contains("secret material") && !raw.contains("BEGIN PGP"));
+    ensure!(active_signing_key(conn, &master)?.map(|k| k.secret_key) == Some(secret.to_owned()));
+    ensure!(
+        matches!(
+            active_signing_key(conn, &SecretKey::generate()),
+            Err(StorageError::Corrupt(_))
+        ),
+        "another instance key must not open it"
+    );
+    // A row written before keys were sealed (armoured plaintext) still signs.
+    diesel::update(signing_keys::table.filter(signing_keys::fingerprint.eq(fpr)))
+        .set(signing_keys::secret_key.eq(secret))
+        .execute(conn)?;
+    ensure!(active_signing_key(conn, &master)?.map(|k| k.secret_key) == Some(secret.to_owned()));
+    // Re-importing seals it.
+    activate_signing_key(conn, &master, &new, "test")?;
+    let raw: String = signing_keys::table
+        .filter(signing_keys::fingerprint.eq(fpr))
+        .select(signing_keys::secret_key)
+        .first(conn)?;
+    ensure!(raw.starts_with(SEALED_PREFIX));
+    Ok(())
+}
+
+herald_storage::both_backends!(
+    secrets_round_trip_and_stay_bound,
+    destinations_update,
+    signing_key_sealed_at_rest
+);
