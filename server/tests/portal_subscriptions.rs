@@ -281,6 +281,49 @@ async fn subscription_saved_from_the_page(backend: Backend) {
     assert_eq!(subscription(&h, &dest), Subscription::default());
 }
 
+/// Deliveries queued for a destination.
+fn queued_for(h: &Harness, destination_id: &str) -> i64 {
+    let mut conn = h.test_db.conn().expect("conn");
+    let filter = herald_storage::DeliveryLogFilter {
+        destination_id: Some(destination_id.to_string()),
+        ..Default::default()
+    };
+    herald_storage::delivery_log_page(&mut conn, &filter, 10, 0)
+        .expect("deliveries")
+        .total
+}
+
+async fn fan_out_follows_the_saved_subscription(backend: Backend) {
+    let h = harness(backend);
+    let app = app!(h.state);
+    let org = hospital(&h, "St. Example General");
+    let admin = signed_in(&h, &org, Role::Admin, "admin@st-example.test");
+    let updates_only = destination(&h, &org, "Updates only");
+    let new_ones = destination(&h, &org, "New advisories");
+    for (dest, kind) in [
+        (&updates_only, "kind[p:advisory.updated]"),
+        (&new_ones, "kind[p:advisory.published]"),
+    ] {
+        let answer = post_form!(
+            &app,
+            "subscription_save",
+            &admin,
+            &[("id", dest.as_str()), (kind, "on")],
+        )
+        .await;
+        redirect_target(&answer);
+    }
+    // A newly published GREEN advisory (`advisory.published`) reaches only the destination
+    // whose subscription, as saved from the page, asks for new advisories.
+    catalog(&h);
+    {
+        let mut conn = h.test_db.conn().expect("conn");
+        herald_storage::fan_out_pending(&mut conn, 100).expect("fan out");
+    }
+    assert_eq!(queued_for(&h, &new_ones), 1);
+    assert_eq!(queued_for(&h, &updates_only), 0);
+}
+
 async fn invalid_subscriptions_are_refused(backend: Backend) {
     let h = harness(backend);
     let app = app!(h.state);
@@ -569,6 +612,7 @@ async fn templates_are_the_manufacturers(backend: Backend) {
 
 on_both_backends!(
     subscription_saved_from_the_page,
+    fan_out_follows_the_saved_subscription,
     invalid_subscriptions_are_refused,
     other_organizations_cannot_change_a_subscription,
     templates_saved_refused_and_reset,
