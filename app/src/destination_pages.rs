@@ -17,10 +17,11 @@ use leptos_router::{
 
 use crate::{
     destinations::{
-        DeliveryLogView, DeliveryView, DestinationDetail, DestinationsView, Draft, FieldIssue,
-        FieldView, GrantsView, HealthView, PluginView, ReplayDelivery, SEVERITIES, STATUSES,
-        SaveDestination, SecretStatus, SendTest, TestOutcomeView, delivery_log, delivery_log_path,
-        destination_path, get_destination, list_destinations, list_plugins,
+        CHECKBOX_KEY_PREFIX, DeliveryLogView, DeliveryView, DestinationDetail, DestinationsView,
+        Draft, FieldIssue, FieldView, GrantsView, HealthView, PluginView, ReplayDelivery,
+        SEVERITIES, STATUSES, SUBSCRIPTION_KINDS, SaveDestination, SaveSubscription, SecretStatus,
+        SendTest, SubscriptionDraft, SubscriptionView, TestOutcomeView, delivery_log,
+        delivery_log_path, destination_path, get_destination, list_destinations, list_plugins,
     },
     ui::ErrorBox,
 };
@@ -218,9 +219,25 @@ pub fn DestinationPage() -> impl IntoView {
     };
     let plugin = move || query.read().get("plugin").unwrap_or_default();
     let saved = move || query.read().get("saved").is_some();
+    let subscribe = ServerAction::<SaveSubscription>::new();
+    let sub_draft = move || {
+        query
+            .read()
+            .get("sub_draft")
+            .and_then(|d| serde_json::from_str::<SubscriptionDraft>(&d).ok())
+    };
+    let subscribed = move || query.read().get("subscribed").is_some();
     let detail = Resource::new(
-        move || (id(), test.version().get(), save.version().get(), saved()),
-        |(id, _, _, _)| async move {
+        move || {
+            (
+                id(),
+                test.version().get(),
+                save.version().get(),
+                saved(),
+                (subscribe.version().get(), subscribed()),
+            )
+        },
+        |(id, _, _, _, _)| async move {
             if id == "new" {
                 Ok(None)
             } else {
@@ -234,7 +251,8 @@ pub fn DestinationPage() -> impl IntoView {
             .value()
             .get()
             .and_then(|r| r.err())
-            .or_else(|| test.value().get().and_then(|r| r.err()));
+            .or_else(|| test.value().get().and_then(|r| r.err()))
+            .or_else(|| subscribe.value().get().and_then(|r| r.err()));
         failed.map(|error| view! { <ErrorBox error/> })
     };
     view! {
@@ -251,7 +269,20 @@ pub fn DestinationPage() -> impl IntoView {
                             .into_any()
                     }
                     (Ok(Some(detail)), _) => {
-                        view! { <DestinationView detail draft=draft() saved=saved() save test/> }
+                        let (dest_id, subscription) = (
+                            detail.id.clone(),
+                            detail.subscription.clone(),
+                        );
+                        view! {
+                            <DestinationView detail draft=draft() saved=saved() save test/>
+                            <SubscriptionSection
+                                id=dest_id
+                                view=subscription
+                                draft=sub_draft()
+                                saved=subscribed()
+                                subscribe
+                            />
+                        }
                             .into_any()
                     }
                     (Err(error), _) | (_, Err(error)) => {
@@ -357,6 +388,7 @@ fn DestinationView(
         last_test,
         created_at,
         updated_at,
+        subscription: _,
     } = detail;
     let plugin_name = plugin
         .as_ref()
@@ -466,6 +498,205 @@ fn DestinationView(
             <A href=log_href>"Deliveries to this destination"</A>
         </p>
         {edit}
+    }
+}
+
+/// The destination's subscription, and for an admin of its organization the form to change it.
+#[component]
+fn SubscriptionSection(
+    id: String,
+    view: SubscriptionView,
+    draft: Option<SubscriptionDraft>,
+    saved: bool,
+    subscribe: ServerAction<SaveSubscription>,
+) -> impl IntoView {
+    let label_of = |pid: &str| {
+        view.products
+            .iter()
+            .find(|p| p.id == pid)
+            .map_or_else(|| pid.to_string(), |p| p.label.clone())
+    };
+    let products_text = if view.product_ids.is_empty() {
+        "any product".to_string()
+    } else {
+        view.product_ids
+            .iter()
+            .map(|p| label_of(p))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let families_text = if view.families.is_empty() {
+        "any family".to_string()
+    } else {
+        view.families.clone()
+    };
+    let kinds_text = if view.event_kinds.is_empty() {
+        "every kind".to_string()
+    } else {
+        view.event_kinds.join(", ")
+    };
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let facts = view! {
+        <dl class="facts" data-testid="subscription">
+            <dt>"Products"</dt>
+            <dd data-testid="sub-products">{products_text}</dd>
+            <dt>"Families"</dt>
+            <dd data-testid="sub-families">{families_text}</dd>
+            <dt>"Notices"</dt>
+            <dd data-testid="sub-kinds">{kinds_text}</dd>
+            <dt>"Security contact"</dt>
+            <dd>{yes_no(view.security_contact)}</dd>
+            <dt>"Routine notices"</dt>
+            <dd>{if view.routine_opt_out { "opted out" } else { "received" }}</dd>
+        </dl>
+    };
+    let form = if view.can_edit {
+        let SubscriptionDraft {
+            product_ids,
+            families,
+            event_kinds,
+            security_contact,
+            routine_opt_out,
+            issues,
+        } = draft.unwrap_or_else(|| SubscriptionDraft {
+            product_ids: view.product_ids.clone(),
+            families: view.families.clone(),
+            event_kinds: view.event_kinds.clone(),
+            security_contact: view.security_contact,
+            routine_opt_out: view.routine_opt_out,
+            issues: Vec::new(),
+        });
+        let known = ["product_ids", "families", "event_kinds"];
+        let general: Vec<String> = issues
+            .iter()
+            .filter(|i| !known.contains(&i.field.as_str()))
+            .map(|i| i.message.clone())
+            .collect();
+        let refused = (!issues.is_empty()).then(|| {
+            view! {
+                <div class="notice notice-error" role="alert" data-testid="subscription-rejected">
+                    <p>"The subscription was not saved. Correct the fields marked below."</p>
+                    <ul>{general.into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}</ul>
+                </div>
+            }
+        });
+        // Chosen ids that are not offered stay in the form, so saving does not drop them.
+        let product_boxes = view
+            .products
+            .iter()
+            .map(|p| {
+                let checked = product_ids.contains(&p.id);
+                view! {
+                    <label class="checkbox">
+                        <input
+                            type="checkbox"
+                            name=format!("product[{CHECKBOX_KEY_PREFIX}{}]", p.id)
+                            value="on"
+                            checked=checked
+                        />
+                        " "
+                        {p.label.clone()}
+                    </label>
+                }
+            })
+            .collect_view();
+        let unknown_boxes = product_ids
+            .iter()
+            .filter(|pid| !view.products.iter().any(|p| &&p.id == pid))
+            .map(|pid| {
+                view! {
+                    <label class="checkbox">
+                        <input type="checkbox" name=format!("product[{CHECKBOX_KEY_PREFIX}{pid}]") value="on" checked/>
+                        " "
+                        {pid.clone()}
+                    </label>
+                }
+            })
+            .collect_view();
+        let kind_boxes = SUBSCRIPTION_KINDS
+            .iter()
+            .map(|k| {
+                let checked = event_kinds.iter().any(|e| e == k);
+                view! {
+                    <label class="checkbox">
+                        <input type="checkbox" name=format!("kind[{CHECKBOX_KEY_PREFIX}{k}]") value="on" checked=checked/>
+                        " "
+                        {*k}
+                    </label>
+                }
+            })
+            .collect_view();
+        let product_messages = issues_for(&issues, "product_ids");
+        let family_messages = issues_for(&issues, "families");
+        let kind_messages = issues_for(&issues, "event_kinds");
+        view! {
+            {refused}
+            <ActionForm
+                action=subscribe
+                attr:class="subscription-form"
+                attr:data-testid="subscription-form"
+            >
+                <input type="hidden" name="id" value=id.clone()/>
+                <fieldset data-field="product_ids">
+                    <legend>"Products (none chosen: any product)"</legend>
+                    {product_boxes}
+                    {unknown_boxes}
+                    <FieldErrors messages=product_messages id="err-product_ids".to_string()/>
+                </fieldset>
+                <div data-field="families">
+                    <label for="sub-families">"Product families (comma-separated)"</label>
+                    <input
+                        id="sub-families"
+                        name="families"
+                        value=families
+                        aria-describedby="err-families"
+                    />
+                    <FieldErrors messages=family_messages id="err-families".to_string()/>
+                </div>
+                <fieldset data-field="event_kinds">
+                    <legend>"Notices (none chosen: every kind)"</legend>
+                    {kind_boxes}
+                    <FieldErrors messages=kind_messages id="err-event_kinds".to_string()/>
+                </fieldset>
+                <label class="checkbox">
+                    <input
+                        type="checkbox"
+                        name="security_contact"
+                        value="on"
+                        checked=security_contact
+                    />
+                    " Security contact (critical notices arrive even when routine ones do not)"
+                </label>
+                <label class="checkbox">
+                    <input type="checkbox" name="routine_opt_out" value="on" checked=routine_opt_out/>
+                    " No routine notices"
+                </label>
+                <button type="submit" data-testid="save-subscription">"Save subscription"</button>
+            </ActionForm>
+        }
+        .into_any()
+    } else {
+        view! {
+            <p class="muted">
+                "Only an administrator of the destination's organization can change it."
+            </p>
+        }
+        .into_any()
+    };
+    view! {
+        <section aria-labelledby="subscription-h" id="subscription">
+            <h2 id="subscription-h">"Subscription"</h2>
+            {saved
+                .then(|| {
+                    view! {
+                        <p class="notice" role="status" data-testid="subscription-saved">
+                            "Subscription saved."
+                        </p>
+                    }
+                })}
+            {facts}
+            {form}
+        </section>
     }
 }
 

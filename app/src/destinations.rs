@@ -135,6 +135,53 @@ pub struct DestinationDetail {
     pub last_test: Option<TestOutcomeView>,
     pub created_at: String,
     pub updated_at: String,
+    /// What the destination is sent.
+    pub subscription: SubscriptionView,
+}
+
+/// Notice kinds a subscription can choose on the page (the REST API knows more).
+pub const SUBSCRIPTION_KINDS: [&str; 2] = ["advisory.published", "advisory.updated"];
+
+/// A destination's subscription as its page shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SubscriptionView {
+    /// Chosen catalog product ids (none and no families: no product filter).
+    pub product_ids: Vec<String>,
+    /// Product family names, as one comma-separated text.
+    pub families: String,
+    /// Chosen notice kinds (none: every kind).
+    pub event_kinds: Vec<String>,
+    pub security_contact: bool,
+    pub routine_opt_out: bool,
+    /// Catalog products the destination's organization may see, to choose from (and any
+    /// chosen one that is not among them, by id).
+    pub products: Vec<crate::model::ProductOption>,
+    /// The viewer is an admin of the destination's organization.
+    pub can_edit: bool,
+}
+
+/// What the subscription form submits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SubscriptionForm {
+    pub destination_id: String,
+    pub product_ids: Vec<String>,
+    /// Comma-separated family names as typed.
+    pub families: String,
+    pub event_kinds: Vec<String>,
+    pub security_contact: bool,
+    pub routine_opt_out: bool,
+}
+
+/// A refused subscription form as it travels back to the page: what was typed and the problems
+/// (`product_ids`, `families`, `event_kinds` or `subscription`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SubscriptionDraft {
+    pub product_ids: Vec<String>,
+    pub families: String,
+    pub event_kinds: Vec<String>,
+    pub security_contact: bool,
+    pub routine_opt_out: bool,
+    pub issues: Vec<FieldIssue>,
 }
 
 /// What a create or edit form submits. `id` absent: a new destination.
@@ -399,6 +446,77 @@ mod save_form {
         }
         Ok(())
     }
+}
+
+/// Prefix of the keys of a `name[p:key]` checkbox group. The form decoder reads a key that
+/// starts with a digit (as UUIDv7 product ids do) as a list index, so every key gets a letter.
+pub const CHECKBOX_KEY_PREFIX: &str = "p:";
+
+/// Keys (without [`CHECKBOX_KEY_PREFIX`]) of a `name[p:key]=on` checkbox group that are
+/// checked; keys without the prefix are ignored.
+#[cfg(feature = "ssr")]
+fn checked_keys(group: Option<BTreeMap<String, String>>) -> Vec<String> {
+    group
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, v)| checked(Some(v.clone())))
+        .filter_map(|(k, _)| k.strip_prefix(CHECKBOX_KEY_PREFIX).map(str::to_string))
+        .collect()
+}
+
+/// Replaces a destination's subscription from its page's form (checkboxes `product[p:ID]` and
+/// `kind[p:KIND]`), then goes back to the page; a refused form goes back with what was chosen and
+/// the problems.
+#[server(prefix = "/api", endpoint = "subscription_save")]
+pub async fn save_subscription(
+    id: String,
+    product: Option<BTreeMap<String, String>>,
+    families: Option<String>,
+    kind: Option<BTreeMap<String, String>>,
+    security_contact: Option<String>,
+    routine_opt_out: Option<String>,
+) -> Result<(), ServerFnError> {
+    let portal = crate::api::ssr::portal()?;
+    let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;
+    let form = SubscriptionForm {
+        destination_id: id.clone(),
+        product_ids: checked_keys(product),
+        families: families.unwrap_or_default(),
+        event_kinds: checked_keys(kind),
+        security_contact: checked(security_contact),
+        routine_opt_out: checked(routine_opt_out),
+    };
+    match portal
+        .save_subscription(&viewer, form.clone())
+        .await
+        .map_err(crate::api::ssr::user_error)?
+    {
+        SaveResult::Saved { id } => {
+            leptos_actix::redirect(&format!(
+                "{}?subscribed=1#subscription",
+                destination_path(&id)
+            ));
+        }
+        SaveResult::Rejected { issues } => {
+            let draft = SubscriptionDraft {
+                product_ids: form.product_ids,
+                families: form.families,
+                event_kinds: form.event_kinds,
+                security_contact: form.security_contact,
+                routine_opt_out: form.routine_opt_out,
+                issues,
+            };
+            let draft = serde_json::to_string(&draft).map_err(|e| -> ServerFnError {
+                ServerFnError::ServerError(format!("cannot return the form: {e}"))
+            })?;
+            leptos_actix::redirect(&format!(
+                "{}?sub_draft={}#subscription",
+                destination_path(&id),
+                query_value(&draft)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Runs the destination's plugin `test`; the page shows the outcome (kept in the audit log).

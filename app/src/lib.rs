@@ -14,6 +14,7 @@ mod destination_pages;
 pub mod destinations;
 pub mod model;
 mod pages;
+pub mod templates;
 mod ui;
 
 /// The portal link of an advisory. The server builds absolute links with
@@ -121,6 +122,11 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/deliveries")
                         view=destination_pages::DeliveryLogPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/templates")
+                        view=templates::TemplatesPage
                         ssr=SsrMode::Async
                     />
                 </Routes>

@@ -211,6 +211,10 @@ pub struct Viewer {
     pub user_id: Option<String>,
     pub organization_id: Option<String>,
     pub display_name: Option<String>,
+    /// The viewer's organization is the manufacturer: decides only which links the header
+    /// shows; every server function checks authorization on its own.
+    #[serde(default)]
+    pub manufacturer: bool,
 }
 
 /// What went wrong, as the user may see it; the cause is logged on the server.
@@ -284,4 +288,35 @@ pub trait Portal: Send + Sync {
     ) -> Result<crate::destinations::DeliveryLogView, PortalError>;
     /// Requeues a dead or failed delivery.
     async fn replay_delivery(&self, viewer: &Viewer, id: &str) -> Result<(), PortalError>;
+    /// Replaces a destination's subscription (admins of the destination's organization only),
+    /// with the same checks as the REST API, or says which fields are wrong.
+    async fn save_subscription(
+        &self,
+        viewer: &Viewer,
+        form: crate::destinations::SubscriptionForm,
+    ) -> Result<crate::destinations::SaveResult, PortalError>;
+
+    // Notification templates (views in `crate::templates`): the manufacturer's users only
+    // (anyone else: forbidden); only its admins change anything.
+    async fn templates(
+        &self,
+        viewer: &Viewer,
+    ) -> Result<crate::templates::TemplatesView, PortalError>;
+    /// Checks an override as the REST API does and stores it: `Some(message)` when refused.
+    async fn save_template(
+        &self,
+        viewer: &Viewer,
+        kind: &str,
+        channel: &str,
+        part: &str,
+        body: &str,
+    ) -> Result<Option<String>, PortalError>;
+    /// Deletes an override; "not found" when there is none.
+    async fn reset_template(
+        &self,
+        viewer: &Viewer,
+        kind: &str,
+        channel: &str,
+        part: &str,
+    ) -> Result<(), PortalError>;
 }

@@ -65,7 +65,12 @@ pub fn SessionControls() -> impl IntoView {
                             .display_name
                             .or(viewer.user_id)
                             .unwrap_or_default();
+                        // Templates are the manufacturer's; the page itself refuses anyone else.
+                        let templates = viewer
+                            .manufacturer
+                            .then(|| view! { <A href="/templates">"Templates"</A> });
                         view! {
+                            {templates}
                             <span class="viewer" data-testid="viewer">
                                 "Signed in as " <strong>{name}</strong>
                             </span>

@@ -7,6 +7,8 @@ pub mod config;
 pub mod demo;
 pub mod portal;
 pub mod portal_destinations;
+pub mod portal_subscriptions;
+pub mod portal_templates;
 pub mod publish;
 pub mod secrets;
 pub mod serve;

@@ -189,14 +189,21 @@ impl Portal for HeraldPortal {
         };
         let found = self
             .state
-            .db(move |conn| Ok(herald_storage::lookup_session(conn, &cookie)?))
+            .db(move |conn| {
+                let Some((_session, user)) = herald_storage::lookup_session(conn, &cookie)? else {
+                    return Ok(None);
+                };
+                let kind = herald_storage::find_organization(conn, &user.org_id)?.map(|o| o.kind);
+                Ok(Some((user, kind)))
+            })
             .await
             .map_err(portal_error)?;
         Ok(match found {
-            Some((_session, user)) => Viewer {
+            Some((user, kind)) => Viewer {
                 user_id: Some(user.id),
                 organization_id: Some(user.org_id),
                 display_name: Some(user.display_name),
+                manufacturer: kind == Some(herald_storage::OrgKind::Manufacturer),
             },
             None => Viewer::default(),
         })
@@ -371,5 +378,43 @@ impl Portal for HeraldPortal {
 
     async fn replay_delivery(&self, viewer: &Viewer, id: &str) -> Result<(), PortalError> {
         self.replay_delivery_now(viewer, id).await
+    }
+
+    async fn save_subscription(
+        &self,
+        viewer: &Viewer,
+        form: app::destinations::SubscriptionForm,
+    ) -> Result<app::destinations::SaveResult, PortalError> {
+        self.save_subscription_form(viewer, form).await
+    }
+
+    async fn templates(
+        &self,
+        viewer: &Viewer,
+    ) -> Result<app::templates::TemplatesView, PortalError> {
+        self.templates_view(viewer).await
+    }
+
+    async fn save_template(
+        &self,
+        viewer: &Viewer,
+        kind: &str,
+        channel: &str,
+        part: &str,
+        body: &str,
+    ) -> Result<Option<String>, PortalError> {
+        self.save_template_override(viewer, kind, channel, part, body)
+            .await
+    }
+
+    async fn reset_template(
+        &self,
+        viewer: &Viewer,
+        kind: &str,
+        channel: &str,
+        part: &str,
+    ) -> Result<(), PortalError> {
+        self.reset_template_override(viewer, kind, channel, part)
+            .await
     }
 }

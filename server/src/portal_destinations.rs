@@ -36,16 +36,16 @@ use crate::web::error::WebError;
 const MAX_NAME_LEN: usize = 200;
 
 /// The signed-in user the pages act for, as stored.
-struct Actor {
-    user_id: String,
-    org_id: String,
-    org_name: String,
-    manufacturer: bool,
-    admin: bool,
+pub(crate) struct Actor {
+    pub(crate) user_id: String,
+    pub(crate) org_id: String,
+    pub(crate) org_name: String,
+    pub(crate) manufacturer: bool,
+    pub(crate) admin: bool,
 }
 
 impl Actor {
-    fn audit_name(&self) -> String {
+    pub(crate) fn audit_name(&self) -> String {
         format!("user:{}", self.user_id)
     }
 
@@ -345,7 +345,7 @@ fn check_form(
 }
 
 impl HeraldPortal {
-    async fn actor(&self, viewer: &Viewer) -> Result<Actor, PortalError> {
+    pub(crate) async fn actor(&self, viewer: &Viewer) -> Result<Actor, PortalError> {
         let Some(user_id) = viewer.user_id.clone() else {
             return Err(PortalError::Forbidden);
         };
@@ -369,7 +369,7 @@ impl HeraldPortal {
     }
 
     /// A destination the actor may see; anything else is "not found".
-    async fn visible_destination(
+    pub(crate) async fn visible_destination(
         &self,
         actor: &Actor,
         id: &str,
@@ -533,7 +533,9 @@ impl HeraldPortal {
                     .and_then(Value::as_str)
                     .map(str::to_string),
             });
+        let subscription = self.subscription_view(&actor, &d).await?;
         Ok(DestinationDetail {
+            subscription,
             id: d.id,
             org_name,
             plugin,

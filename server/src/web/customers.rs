@@ -378,6 +378,47 @@ pub async fn get_subscription(
     }))
 }
 
+/// Fields of a subscription that storage names at the start of its messages.
+const SUBSCRIPTION_FIELDS: [&str; 3] = ["product_ids", "families", "event_kinds"];
+
+/// Checks and stores a destination's subscription: the one path the REST `PUT` and the portal's
+/// form both take, so they accept and refuse the same input. A refusal is
+/// [`WebError::InvalidFields`] naming `product_ids`, `families`, `event_kinds` or
+/// `subscription`. Who may do it is for the caller to decide first.
+pub(crate) fn store_subscription(
+    conn: &mut herald_storage::DbConnection,
+    destination_id: &str,
+    subscription: &Subscription,
+    actor: &str,
+) -> Result<Subscription, WebError> {
+    if let Some(k) = subscription
+        .event_kinds
+        .iter()
+        .find(|k| !herald_storage::NOTICE_KINDS.contains(&k.trim()))
+    {
+        return Err(unprocessable(
+            "event_kinds",
+            format!(
+                "{k:?} is not one of {}",
+                herald_storage::NOTICE_KINDS.join(", ")
+            ),
+        ));
+    }
+    herald_storage::set_subscription(conn, destination_id, subscription, actor).map_err(|e| match e
+    {
+        StorageError::Invalid(message) => {
+            // Storage says which list is wrong as "field: problem"; keep that field's name.
+            match message.split_once(": ") {
+                Some((field, rest)) if SUBSCRIPTION_FIELDS.contains(&field) => {
+                    unprocessable(field, rest)
+                }
+                _ => unprocessable("subscription", message),
+            }
+        }
+        other => other.into(),
+    })
+}
+
 /// Replaces one destination's subscription (admin tokens of its organization).
 #[utoipa::path(put, path = "/api/v1/subscriptions/{destination_id}",
     params(("destination_id" = String, Path)), request_body = SubscriptionBody,
@@ -394,26 +435,9 @@ pub async fn put_subscription(
     let acting = acting(&state, &caller, true).await?;
     let d = visible_destination(&state, &acting, id.into_inner()).await?;
     let req: SubscriptionBody = parse_body(&body)?;
-    let mut fields = Vec::new();
-    if let Some(k) = req
-        .event_kinds
-        .iter()
-        .find(|k| !herald_storage::NOTICE_KINDS.contains(&k.as_str()))
-    {
-        fields.push(FieldError {
-            field: "event_kinds".into(),
-            message: format!(
-                "{k:?} is not one of {}",
-                herald_storage::NOTICE_KINDS.join(", ")
-            ),
-        });
-    }
     if req.routine_opt_out && !req.security_contact {
         // Allowed (it silences the destination), but almost certainly a mistake worth naming.
         tracing::info!(destination = %d.id, "subscription opts out of routine notices without being a security contact");
-    }
-    if !fields.is_empty() {
-        return Err(WebError::InvalidFields(fields));
     }
     let subscription = Subscription {
         product_ids: req.product_ids,
@@ -424,10 +448,7 @@ pub async fn put_subscription(
     };
     let (dest_id, actor) = (d.id.clone(), acting.actor());
     let s = state
-        .db(move |conn| {
-            herald_storage::set_subscription(conn, &dest_id, &subscription, &actor)
-                .map_err(field_error("subscription"))
-        })
+        .db(move |conn| store_subscription(conn, &dest_id, &subscription, &actor))
         .await?;
     Ok(HttpResponse::Ok().json(SubscriptionResource {
         destination_id: d.id,

@@ -90,6 +90,25 @@ fn refused(e: TemplateError, kind: &str, channel: &str, part: &str) -> WebError 
     }])
 }
 
+/// Whether an override may be stored: not too long, compiles in strict mode and renders against
+/// the sample notifications. The REST `PUT` and the portal's templates page both call it, so they
+/// refuse the same templates with the same messages.
+pub(crate) fn check_override(
+    kind: &str,
+    channel: &str,
+    part: &str,
+    body: &str,
+) -> Result<(), WebError> {
+    if body.len() > herald_storage::MAX_TEMPLATE_LEN {
+        return Err(WebError::TooLarge(format!(
+            "template {kind}/{channel}/{part} is longer than {} bytes",
+            herald_storage::MAX_TEMPLATE_LEN
+        )));
+    }
+    templates::validate_override(kind, channel, part, body)
+        .map_err(|e| refused(e, kind, channel, part))
+}
+
 /// Every compiled-in default and every stored override.
 #[utoipa::path(get, path = "/api/v1/templates",
     responses((status = 200, body = TemplateList), (status = 401, body = ErrorBody),
@@ -154,14 +173,7 @@ pub async fn put_template(
     let (kind, channel, part) = path.into_inner();
     let put: PutTemplate = serde_json::from_slice(&body)
         .map_err(|e| WebError::BadRequest(format!("request body: {e}")))?;
-    if put.body.len() > herald_storage::MAX_TEMPLATE_LEN {
-        return Err(WebError::TooLarge(format!(
-            "template {kind}/{channel}/{part} is longer than {} bytes",
-            herald_storage::MAX_TEMPLATE_LEN
-        )));
-    }
-    templates::validate_override(&kind, &channel, &part, &put.body)
-        .map_err(|e| refused(e, &kind, &channel, &part))?;
+    check_override(&kind, &channel, &part, &put.body)?;
     let actor = format!("token:{}", token.id);
     let saved = state
         .db(move |conn| {
