@@ -83,6 +83,9 @@ fn start_receiver(received: Arc<Received>) -> Result<u16> {
 // ---------------------------------------------------------------------------------------------
 // herald serve as a child process
 
+/// `HERALD_SECRET_KEY` of every process in a test (32 bytes, base64).
+const SHARED_SECRET_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+
 /// A running `herald serve`; SIGKILLed when dropped (a failing test leaves nothing behind).
 struct Server {
     child: Child,
@@ -120,6 +123,10 @@ impl Server {
             .env("HERALD_PLUGIN_DIR", &plugin_dir)
             .env("HERALD_SITE_ROOT", work.join("site"))
             .env("HERALD_PUBLISHER_NAME", PUBLISHER)
+            // Every process on one database must share the instance key (it seals the signing
+            // key and destination secrets), as a multi-instance deployment does; each has its
+            // own data dir, so none may generate its own.
+            .env("HERALD_SECRET_KEY", SHARED_SECRET_KEY)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
