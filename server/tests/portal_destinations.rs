@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, test, web};
+use common::forms::redirect_target;
 use common::{Harness, demo, harness};
 use herald_server::state::AppState;
 use herald_storage::{Backend, NewUser, OrgKind, Role};
@@ -116,99 +117,6 @@ fn start_receiver() -> (Receiver, u16, actix_web::dev::ServerHandle) {
     (receiver, port, handle)
 }
 
-fn form_encode(pairs: &[(&str, &str)]) -> String {
-    let enc = |s: &str| {
-        let mut out = String::new();
-        for b in s.bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                out.push(char::from(b));
-            } else if b == b' ' {
-                out.push('+');
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-        out
-    };
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// What came back: status, `Location` (if any) and body text.
-struct Answer {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-}
-
-/// A plain HTML form POST to a server function, as a browser without JavaScript sends it.
-macro_rules! post_form {
-    ($app:expr, $endpoint:expr, $cookie:expr, $pairs:expr $(,)?) => {
-        async {
-            let mut req = test::TestRequest::post()
-                .uri(&format!("/api/{}", $endpoint))
-                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-                .insert_header(("Accept", "text/html,application/xhtml+xml"))
-                .insert_header(("Referer", "http://herald.test/destinations"))
-                .set_payload(form_encode($pairs));
-            if let Some(cookie) = $cookie {
-                req = req.insert_header(("Cookie", cookie.to_string()));
-            }
-            let resp = test::call_service($app, req.to_request()).await;
-            let status = resp.status();
-            let location = resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body = String::from_utf8_lossy(&test::read_body(resp).await).into_owned();
-            Answer {
-                status,
-                location,
-                body,
-            }
-        }
-    };
-}
-
-/// A server function called the way the hydrated app calls it (the answer is JSON).
-macro_rules! call_fn {
-    ($app:expr, $endpoint:expr, $cookie:expr, $pairs:expr $(,)?) => {
-        async {
-            let mut req = test::TestRequest::post()
-                .uri(&format!("/api/{}", $endpoint))
-                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-                .insert_header(("Accept", "application/json"))
-                .set_payload(form_encode($pairs));
-            if let Some(cookie) = $cookie {
-                req = req.insert_header(("Cookie", cookie.to_string()));
-            }
-            let resp = test::call_service($app, req.to_request()).await;
-            let status = resp.status();
-            let body = String::from_utf8_lossy(&test::read_body(resp).await).into_owned();
-            (status, body)
-        }
-    };
-}
-
-macro_rules! page {
-    ($app:expr, $uri:expr, $cookie:expr $(,)?) => {
-        async {
-            let mut req = test::TestRequest::get().uri($uri);
-            if let Some(cookie) = $cookie {
-                req = req.insert_header(("Cookie", cookie.to_string()));
-            }
-            let resp = test::call_service($app, req.to_request()).await;
-            let status = resp.status();
-            let body = String::from_utf8_lossy(&test::read_body(resp).await).into_owned();
-            (status, body)
-        }
-    };
-}
-
 fn destinations(h: &Harness) -> Vec<herald_storage::Destination> {
     let mut conn = h.test_db.conn().expect("conn");
     herald_storage::list_destinations(&mut conn, None).expect("destinations")
@@ -235,16 +143,6 @@ fn webhook_form<'a>(
         ("allow_insecure_http", "on"),
         ("allow_private_addresses", "on"),
     ]
-}
-
-fn redirect_target(a: &Answer) -> String {
-    assert!(
-        a.status.is_redirection(),
-        "expected a redirect, got {}: {}",
-        a.status,
-        a.body
-    );
-    a.location.clone().expect("location")
 }
 
 // ---------------------------------------------------------------------------------------------

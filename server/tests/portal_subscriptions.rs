@@ -10,6 +10,7 @@ mod common;
 
 use actix_web::http::StatusCode;
 use actix_web::{App, test};
+use common::forms::redirect_target;
 use common::{Harness, demo, harness};
 use herald_storage::{Backend, NewDestination, NewUser, OrgKind, Role, Subscription};
 
@@ -98,104 +99,6 @@ fn subscription(h: &Harness, destination_id: &str) -> Subscription {
 fn overrides(h: &Harness) -> Vec<herald_storage::TemplateOverride> {
     let mut conn = h.test_db.conn().expect("conn");
     herald_storage::list_template_overrides(&mut conn).expect("overrides")
-}
-
-fn form_encode(pairs: &[(&str, &str)]) -> String {
-    let enc = |s: &str| {
-        let mut out = String::new();
-        for b in s.bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                out.push(char::from(b));
-            } else if b == b' ' {
-                out.push('+');
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-        out
-    };
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// What came back: status, `Location` (if any) and body text.
-struct Answer {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-}
-
-/// A plain HTML form POST to a server function, as a browser without JavaScript sends it.
-macro_rules! post_form {
-    ($app:expr, $endpoint:expr, $cookie:expr, $pairs:expr $(,)?) => {
-        async {
-            let req = test::TestRequest::post()
-                .uri(&format!("/api/{}", $endpoint))
-                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-                .insert_header(("Accept", "text/html,application/xhtml+xml"))
-                .insert_header(("Referer", "http://herald.test/destinations"))
-                .insert_header(("Cookie", $cookie.to_string()))
-                .set_payload(form_encode($pairs));
-            let resp = test::call_service($app, req.to_request()).await;
-            let status = resp.status();
-            let location = resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body = String::from_utf8_lossy(&test::read_body(resp).await).into_owned();
-            Answer {
-                status,
-                location,
-                body,
-            }
-        }
-    };
-}
-
-/// A server function called the way the hydrated app calls it (the answer is JSON).
-macro_rules! call_fn {
-    ($app:expr, $endpoint:expr, $cookie:expr, $pairs:expr $(,)?) => {
-        async {
-            let req = test::TestRequest::post()
-                .uri(&format!("/api/{}", $endpoint))
-                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-                .insert_header(("Accept", "application/json"))
-                .insert_header(("Cookie", $cookie.to_string()))
-                .set_payload(form_encode($pairs));
-            let resp = test::call_service($app, req.to_request()).await;
-            let status = resp.status();
-            let body = String::from_utf8_lossy(&test::read_body(resp).await).into_owned();
-            (status, body)
-        }
-    };
-}
-
-macro_rules! page {
-    ($app:expr, $uri:expr, $cookie:expr $(,)?) => {
-        async {
-            let req = test::TestRequest::get()
-                .uri($uri)
-                .insert_header(("Cookie", $cookie.to_string()));
-            let resp = test::call_service($app, req.to_request()).await;
-            let status = resp.status();
-            let body = String::from_utf8_lossy(&test::read_body(resp).await).into_owned();
-            (status, body)
-        }
-    };
-}
-
-fn redirect_target(a: &Answer) -> String {
-    assert!(
-        a.status.is_redirection(),
-        "expected a redirect, got {}: {}",
-        a.status,
-        a.body
-    );
-    a.location.clone().expect("location")
 }
 
 /// The part of a page from `marker` to the next `data-field=` (one field and its errors).

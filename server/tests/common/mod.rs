@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod forms;
+
 use std::sync::Arc;
 
 use herald_server::config::Config;

@@ -1,0 +1,143 @@
+//! Driving the portal like a browser in tests: plain HTML form POSTs to server functions (no
+//! JavaScript: the answer is a redirect), the JSON calls the hydrated app makes, and page GETs,
+//! each with or without a session cookie.
+
+use actix_web::http::StatusCode;
+
+/// `application/x-www-form-urlencoded`, as a browser encodes a form.
+pub fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        let mut out = String::new();
+        for b in s.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                out.push(char::from(b));
+            } else if b == b' ' {
+                out.push('+');
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        out
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// What came back: status, `Location` (if any) and body text.
+pub struct Answer {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// A session cookie, or none: `&String`, `&str`, `Some(&cookie)` or `None::<&str>`.
+pub trait CookieArg {
+    fn cookie(self) -> Option<String>;
+}
+
+impl CookieArg for &String {
+    fn cookie(self) -> Option<String> {
+        Some(self.clone())
+    }
+}
+
+impl CookieArg for &str {
+    fn cookie(self) -> Option<String> {
+        Some(self.to_owned())
+    }
+}
+
+impl<T: CookieArg> CookieArg for Option<T> {
+    fn cookie(self) -> Option<String> {
+        self.and_then(CookieArg::cookie)
+    }
+}
+
+/// A plain HTML form POST to a server function, as a browser without JavaScript sends it.
+#[macro_export]
+macro_rules! post_form {
+    ($app:expr, $endpoint:expr, $cookie:expr, $pairs:expr $(,)?) => {
+        async {
+            use $crate::common::forms::CookieArg as _;
+            let mut req = actix_web::test::TestRequest::post()
+                .uri(&format!("/api/{}", $endpoint))
+                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+                .insert_header(("Accept", "text/html,application/xhtml+xml"))
+                .insert_header(("Referer", "http://herald.test/destinations"))
+                .set_payload($crate::common::forms::form_encode($pairs));
+            if let Some(cookie) = ($cookie).cookie() {
+                req = req.insert_header(("Cookie", cookie));
+            }
+            let resp = actix_web::test::call_service($app, req.to_request()).await;
+            let status = resp.status();
+            let location = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body =
+                String::from_utf8_lossy(&actix_web::test::read_body(resp).await).into_owned();
+            $crate::common::forms::Answer {
+                status,
+                location,
+                body,
+            }
+        }
+    };
+}
+
+/// A server function called the way the hydrated app calls it (the answer is JSON).
+#[macro_export]
+macro_rules! call_fn {
+    ($app:expr, $endpoint:expr, $cookie:expr, $pairs:expr $(,)?) => {
+        async {
+            use $crate::common::forms::CookieArg as _;
+            let mut req = actix_web::test::TestRequest::post()
+                .uri(&format!("/api/{}", $endpoint))
+                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+                .insert_header(("Accept", "application/json"))
+                .set_payload($crate::common::forms::form_encode($pairs));
+            if let Some(cookie) = ($cookie).cookie() {
+                req = req.insert_header(("Cookie", cookie));
+            }
+            let resp = actix_web::test::call_service($app, req.to_request()).await;
+            let status = resp.status();
+            let body =
+                String::from_utf8_lossy(&actix_web::test::read_body(resp).await).into_owned();
+            (status, body)
+        }
+    };
+}
+
+/// A page GET; the answer is status and body text.
+#[macro_export]
+macro_rules! page {
+    ($app:expr, $uri:expr, $cookie:expr $(,)?) => {
+        async {
+            use $crate::common::forms::CookieArg as _;
+            let mut req = actix_web::test::TestRequest::get().uri($uri);
+            if let Some(cookie) = ($cookie).cookie() {
+                req = req.insert_header(("Cookie", cookie));
+            }
+            let resp = actix_web::test::call_service($app, req.to_request()).await;
+            let status = resp.status();
+            let body =
+                String::from_utf8_lossy(&actix_web::test::read_body(resp).await).into_owned();
+            (status, body)
+        }
+    };
+}
+
+/// Where a redirect answer points; fails the test on anything else.
+pub fn redirect_target(a: &Answer) -> String {
+    assert!(
+        a.status.is_redirection(),
+        "expected a redirect, got {}: {}",
+        a.status,
+        a.body
+    );
+    a.location.clone().expect("location")
+}
