@@ -20,11 +20,11 @@ use app::destinations::{
 };
 use app::model::{PortalError, Viewer};
 use chrono::{DateTime, Utc};
-use herald_delivery::{BreakerSettings, Grants};
+use herald_delivery::Grants;
 use herald_plugin_host::{Capability, ConfigFieldKind, PluginHost};
 use herald_storage::{
-    DeliveryLogFilter, DeliveryStatus, Destination, DestinationHealth, DestinationUpdate,
-    NewDestination, OrgKind, Role, write_transaction,
+    BreakerState, DeliveryLogFilter, DeliveryStatus, Destination, DestinationHealth,
+    DestinationUpdate, NewDestination, OrgKind, Role, write_transaction,
 };
 use serde_json::Value;
 
@@ -113,17 +113,16 @@ fn plugin_view(host: &PluginHost, id: &str) -> Option<PluginView> {
 }
 
 fn health_view(h: &DestinationHealth) -> HealthView {
-    let breaker = BreakerSettings::default();
+    // The engine's stored breaker says whether deliveries are held back (open, or half-open
+    // while its probe runs); the attempts say the rest.
+    let held = h
+        .breaker
+        .as_ref()
+        .is_some_and(|b| b.state != BreakerState::Closed);
     let state = match h.last_attempt {
+        _ if held => "paused",
         None => "unknown",
         Some(_) if h.consecutive_failures == 0 => "healthy",
-        Some((at, _))
-            if h.consecutive_failures >= breaker.threshold
-                && chrono::Duration::from_std(breaker.cooldown)
-                    .is_ok_and(|cooldown| Utc::now() - at < cooldown) =>
-        {
-            "paused"
-        }
         Some(_) => "failing",
     };
     HealthView {

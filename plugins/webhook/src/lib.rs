@@ -4,7 +4,8 @@
 //! the same on every retry), `webhook-timestamp` and, when signing secrets are configured,
 //! `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one space-separated
 //! signature per secret (two during a key rotation). The host computes the MACs through the
-//! `signing` capability; this plugin only ever names the secrets.
+//! `signing` capability; this plugin only ever names the secrets. `user-agent` says which
+//! version of this plugin sent the message.
 
 use herald_plugin_sdk::config::{check_secret_name, check_url, field, field_error};
 use herald_plugin_sdk::{
@@ -16,6 +17,7 @@ use serde_json::json;
 
 const ID: &str = "webhook";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+const USER_AGENT: &str = concat!("herald-webhook/", env!("CARGO_PKG_VERSION"));
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +69,8 @@ impl Config {
         let mut headers = vec![
             ("webhook-id", delivery_id),
             ("webhook-timestamp", timestamp.as_str()),
+            // Which plugin version sent it: receivers (and support) can tell after an upgrade.
+            ("user-agent", USER_AGENT),
         ];
         if let Some(value) = signature.as_deref() {
             headers.push(("webhook-signature", value));

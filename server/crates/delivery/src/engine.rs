@@ -4,17 +4,19 @@
 //!
 //! A per-destination circuit breaker ([`BreakerSettings`]) stops claiming a destination's
 //! deliveries for a cool-down after repeated retryable failures, so that a receiver that is down
-//! does not burn the retry budget of the deliveries queued behind the failing one.
+//! does not burn the retry budget of the deliveries queued behind the failing one. Its state is
+//! stored (`herald_storage::breaker`), so every engine on the database and a restarted one agree.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::SecondsFormat;
 use herald_storage::{
-    AttemptOutcome, AttemptReport, ClaimedDelivery, Db, DbConnection, NextStep, StorageError,
-    claim_due_except, fan_out_pending, record_attempt, tlp_str,
+    AttemptOutcome, AttemptReport, BreakerSignal, ClaimedDelivery, Db, DbConnection,
+    DestinationBreaker, NextStep, StorageError, claim_due_except, fan_out_pending, record_attempt,
+    record_breaker_outcome, start_breaker_probes, stored_breakers, tlp_str,
 };
 use rand::Rng;
 
@@ -83,10 +85,9 @@ impl Default for EngineSettings {
 /// closes the breaker, another failure opens it for a further `cooldown`. A delivered or
 /// permanently refused attempt (the receiver answered) resets the count.
 ///
-/// The state lives in memory, per engine (process). Nothing is lost by that: paused deliveries
-/// stay `queued` in the database, keep their retry budget and their order, and any other worker
-/// (or this one after a restart) simply learns the destination's health again at the cost of at
-/// most `threshold` attempts.
+/// The state lives in the database (`destination_health`): every engine on it pauses the same
+/// destinations, and a restarted one keeps a destination found down paused for the rest of its
+/// cool-down. Paused deliveries stay `queued`, keep their retry budget and their order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BreakerSettings {
     /// Consecutive retryable failures that open the breaker; at least 1.
@@ -102,23 +103,6 @@ impl Default for BreakerSettings {
             cooldown: Duration::from_secs(60),
         }
     }
-}
-
-#[derive(Debug, Default)]
-struct BreakerState {
-    consecutive_failures: u32,
-    open_until: Option<Instant>,
-}
-
-/// What an attempt tells the breaker about its destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Health {
-    /// The receiver answered (delivered or refused for good).
-    Answered,
-    /// Retryable failure: down, overloaded, timed out.
-    Failing,
-    /// Says nothing about the receiver (configuration, lost lease).
-    Unknown,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,7 +136,6 @@ pub struct Engine {
     channel: Arc<dyn Channel>,
     settings: Arc<EngineSettings>,
     breaker: BreakerSettings,
-    breakers: Arc<Mutex<HashMap<String, BreakerState>>>,
     /// Compiled templates, rebuilt only when the stored overrides change (checked each round).
     templates: Arc<Mutex<Arc<Renderer>>>,
 }
@@ -195,7 +178,6 @@ impl Engine {
             channel,
             settings: Arc::new(settings),
             breaker: BreakerSettings::default(),
-            breakers: Arc::new(Mutex::new(HashMap::new())),
             templates: Arc::new(Mutex::new(Arc::new(Renderer::new(&[])))),
         })
     }
@@ -243,44 +225,50 @@ impl Engine {
         self.breaker
     }
 
-    /// Destinations whose breaker is open now (their deliveries are not claimed).
-    pub fn paused_destinations(&self) -> Vec<String> {
-        let now = Instant::now();
-        let mut map = self
-            .breakers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.retain(|_, b| b.consecutive_failures > 0 || b.open_until.is_some_and(|t| t > now));
-        map.iter()
-            .filter(|(_, b)| b.open_until.is_some_and(|t| t > now))
-            .map(|(id, _)| id.clone())
-            .collect()
+    /// Destinations whose breaker is open now (their deliveries are not claimed), by id.
+    pub async fn paused_destinations(&self) -> Result<Vec<String>, EngineError> {
+        let at = herald_storage::now();
+        Ok(self
+            .blocking(stored_breakers)
+            .await?
+            .into_iter()
+            .filter(|b| b.is_paused_at(at))
+            .map(|b| b.destination_id)
+            .collect())
     }
 
-    fn observe(&self, destination_id: &str, health: Health) {
-        let mut map = self
-            .breakers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match health {
-            Health::Unknown => {}
-            Health::Answered => {
-                map.remove(destination_id);
+    /// Records what an attempt said about its destination's receiver. `known` says whether the
+    /// destination had a stored breaker when the round began: an answer from a destination
+    /// without one changes nothing, so it costs no write.
+    async fn observe(
+        &self,
+        destination_id: &str,
+        outcome: AttemptOutcome,
+        known: bool,
+    ) -> Result<(), EngineError> {
+        let signal = match outcome {
+            AttemptOutcome::Delivered | AttemptOutcome::Permanent if known => {
+                BreakerSignal::Answered
             }
-            Health::Failing => {
-                let state = map.entry(destination_id.to_string()).or_default();
-                state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-                if state.consecutive_failures >= self.breaker.threshold {
-                    state.open_until = Some(Instant::now() + self.breaker.cooldown);
-                    tracing::warn!(
-                        destination = %destination_id,
-                        failures = state.consecutive_failures,
-                        cooldown_s = self.breaker.cooldown.as_secs_f64(),
-                        "circuit breaker open: destination paused"
-                    );
-                }
-            }
+            AttemptOutcome::Retryable | AttemptOutcome::RetryAfter => BreakerSignal::Failing,
+            // Configuration or a lost lease says nothing about the receiver.
+            _ => return Ok(()),
+        };
+        let cooldown = chrono::Duration::from_std(self.breaker.cooldown)
+            .map_err(|e| EngineError::Settings(format!("breaker cooldown: {e}")))?;
+        let (threshold, id) = (self.breaker.threshold, destination_id.to_string());
+        let breaker = self
+            .blocking(move |c| record_breaker_outcome(c, &id, signal, threshold, cooldown))
+            .await?;
+        if signal == BreakerSignal::Failing && breaker.state == herald_storage::BreakerState::Open {
+            tracing::warn!(
+                destination = %destination_id,
+                failures = breaker.consecutive_failures,
+                cooldown_s = self.breaker.cooldown.as_secs_f64(),
+                "circuit breaker open: destination paused"
+            );
         }
+        Ok(())
     }
 
     /// Runs rounds until `shutdown` completes. A round in progress is finished (its attempts
@@ -317,10 +305,34 @@ impl Engine {
         let worker = self.settings.worker_id.clone();
         let lease = chrono::Duration::from_std(self.settings.lease)
             .map_err(|e| EngineError::Settings(format!("lease: {e}")))?;
-        let paused = self.paused_destinations();
+        // Only destinations that failed lately have a stored breaker: usually none.
+        let breakers: Vec<DestinationBreaker> = self.blocking(stored_breakers).await?;
+        let at = herald_storage::now();
+        let paused: Vec<String> = breakers
+            .iter()
+            .filter(|b| b.is_paused_at(at))
+            .map(|b| b.destination_id.clone())
+            .collect();
         let claimed = self
             .blocking(move |c| claim_due_except(c, &worker, batch, lease, &paused))
             .await?;
+        // A claimed delivery of a destination whose cool-down is over is its probe.
+        let probes: Vec<String> = claimed
+            .iter()
+            .map(|c| &c.destination.id)
+            .filter(|id| {
+                breakers
+                    .iter()
+                    .any(|b| &b.destination_id == *id && b.probe_due_at(at))
+            })
+            .cloned()
+            .collect();
+        if !probes.is_empty() {
+            self.blocking(move |c| start_breaker_probes(c, &probes))
+                .await?;
+        }
+        let known: Arc<HashSet<String>> =
+            Arc::new(breakers.into_iter().map(|b| b.destination_id).collect());
         if !claimed.is_empty() {
             self.refresh_templates().await?;
         }
@@ -333,7 +345,8 @@ impl Engine {
         let mut tasks = tokio::task::JoinSet::new();
         for c in claimed {
             let engine = self.clone();
-            tasks.spawn(async move { engine.attempt(c).await });
+            let known = known.contains(&c.destination.id);
+            tasks.spawn(async move { engine.attempt(c, known).await });
         }
         let mut first_error = None;
         while let Some(joined) = tasks.join_next().await {
@@ -358,7 +371,13 @@ impl Engine {
         }
     }
 
-    async fn attempt(&self, claimed: ClaimedDelivery) -> Result<Decided, EngineError> {
+    /// One delivery attempt; `known_breaker` says whether its destination had a stored breaker
+    /// when the round began.
+    async fn attempt(
+        &self,
+        claimed: ClaimedDelivery,
+        known_breaker: bool,
+    ) -> Result<Decided, EngineError> {
         let started_at = herald_storage::now();
         let clock = Instant::now();
         let attempt_in_round =
@@ -395,14 +414,15 @@ impl Engine {
         };
         let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
         let (outcome, error, next, decided) = self.decide(result, attempt_in_round)?;
-        self.observe(
-            &claimed.destination.id,
-            match outcome {
-                AttemptOutcome::Delivered | AttemptOutcome::Permanent => Health::Answered,
-                AttemptOutcome::Retryable | AttemptOutcome::RetryAfter => Health::Failing,
-                AttemptOutcome::Misconfigured | AttemptOutcome::Abandoned => Health::Unknown,
-            },
-        );
+        // The breaker is told even if recording the attempt fails below: the receiver's
+        // answer (or silence) is what it counts. A failure to store it is logged, not fatal:
+        // the attempt itself must still be recorded.
+        if let Err(e) = self
+            .observe(&claimed.destination.id, outcome, known_breaker)
+            .await
+        {
+            tracing::error!(destination = %claimed.destination.id, error = %e, "circuit breaker state not stored");
+        }
         tracing::info!(
             delivery = %claimed.delivery.id,
             destination = %claimed.destination.id,

@@ -1,5 +1,7 @@
 //! The engine's per-destination circuit breaker against real databases (SQLite and PostgreSQL)
 //! and a real loopback HTTP receiver that is down (503) for one destination and up for another.
+//! The breaker's state is stored: a second engine on the same database (another process, or
+//! this one restarted) keeps the destination paused, and its half-open probe closes it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -176,24 +178,27 @@ async fn breaker_pauses_a_failing_destination(backend: Backend) -> Result<()> {
     };
 
     let cooldown = Duration::from_millis(1500);
-    let engine = Engine::new(
-        test.db.clone(),
-        Arc::new(Webhook {
-            client: reqwest::Client::new(),
-        }),
-        EngineSettings {
-            worker_id: "breaker-test".into(),
-            max_attempts: 100,
-            // Retries are due at once: only the breaker holds the failing destination back.
-            backoff_base: Duration::from_millis(1),
-            backoff_cap: Duration::from_millis(1),
-            ..EngineSettings::default()
-        },
-    )?
-    .with_breaker(BreakerSettings {
-        threshold: 3,
-        cooldown,
-    })?;
+    let new_engine = |worker: &str| -> Result<Engine> {
+        Ok(Engine::new(
+            test.db.clone(),
+            Arc::new(Webhook {
+                client: reqwest::Client::new(),
+            }),
+            EngineSettings {
+                worker_id: worker.into(),
+                max_attempts: 100,
+                // Retries are due at once: only the breaker holds the failing destination back.
+                backoff_base: Duration::from_millis(1),
+                backoff_cap: Duration::from_millis(1),
+                ..EngineSettings::default()
+            },
+        )?
+        .with_breaker(BreakerSettings {
+            threshold: 3,
+            cooldown,
+        })?)
+    };
+    let engine = new_engine("breaker-test")?;
 
     // Many rounds inside one cool-down: three failures open the breaker, then nothing more
     // goes to the failing receiver, while the healthy destination gets all three.
@@ -212,7 +217,38 @@ async fn breaker_pauses_a_failing_destination(backend: Backend) -> Result<()> {
         receiver.hits("/down")
     );
     ensure!(receiver.hits("/up") == 3);
-    ensure!(engine.paused_destinations() == vec![down.clone()]);
+    ensure!(engine.paused_destinations().await? == vec![down.clone()]);
+    let opened = {
+        let mut conn = test.conn()?;
+        let b = destination_breaker(&mut conn, &down)?;
+        ensure!(
+            b.state == BreakerState::Open && b.consecutive_failures == 3,
+            "{b:?}"
+        );
+        ensure!(
+            destination_breaker(&mut conn, &up)?.state == BreakerState::Closed,
+            "the healthy destination has no breaker"
+        );
+        b.opened_at
+    };
+
+    // "Restart": this engine goes away; a new one on the same database (as another process
+    // would) knows the destination is paused and sends it nothing during the cool-down.
+    drop(engine);
+    let engine = new_engine("breaker-test-restarted")?;
+    ensure!(engine.paused_destinations().await? == vec![down.clone()]);
+    for _ in 0..10 {
+        engine.run_once().await?;
+    }
+    ensure!(
+        receiver.hits("/down") == 3,
+        "the restarted engine sent to a paused destination: {}",
+        receiver.hits("/down")
+    );
+    ensure!(
+        started.elapsed() < cooldown,
+        "the restart took longer than the cool-down; the test cannot tell"
+    );
     {
         let mut conn = test.conn()?;
         let d = deliveries_of(&mut conn, &down)?;
@@ -244,7 +280,15 @@ async fn breaker_pauses_a_failing_destination(backend: Backend) -> Result<()> {
         "half-open: {}",
         receiver.hits("/down")
     );
-    ensure!(engine.paused_destinations() == vec![down.clone()]);
+    ensure!(engine.paused_destinations().await? == vec![down.clone()]);
+    {
+        let mut conn = test.conn()?;
+        let b = destination_breaker(&mut conn, &down)?;
+        ensure!(
+            b.state == BreakerState::Open && b.consecutive_failures == 4 && b.opened_at > opened,
+            "a failed probe reopens the breaker for a new cool-down: {b:?}"
+        );
+    }
 
     // The receiver recovers: after the next cool-down everything queued is delivered, in order.
     receiver.down.store(false, Ordering::SeqCst);
@@ -272,8 +316,17 @@ async fn breaker_pauses_a_failing_destination(backend: Backend) -> Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    ensure!(engine.paused_destinations().is_empty());
+    ensure!(engine.paused_destinations().await?.is_empty());
     ensure!(receiver.hits("/down") == 7);
+    {
+        let mut conn = test.conn()?;
+        let b = destination_breaker(&mut conn, &down)?;
+        ensure!(
+            b.state == BreakerState::Closed && b.consecutive_failures == 0,
+            "the successful probe closed the breaker: {b:?}"
+        );
+        ensure!(stored_breakers(&mut conn)?.is_empty());
+    }
     Ok(())
 }
 

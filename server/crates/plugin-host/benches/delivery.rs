@@ -12,7 +12,13 @@
 //!
 //! Settings (environment): `BENCH_N` (default 100000), `BENCH_CONCURRENCY` (default 32, the
 //! engine's batch and the host's instance pool), `BENCH_SAMPLES` (sequential samples for the
-//! medians, default 2000), `HERALD_PLUGIN_DIR` (default the workspace's `target/plugins`).
+//! medians, default 2000), `BENCH_ROUNDS` (slices the N deliveries are split into, native and
+//! Wasm alternating, default 4), `BENCH_ONLY` (`wasm` or `native`: run one side, for
+//! profiling), `HERALD_PLUGIN_DIR` (default the workspace's `target/plugins`).
+//!
+//! Besides wall time it reports the process's CPU time per delivery (all threads, the sink's
+//! too, which is the same for both): on a machine shared with other work the CPU cost is the
+//! steadier figure.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -150,6 +156,7 @@ impl Channel for NativeWebhook {
             .header("content-type", "application/json")
             .header("webhook-id", &n.delivery_id)
             .header("webhook-timestamp", now.to_string())
+            .header("user-agent", "herald-webhook/0.1.0")
             .body(body)
             .send()
             .await
@@ -216,14 +223,50 @@ fn destination(url: String, port: u16) -> DestinationConfig {
     }
 }
 
-/// `n` deliveries, `concurrency` at a time; returns the wall time. Every one must succeed.
+/// CPU time (user + system) used so far by this whole process, all threads (the sink's
+/// included, which costs the same for both channels): from `/proc/self/stat`, in clock ticks
+/// of 10 ms, so only runs of a second or more are measured meaningfully.
+fn process_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name (which may hold spaces, hence the last ')').
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// Wall and CPU time of a run.
+#[derive(Default, Clone, Copy)]
+struct Cost {
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl std::ops::AddAssign for Cost {
+    fn add_assign(&mut self, other: Cost) {
+        self.wall += other.wall;
+        self.cpu += other.cpu;
+    }
+}
+
+/// `n` deliveries, `concurrency` at a time; returns the wall and process CPU time. Every one
+/// must succeed.
 async fn throughput(
     channel: Arc<dyn Channel>,
     dest: Arc<DestinationConfig>,
     n: usize,
     concurrency: usize,
-) -> Result<Duration> {
+) -> Result<Cost> {
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu = process_cpu();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
@@ -241,7 +284,10 @@ async fn throughput(
     while let Some(joined) = tasks.join_next().await {
         joined.context("a delivery task panicked")??;
     }
-    Ok(started.elapsed())
+    Ok(Cost {
+        wall: started.elapsed(),
+        cpu: process_cpu().saturating_sub(cpu),
+    })
 }
 
 /// Times `samples` sequential calls; returns the sorted durations. `expect_ok` says whether
@@ -286,6 +332,14 @@ fn main() -> Result<()> {
     let n = env_usize("BENCH_N", 100_000)?;
     let concurrency = env_usize("BENCH_CONCURRENCY", 32)?.max(1);
     let samples = env_usize("BENCH_SAMPLES", 2000)?.max(1);
+    let rounds = env_usize("BENCH_ROUNDS", 4)?;
+    let only = std::env::var("BENCH_ONLY").ok();
+    let only = match only.as_deref() {
+        None | Some("") => None,
+        Some("wasm") => Some("wasm"),
+        Some("native") => Some("native"),
+        Some(other) => bail!("BENCH_ONLY={other:?}: expected wasm or native"),
+    };
     let plugin_dir = std::env::var_os("HERALD_PLUGIN_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -335,29 +389,43 @@ fn main() -> Result<()> {
         throughput(wasm_channel.clone(), dest.clone(), 500, concurrency).await?;
         throughput(native_channel.clone(), dest.clone(), 500, concurrency).await?;
 
-        // Alternate halves so that drift (thermal, other builds) hits both equally.
-        let half = n / 2;
-        let mut wasm_time = Duration::ZERO;
-        let mut native_time = Duration::ZERO;
-        for part in [half, n - half] {
-            native_time += throughput(native_channel.clone(), dest.clone(), part, concurrency).await?;
-            wasm_time += throughput(wasm_channel.clone(), dest.clone(), part, concurrency).await?;
+        // Alternate slices so that drift (other builds on a shared machine) hits both alike.
+        let slices = rounds.max(1);
+        let mut wasm = Cost::default();
+        let mut native = Cost::default();
+        for i in 0..slices {
+            let part = n / slices + usize::from(i < n % slices);
+            if only != Some("wasm") {
+                native += throughput(native_channel.clone(), dest.clone(), part, concurrency).await?;
+            }
+            if only != Some("native") {
+                wasm += throughput(wasm_channel.clone(), dest.clone(), part, concurrency).await?;
+            }
         }
-        let wasm_rate = n as f64 / wasm_time.as_secs_f64();
-        let native_rate = n as f64 / native_time.as_secs_f64();
+        let per = |c: Cost| {
+            (
+                n as f64 / c.wall.as_secs_f64(),
+                c.cpu.as_secs_f64() * 1e6 / n as f64,
+            )
+        };
+        let (wasm_rate, wasm_cpu) = per(wasm);
+        let (native_rate, native_cpu) = per(native);
         println!(
-            "wasm webhook plugin:   {n} deliveries in {:.2} s = {wasm_rate:.0} deliveries/s",
-            wasm_time.as_secs_f64()
+            "wasm webhook plugin:    {n} deliveries in {:.2} s = {wasm_rate:.0} deliveries/s, {wasm_cpu:.1} us CPU per delivery (process, sink included)",
+            wasm.wall.as_secs_f64()
         );
         println!(
-            "native reqwest channel: {n} deliveries in {:.2} s = {native_rate:.0} deliveries/s",
-            native_time.as_secs_f64()
+            "native reqwest channel: {n} deliveries in {:.2} s = {native_rate:.0} deliveries/s, {native_cpu:.1} us CPU per delivery (process, sink included)",
+            native.wall.as_secs_f64()
         );
-        let ratio = wasm_time.as_secs_f64() / native_time.as_secs_f64();
-        println!(
-            "cost ratio wasm/native: {ratio:.3}x (target <= 1.15x): {}",
-            if ratio <= 1.15 { "met" } else { "NOT met" }
-        );
+        if only.is_none() {
+            let ratio = wasm.wall.as_secs_f64() / native.wall.as_secs_f64();
+            let cpu_ratio = wasm.cpu.as_secs_f64() / native.cpu.as_secs_f64().max(1e-9);
+            println!(
+                "cost ratio wasm/native: wall {ratio:.3}x (target <= 1.15x): {}; CPU {cpu_ratio:.3}x",
+                if ratio <= 1.15 { "met" } else { "NOT met" }
+            );
+        }
 
         let noop = sequential(wasm_channel.as_ref(), &noop_dest, samples, false).await?;
         let wasm_seq = sequential(wasm_channel.as_ref(), &dest, samples, true).await?;
