@@ -45,6 +45,9 @@ pub struct Settings {
     /// (`openssl rand -base64 32`). Unset: generated into `<data_dir>/secret.key` on first use,
     /// which suits one instance only; several instances sharing a database must all set it.
     pub secret_key: Option<String>,
+    /// How many HTTP worker threads serve requests. Unset: one per CPU Herald may run on
+    /// (actix-web's default, which honours a CPU affinity such as `taskset`).
+    pub workers: Option<String>,
 }
 
 impl Default for Settings {
@@ -62,6 +65,7 @@ impl Default for Settings {
             log_format: "text".to_owned(),
             plugin_grants: "email=smtp;hl7-mllp=tcp".to_owned(),
             secret_key: None,
+            workers: None,
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct Config {
     pub plugin_grants: BTreeMap<String, BTreeSet<Capability>>,
     /// `HERALD_SECRET_KEY` when set; otherwise see [`crate::secrets::secret_key`].
     pub secret_key: Option<herald_storage::SecretKey>,
+    /// `HERALD_WORKERS`; `None` leaves actix-web's default (one per usable CPU).
+    pub workers: Option<std::num::NonZeroUsize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -241,7 +247,17 @@ impl Config {
                     .map_err(|m| invalid("HERALD_SECRET_KEY", m))?,
             ),
         };
+        let workers = match s.workers.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(text.parse::<std::num::NonZeroUsize>().map_err(|_| {
+                invalid(
+                    "HERALD_WORKERS",
+                    format!("{text:?} is not a positive number of worker threads"),
+                )
+            })?),
+        };
         Ok(Self {
+            workers,
             plugin_grants,
             secret_key,
             database_url,
@@ -369,6 +385,12 @@ mod tests {
             "{short}"
         );
         assert!(err(&[("HERALD_SECRET_KEY", "not base64!")]).contains("HERALD_SECRET_KEY"));
+        assert!(err(&[("HERALD_WORKERS", "0")]).contains("HERALD_WORKERS"));
+        assert!(err(&[("HERALD_WORKERS", "many")]).contains("HERALD_WORKERS"));
+        let c = Config::load_from(None, &env(&[("HERALD_WORKERS", "3")])).expect("loads");
+        assert_eq!(c.workers.map(|n| n.get()), Some(3));
+        let c = Config::load_from(None, &[]).expect("loads");
+        assert_eq!(c.workers, None, "unset leaves actix-web's default");
         let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
         let c = Config::load_from(None, &env(&[("HERALD_SECRET_KEY", key)])).expect("loads");
         assert_eq!(c.secret_key.map(|k| k.to_base64()).as_deref(), Some(key));

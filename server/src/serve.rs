@@ -204,16 +204,20 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
         stop_tx.subscribe(),
     ));
     let server_state = state.clone();
-    let server = HttpServer::new(move || {
+    let mut server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(crate::web::request_log))
             .wrap(Compress::default())
             .configure(crate::web::configure(server_state.clone()))
-    })
-    .bind(config.listen)
-    .with_context(|| format!("binding {} (HERALD_LISTEN)", config.listen))?
-    .shutdown_timeout(10)
-    .run();
+    });
+    if let Some(workers) = config.workers {
+        server = server.workers(workers.get());
+    }
+    let server = server
+        .bind(config.listen)
+        .with_context(|| format!("binding {} (HERALD_LISTEN)", config.listen))?
+        .shutdown_timeout(10)
+        .run();
     tracing::info!(listen = %config.listen, base_url = %config.base_url, "herald is serving");
     let result = server.await.context("web server");
     let _ = stop_tx.send(true);
@@ -224,5 +228,7 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
     if let Some(handle) = watcher {
         let _ = handle.await;
     }
+    // The last request log lines may still be buffered.
+    crate::telemetry::flush();
     result
 }

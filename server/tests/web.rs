@@ -836,6 +836,64 @@ async fn serving_cache_consistency(backend: Backend) {
         assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
     }
     assert!(!h.state.serving.is_empty(), "the document is cached");
+    // A client that asks for gzip gets the cached gzip body: the same bytes once decoded, with
+    // its own strong validator (other bytes), which revalidates to 304; one that refuses gzip
+    // gets the plain bytes and the plain validator. Both vary on the header.
+    let (_, plain_headers, _) = get!(&app, path);
+    for (accept, gzipped) in [
+        ("gzip", true),
+        ("br;q=1.0, gzip;q=0.8, *;q=0.1", true),
+        ("gzip;q=0, identity", false),
+    ] {
+        let resp = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri(path)
+                .insert_header(("Accept-Encoding", accept))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::OK, "{accept}");
+        let headers = resp.headers().clone();
+        let body = test::read_body(resp).await;
+        let decoded = if gzipped {
+            assert_eq!(
+                headers.get("content-encoding").map(|v| v.as_bytes()),
+                Some(&b"gzip"[..]),
+                "{accept}"
+            );
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut out)
+                .expect("gzip body");
+            out
+        } else {
+            assert!(!headers.contains_key("content-encoding"), "{accept}");
+            body.to_vec()
+        };
+        assert_eq!(decoded, v1, "{accept}");
+        let etag = headers.get("etag").cloned().expect("etag");
+        if gzipped {
+            assert_ne!(Some(&etag), plain_headers.get("etag"), "{accept}");
+        } else {
+            assert_eq!(Some(&etag), plain_headers.get("etag"), "{accept}");
+        }
+        let resp = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri(path)
+                .insert_header(("Accept-Encoding", accept))
+                .insert_header(("If-None-Match", etag.clone()))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::NOT_MODIFIED, "{accept}");
+        assert_eq!(resp.headers().get("etag"), Some(&etag), "{accept}");
+        assert_eq!(
+            headers.get("vary").map(|v| v.as_bytes()),
+            Some(&b"accept-encoding"[..]),
+            "{accept}"
+        );
+    }
     let (_, _, index) = get!(&app, "/.well-known/csaf/white/index.txt");
     assert_eq!(
         String::from_utf8_lossy(&index).trim(),

@@ -18,14 +18,24 @@
 //!
 //! A reply rendered from data read before an invalidation is never stored after it: each fill
 //! remembers the cache's generation before reading and is dropped if the generation moved.
-//! Bodies are `Bytes`, so serving a hit clones a reference count, not the document.
+//!
+//! A hit is the hot path of a CSAF provider (aggregators and hospitals poll every document), so
+//! it does no work that could be done once: bodies are `Bytes` (serving clones a reference
+//! count, not the document), the header values (ETag, Last-Modified, content type) are built
+//! when the entry is filled, and the conditional-GET check compares bytes without formatting.
+//! Most CSAF clients (Go's HTTP client in csaf_downloader, reqwest with gzip) ask for gzip: the
+//! gzip body is made once, with the entry, rather than by the `Compress` middleware on every
+//! request (which then leaves a reply with `Content-Encoding` alone); that cost several times the
+//! rest of serving a document.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use actix_web::http::header::{self, EntityTag, HeaderValue, HttpDate};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, AcceptEncoding, Encoding, Header as _, HeaderValue, HttpDate};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -58,10 +68,15 @@ pub fn note_local_change() {
 pub struct CachedReply {
     pub body: Bytes,
     pub content_type: HeaderValue,
-    pub etag: EntityTag,
+    /// The strong validator as sent, quotes included.
     etag_header: HeaderValue,
+    /// The validator of the gzip representation: a strong ETag names exact bytes, and the gzip
+    /// body is other bytes (RFC 9110 8.8.3), so it gets its own.
+    gzip_etag_header: HeaderValue,
     pub last_modified: Option<DateTime<Utc>>,
     last_modified_header: Option<HeaderValue>,
+    /// `body` gzip-compressed, for callers that accept gzip.
+    gzip: Bytes,
 }
 
 impl CachedReply {
@@ -72,47 +87,92 @@ impl CachedReply {
         etag: String,
         last_modified: Option<DateTime<Utc>>,
     ) -> Result<CachedReply, WebError> {
-        let etag = EntityTag::new_strong(etag);
-        let etag_header = HeaderValue::from_str(&etag.to_string()).map_err(WebError::internal)?;
+        let etag_header =
+            HeaderValue::from_str(&format!("\"{etag}\"")).map_err(WebError::internal)?;
+        let gzip_etag_header =
+            HeaderValue::from_str(&format!("\"{etag}-gzip\"")).map_err(WebError::internal)?;
         let last_modified_header = last_modified
             .map(|m| {
                 HeaderValue::from_str(&HttpDate::from(std::time::SystemTime::from(m)).to_string())
             })
             .transpose()
             .map_err(WebError::internal)?;
+        let gzip = gzip(&body)?;
         Ok(CachedReply {
             body,
+            gzip,
             content_type: HeaderValue::from_static(content_type),
-            etag,
             etag_header,
+            gzip_etag_header,
             last_modified,
             last_modified_header,
         })
     }
 
+    /// Body bytes held, both encodings.
+    fn bytes(&self) -> usize {
+        self.body.len() + self.gzip.len()
+    }
+
     /// The response: 200 with the body, or 304 when the caller's copy is current. CORS and
-    /// caching headers as `distribution.rs` writes them.
+    /// caching headers as `distribution.rs` writes them. Built directly from the prepared
+    /// header values (cloning a `HeaderValue` is a reference count, like the body).
     pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
-        let unchanged = super::distribution::not_modified(req, &self.etag, self.last_modified);
-        let mut builder = if unchanged {
-            HttpResponse::NotModified()
+        let gzipped = wants_gzip(req);
+        let etag = if gzipped {
+            &self.gzip_etag_header
         } else {
-            HttpResponse::Ok()
+            &self.etag_header
         };
-        builder.insert_header((
+        let unchanged = super::distribution::not_modified(req, etag.as_bytes(), self.last_modified);
+        let mut resp = if unchanged {
+            HttpResponse::new(StatusCode::NOT_MODIFIED)
+        } else {
+            let body = if gzipped { &self.gzip } else { &self.body };
+            HttpResponse::with_body(StatusCode::OK, body.clone()).map_into_boxed_body()
+        };
+        let headers = resp.headers_mut();
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        if gzipped && !unchanged {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        headers.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
-        ));
-        builder.insert_header((header::ETAG, self.etag_header.clone()));
+        );
+        headers.insert(header::ETAG, etag.clone());
         if let Some(m) = &self.last_modified_header {
-            builder.insert_header((header::LAST_MODIFIED, m.clone()));
+            headers.insert(header::LAST_MODIFIED, m.clone());
         }
-        if unchanged {
-            return builder.finish();
+        if !unchanged {
+            headers.insert(header::CONTENT_TYPE, self.content_type.clone());
         }
-        builder.insert_header((header::CONTENT_TYPE, self.content_type.clone()));
-        builder.body(self.body.clone())
+        resp
     }
+}
+
+/// `body` gzip-compressed (the default level: made once per cache entry).
+fn gzip(body: &[u8]) -> Result<Bytes, WebError> {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4 + 64),
+        flate2::Compression::default(),
+    );
+    encoder.write_all(body).map_err(WebError::internal)?;
+    Ok(Bytes::from(encoder.finish().map_err(WebError::internal)?))
+}
+
+/// Whether the caller gets the gzip body: the `Compress` middleware's own negotiation over what
+/// it supports (gzip, deflate, identity) chose gzip. A caller preferring deflate is left to the
+/// middleware, as before; without an Accept-Encoding header nothing is compressed.
+fn wants_gzip(req: &HttpRequest) -> bool {
+    const SUPPORTED: [Encoding; 3] = [Encoding::gzip(), Encoding::deflate(), Encoding::identity()];
+    if !req.headers().contains_key(header::ACCEPT_ENCODING) {
+        return false;
+    }
+    AcceptEncoding::parse(req)
+        .ok()
+        .and_then(|accept| accept.negotiate(SUPPORTED.iter()))
+        .is_some_and(|chosen| chosen == Encoding::gzip())
 }
 
 /// A document and its sidecars from one stored revision.
@@ -179,10 +239,10 @@ impl DocumentUnit {
     }
 
     fn bytes(&self) -> usize {
-        self.document.body.len()
-            + self.sha256.body.len()
-            + self.sha512.body.len()
-            + self.signature.as_ref().map_or(0, |s| s.body.len())
+        self.document.bytes()
+            + self.sha256.bytes()
+            + self.sha512.bytes()
+            + self.signature.as_ref().map_or(0, CachedReply::bytes)
     }
 }
 
@@ -196,7 +256,7 @@ impl Entry {
     fn bytes(&self) -> usize {
         match self {
             Entry::Document(d) => d.bytes(),
-            Entry::File(f) => f.body.len(),
+            Entry::File(f) => f.bytes(),
         }
     }
 }
