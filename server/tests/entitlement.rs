@@ -402,19 +402,26 @@ async fn green_and_amber_over_every_route(backend: Backend) {
     )
     .await;
 
-    // WHITE stays public, and provider-metadata announces only WHITE.
+    // WHITE stays public; provider-metadata announces only WHITE to anonymous callers, and
+    // the restricted feeds to an entitled one, privately (catalog_upload.rs checks the rest).
     let got = get!(app, mk, white.path.clone(), Cred::None);
     assert_eq!(got.status, StatusCode::OK);
+    let meta = get!(app, mk, format!("{WK}/provider-metadata.json"), Cred::None);
+    let text = String::from_utf8_lossy(&meta.body).into_owned();
+    assert!(
+        !text.contains("/green/") && !text.contains("/amber/"),
+        "{text}"
+    );
     let meta = get!(
         app,
         mk,
         format!("{WK}/provider-metadata.json"),
         Cred::Bearer(&customer.read)
     );
-    let meta: Value = serde_json::from_slice(&meta.body).expect("metadata");
-    let text = meta.to_string();
+    assert_eq!(meta.cache_control.as_deref(), Some("private"));
+    let text = String::from_utf8_lossy(&meta.body).into_owned();
     assert!(
-        !text.contains("/green/") && !text.contains("/amber/"),
+        text.contains("/green/feed-tlp-green.json") && text.contains("/amber/feed-tlp-amber.json"),
         "{text}"
     );
     // A forged token is refused, never downgraded to anonymous.

@@ -18,10 +18,15 @@
 //!   `Cache-Control: private`.
 //! * `red/` does not exist (`Resource::parse` refuses it).
 //!
-//! provider-metadata.json and service.json list only the public (WHITE) directory and feed: a
-//! consumer (and CSAF checkers) fail a provider whose listed feed or directory answers 401, and
-//! nobody but the manufacturer itself may read the restricted ones yet. When customer
-//! entitlements exist, the restricted feeds can be announced to entitled callers.
+//! provider-metadata.json and service.json list, for anonymous callers, only the public (WHITE)
+//! directory and feed: a consumer (and CSAF checkers) fail a provider whose listed feed or
+//! directory answers 401. A caller with a read token or a session (the same [`ReadCaller`] as
+//! every restricted path) also finds the ROLIE feeds of GREEN and AMBER when it may open those
+//! directories (`herald_storage::may_open_directory`), each as its own `rolie.feeds[]` entry with
+//! its `tlp_label` (CSAF 7.1.15: one feed per label), so a consumer configured with a token
+//! discovers them from the one well-known URL. That answer is per caller (`Cache-Control:
+//! private`); every answer of these two files carries `Vary: Authorization, Cookie` so a shared
+//! cache never hands one caller's version to another.
 //!
 //! Directories answer with and without the trailing slash and never redirect (CSAF 7.1.6); the
 //! listing's links are absolute, so they work from either form.
@@ -148,6 +153,32 @@ async fn csaf_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         })
         .ok_or(WebError::NotFound)?;
     let restricted = !resource.is_public();
+    let announcing = matches!(
+        resource,
+        Resource::ProviderMetadata | Resource::ServiceDocument
+    );
+    if announcing && has_credentials(&req) {
+        let caller = ReadCaller::extract(&req).await?;
+        if caller.is_personal() {
+            let (config, who) = (state.config.clone(), caller.reader.clone());
+            let reply = state
+                .db(move |conn| {
+                    let feeds = announced_for(conn, &who)?;
+                    render_announcement(conn, &config, &resource, &feeds)
+                })
+                .await?;
+            let mut resp = respond(&req, reply);
+            resp.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("private"),
+            );
+            resp.headers_mut().insert(
+                header::VARY,
+                header::HeaderValue::from_static("Authorization, Cookie"),
+            );
+            return Ok(resp);
+        }
+    }
     let mut reader = Reader::Anonymous;
     if restricted {
         let caller = ReadCaller::extract(&req).await?;
@@ -162,9 +193,16 @@ async fn csaf_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         reader = caller.reader;
     }
     // Documents, sidecars and public files: from the serving cache (access is decided above).
-    if let Some(resp) =
+    if let Some(mut resp) =
         super::serving_cache::serve(&req, &state, &resource, restricted, render_shared).await?
     {
+        if announcing {
+            // Appended: the cached reply already varies on Accept-Encoding (gzip or not).
+            resp.headers_mut().append(
+                header::VARY,
+                header::HeaderValue::from_static("Authorization, Cookie"),
+            );
+        }
         return Ok(resp);
     }
     let config = state.config.clone();
@@ -180,6 +218,70 @@ async fn csaf_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         );
     }
     Ok(resp)
+}
+
+/// Whether the request carries a credential that may widen what it is shown: a bearer token or
+/// the portal's session cookie.
+fn has_credentials(req: &HttpRequest) -> bool {
+    req.headers().contains_key(header::AUTHORIZATION)
+        || crate::web::auth::session_cookie(req).is_some_and(|c| !c.is_empty())
+}
+
+/// The TLPs whose feeds are announced to `reader`: WHITE, and GREEN and AMBER when it may open
+/// their directories. RED is never distributed.
+fn announced_for(conn: &mut DbConnection, reader: &Reader) -> Result<Vec<Tlp>, WebError> {
+    let mut tlps = ANNOUNCED.to_vec();
+    for tlp in [Tlp::Green, Tlp::Amber] {
+        if herald_storage::may_open_directory(conn, reader, tlp)? {
+            tlps.push(tlp);
+        }
+    }
+    Ok(tlps)
+}
+
+/// provider-metadata.json or service.json announcing the feeds of `feeds` (WHITE first; the
+/// directory listed is always WHITE's alone).
+fn render_announcement(
+    conn: &mut DbConnection,
+    config: &Config,
+    resource: &Resource,
+    feeds: &[Tlp],
+) -> Result<Reply, WebError> {
+    let provider = provider(config)?;
+    let dist = |e: herald_distribution::DistributionError| WebError::internal(e);
+    match resource {
+        Resource::ProviderMetadata => {
+            // First start with no key yet: create it now rather than announce no key.
+            crate::publish::signing_key(conn, config)?;
+            let keys = herald_storage::list_signing_keys(conn)?;
+            let fingerprints: Vec<String> = keys.iter().map(|k| k.fingerprint.clone()).collect();
+            // The metadata changes with every publish and every key change.
+            let last_updated = keys
+                .iter()
+                .flat_map(|k| [Some(k.created_at), k.retired_at])
+                .flatten()
+                .chain(herald_storage::last_published_at(conn)?)
+                .max()
+                .unwrap_or_else(Utc::now);
+            let value = herald_distribution::provider_metadata(
+                &provider,
+                &MetadataInput {
+                    directories: &ANNOUNCED,
+                    feeds,
+                    public_key_fingerprints: &fingerprints,
+                    last_updated,
+                    list_on_csaf_aggregators: true,
+                    mirror_on_csaf_aggregators: true,
+                },
+            )
+            .map_err(dist)?;
+            Reply::json(&value)
+        }
+        Resource::ServiceDocument => {
+            Reply::json(&herald_distribution::rolie_service(&provider, feeds).map_err(dist)?)
+        }
+        _ => Err(WebError::NotFound),
+    }
 }
 
 /// The access decision for a restricted resource (the caller is authenticated): a document and
@@ -223,35 +325,8 @@ fn render_for(
     let provider = provider(config)?;
     let dist = |e: herald_distribution::DistributionError| WebError::internal(e);
     match resource {
-        Resource::ProviderMetadata => {
-            // First start with no key yet: create it now rather than announce no key.
-            crate::publish::signing_key(conn, config)?;
-            let keys = herald_storage::list_signing_keys(conn)?;
-            let fingerprints: Vec<String> = keys.iter().map(|k| k.fingerprint.clone()).collect();
-            // The metadata changes with every publish and every key change.
-            let last_updated = keys
-                .iter()
-                .flat_map(|k| [Some(k.created_at), k.retired_at])
-                .flatten()
-                .chain(herald_storage::last_published_at(conn)?)
-                .max()
-                .unwrap_or_else(Utc::now);
-            let value = herald_distribution::provider_metadata(
-                &provider,
-                &MetadataInput {
-                    directories: &ANNOUNCED,
-                    feeds: &ANNOUNCED,
-                    public_key_fingerprints: &fingerprints,
-                    last_updated,
-                    list_on_csaf_aggregators: true,
-                    mirror_on_csaf_aggregators: true,
-                },
-            )
-            .map_err(dist)?;
-            Reply::json(&value)
-        }
-        Resource::ServiceDocument => {
-            Reply::json(&herald_distribution::rolie_service(&provider, &ANNOUNCED).map_err(dist)?)
+        Resource::ProviderMetadata | Resource::ServiceDocument => {
+            render_announcement(conn, config, resource, &ANNOUNCED)
         }
         Resource::PublicKey { fingerprint } => {
             let key = herald_storage::public_key_by_fingerprint(conn, fingerprint)?
@@ -411,7 +486,7 @@ fn respond(req: &HttpRequest, reply: Reply) -> HttpResponse {
         .etag
         .unwrap_or_else(|| hex::encode(Sha256::digest(&reply.body)));
     let etag = EntityTag::new_strong(tag);
-    let unchanged = not_modified(req, &etag, reply.last_modified);
+    let unchanged = not_modified(req, etag.to_string().as_bytes(), reply.last_modified);
     let mut builder = if unchanged {
         HttpResponse::NotModified()
     } else {
@@ -430,23 +505,31 @@ fn respond(req: &HttpRequest, reply: Reply) -> HttpResponse {
     builder.content_type(reply.content_type).body(reply.body)
 }
 
+/// An entity tag without its `W/` marker(s).
+fn strip_weak(mut tag: &[u8]) -> &[u8] {
+    while let Some(rest) = tag.strip_prefix(b"W/") {
+        tag = rest;
+    }
+    tag
+}
+
 /// RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since (which is only honoured
-/// where a Last-Modified exists).
-pub(super) fn not_modified(
-    req: &HttpRequest,
-    etag: &EntityTag,
-    updated: Option<DateTime<Utc>>,
-) -> bool {
+/// where a Last-Modified exists). `etag` is our strong validator as sent, quotes included: the
+/// serving cache passes its prepared header value, so a cache hit compares without formatting.
+pub(super) fn not_modified(req: &HttpRequest, etag: &[u8], updated: Option<DateTime<Utc>>) -> bool {
     let headers = req.headers();
+    // A value that is not visible ASCII matches nothing and counts as absent (If-Modified-Since
+    // then decides).
     if let Some(v) = headers
         .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.to_str().is_ok())
     {
-        let ours = etag.to_string();
+        // Weak comparison (RFC 9110 13.1.2): a `W/` prefix on theirs does not matter.
         return v
-            .split(',')
-            .map(str::trim)
-            .any(|t| t == "*" || t.trim_start_matches("W/") == ours);
+            .as_bytes()
+            .split(|b| *b == b',')
+            .map(<[u8]>::trim_ascii)
+            .any(|t| t == b"*" || strip_weak(t) == etag);
     }
     if let (Some(updated), Some(since)) = (
         updated,

@@ -1,0 +1,160 @@
+//! The server side of the portal's product catalog page (`app::catalog`): which products a
+//! viewer sees (storage's [`herald_storage::list_products_for_reader`], the same rule as
+//! `GET /api/v1/products`), and saving an entry with the same checks as
+//! `POST`/`PATCH /api/v1/products`. Only publishers and admins of a manufacturer edit.
+
+use app::catalog::{
+    CatalogFamily, CatalogItem, CatalogNode, CatalogVendor, CatalogView, ProductForm, ProductSaved,
+};
+use app::model::{PortalError, Viewer};
+use herald_storage::{CatalogEntry, CatalogProduct, OrgKind, Reader, Role};
+
+use crate::portal::{HeraldPortal, portal_error};
+use crate::web::error::WebError;
+
+/// Who looks at the catalog: how they read, and whether they may edit (for which manufacturer).
+struct CatalogViewer {
+    reader: Reader,
+    editor_of: Option<String>,
+    user_id: Option<String>,
+}
+
+fn item(p: CatalogProduct) -> CatalogItem {
+    CatalogItem {
+        id: p.id,
+        vendor: p.vendor,
+        family: p.family,
+        name: p.name,
+        version: p.version,
+        udi_di: p.udi_di,
+        cpe: p.cpe,
+        purl: p.purl,
+    }
+}
+
+fn optional(s: String) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+impl HeraldPortal {
+    async fn catalog_viewer(&self, viewer: &Viewer) -> Result<CatalogViewer, PortalError> {
+        let Some(user_id) = viewer.user_id.clone() else {
+            return Ok(CatalogViewer {
+                reader: Reader::Anonymous,
+                editor_of: None,
+                user_id: None,
+            });
+        };
+        self.state
+            .db(move |conn| {
+                let Some(user) = herald_storage::find_user(conn, &user_id)?.filter(|u| !u.disabled)
+                else {
+                    return Ok(CatalogViewer {
+                        reader: Reader::Anonymous,
+                        editor_of: None,
+                        user_id: None,
+                    });
+                };
+                let org = herald_storage::find_organization(conn, &user.org_id)?
+                    .ok_or(WebError::Forbidden)?;
+                let editor = org.kind == OrgKind::Manufacturer
+                    && matches!(user.role, Role::Admin | Role::Publisher);
+                Ok(CatalogViewer {
+                    reader: Reader::of(org.kind, org.id.clone()),
+                    editor_of: editor.then_some(org.id),
+                    user_id: Some(user.id),
+                })
+            })
+            .await
+            .map_err(portal_error)
+    }
+
+    pub(crate) async fn catalog_view(&self, viewer: &Viewer) -> Result<CatalogView, PortalError> {
+        let who = self.catalog_viewer(viewer).await?;
+        let reader = who.reader.clone();
+        let products = self
+            .state
+            .db(move |conn| Ok(herald_storage::list_products_for_reader(conn, &reader)?))
+            .await
+            .map_err(portal_error)?;
+        let vendors = herald_storage::catalog_tree(&products)
+            .into_iter()
+            .map(|v| CatalogVendor {
+                vendor: v.vendor,
+                families: v
+                    .families
+                    .into_iter()
+                    .map(|f| CatalogFamily {
+                        family: f.family,
+                        products: f
+                            .products
+                            .into_iter()
+                            .map(|p| CatalogNode {
+                                name: p.name,
+                                versions: p.versions.into_iter().map(item).collect(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(CatalogView {
+            can_edit: who.editor_of.is_some(),
+            hospital: matches!(who.reader, Reader::Hospital { .. }),
+            vendors,
+        })
+    }
+
+    pub(crate) async fn save_product_form(
+        &self,
+        viewer: &Viewer,
+        form: ProductForm,
+    ) -> Result<ProductSaved, PortalError> {
+        let who = self.catalog_viewer(viewer).await?;
+        let (Some(org_id), Some(user_id)) = (who.editor_of, who.user_id) else {
+            return Err(PortalError::Forbidden);
+        };
+        let id = optional(form.id);
+        let entry = CatalogEntry {
+            vendor: optional(form.vendor),
+            family: optional(form.family),
+            name: form.name,
+            version: optional(form.version),
+            udi_di: optional(form.udi_di),
+            cpe: optional(form.cpe),
+            purl: optional(form.purl),
+        };
+        let actor = format!("user:{user_id}");
+        let saved = self
+            .state
+            .db(move |conn| {
+                let saved = match &id {
+                    None => herald_storage::create_catalog_product(conn, &org_id, &entry, &actor),
+                    Some(id) => {
+                        herald_storage::update_catalog_product(conn, &org_id, id, &entry, &actor)
+                    }
+                };
+                Ok(saved.map_err(crate::web::catalog::catalog_error))
+            })
+            .await
+            .map_err(portal_error)?;
+        match saved {
+            Ok(p) => Ok(ProductSaved::Saved(p.id)),
+            Err(WebError::InvalidFields(fields)) => {
+                let field = fields.first().map(|f| f.field.clone()).unwrap_or_default();
+                let message = fields
+                    .into_iter()
+                    .map(|f| f.message)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Ok(ProductSaved::Refused { field, message })
+            }
+            Err(WebError::Conflict(message)) => Ok(ProductSaved::Refused {
+                field: String::new(),
+                message,
+            }),
+            Err(other) => Err(portal_error(other)),
+        }
+    }
+}

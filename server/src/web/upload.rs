@@ -1,0 +1,360 @@
+//! Publishing from the portal by uploading a CSAF file (`/upload`): a plain HTML page with a
+//! multipart form (no JavaScript), and its POST, which goes through the one publish path
+//! ([`crate::publish::publish_document`], as `POST /api/v1/advisories` and `herald import`) and
+//! answers with a page: the published URLs and warnings, or every failed test (test id, JSON
+//! path, message) with nothing written. These are actix routes rather than Leptos server
+//! functions because server functions do not take file uploads without JavaScript.
+//!
+//! Who may: a signed-in publisher or admin of the manufacturer organization (session cookie).
+//! Cross-site requests: the session cookie is `SameSite=Lax`, so a browser does not send it with
+//! a POST from another site (the protection every portal form relies on); in addition a POST
+//! whose `Origin` (or, without one, `Sec-Fetch-Site`) says it comes from another origin is
+//! refused, which also covers sibling subdomains that count as the same site.
+//!
+//! Size: the body may hold the document (at most [`herald_csaf::MAX_DOCUMENT_BYTES`], the API's
+//! limit) plus the form's framing; a larger upload gets a page saying so.
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::TryStreamExt;
+use herald_csaf::Finding;
+use herald_storage::{OrgKind, Role};
+
+use crate::publish::{PublishError, Published};
+use crate::state::AppState;
+use crate::web::auth::session_cookie;
+use crate::web::error::WebError;
+
+/// Room for the multipart framing (boundaries, part headers) around the document.
+const FRAMING: usize = 64 * 1024;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/upload", web::get().to(upload_page))
+        .route("/upload", web::post().to(upload));
+}
+
+/// Text for HTML content and attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A whole page; `body` is HTML built with [`esc`] for every value.
+fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{} · Herald</title><link rel=\"stylesheet\" href=\"/pkg/herald.css\"></head>\
+         <body><header class=\"site-header\"><nav class=\"site-nav\" aria-label=\"Main\">\
+         <a href=\"/\" class=\"brand\">Herald</a> <a href=\"/advisories\">Advisories</a> \
+         <a href=\"/products\">Products</a> <a href=\"/upload\">Upload</a></nav></header>\
+         <main id=\"main\" class=\"content\"><h1>{}</h1>{body}</main></body></html>",
+        esc(title),
+        esc(title)
+    );
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        // Per user and may list restricted findings: never kept by any cache.
+        .insert_header(("Cache-Control", "no-store"))
+        .body(html)
+}
+
+const FORM: &str = "<form method=\"post\" action=\"/upload\" enctype=\"multipart/form-data\" \
+    data-testid=\"upload-form\"><p><label for=\"document\">CSAF 2.0 document (JSON, at most 10 MiB)\
+    </label> <input type=\"file\" id=\"document\" name=\"document\" accept=\".json,application/json\" \
+    required></p><p><button type=\"submit\">Validate and publish</button></p></form>";
+
+fn form_page(status: StatusCode, title: &str, before: &str) -> HttpResponse {
+    page(status, title, &format!("{before}{FORM}"))
+}
+
+/// Whether the signed-in user may publish: publisher or admin of a manufacturer. `Err` is the
+/// page to answer instead.
+async fn publisher(state: &AppState, req: &HttpRequest) -> Result<String, HttpResponse> {
+    let cookie = session_cookie(req).filter(|c| !c.is_empty());
+    let Some(cookie) = cookie else {
+        return Err(HttpResponse::SeeOther()
+            .insert_header(("Location", "/login?next=%2Fupload"))
+            .finish());
+    };
+    let found = state
+        .db(move |conn| {
+            let Some((_, user)) = herald_storage::lookup_session(conn, &cookie)? else {
+                return Ok(None);
+            };
+            let org = herald_storage::find_organization(conn, &user.org_id)?;
+            Ok(Some((user, org)))
+        })
+        .await;
+    match found {
+        Ok(None) => Err(HttpResponse::SeeOther()
+            .insert_header(("Location", "/login?next=%2Fupload"))
+            .finish()),
+        Ok(Some((user, Some(org))))
+            if !user.disabled
+                && org.kind == OrgKind::Manufacturer
+                && matches!(user.role, Role::Publisher | Role::Admin) =>
+        {
+            Ok(user.id)
+        }
+        Ok(Some(_)) => Err(page(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "<p role=\"alert\">Only publishers and administrators of the manufacturer can publish advisories.</p>",
+        )),
+        Err(e) => Err(error_page(e)),
+    }
+}
+
+fn error_page(e: WebError) -> HttpResponse {
+    let status = actix_web::ResponseError::status_code(&e);
+    let message = match e {
+        WebError::Internal(cause) => {
+            let reference = uuid::Uuid::new_v4().simple().to_string();
+            tracing::error!(reference = %reference, error = ?cause, "upload failed");
+            format!("internal error (reference {reference})")
+        }
+        other => other.to_string(),
+    };
+    form_page(
+        status,
+        "Not published",
+        &format!(
+            "<p role=\"alert\" data-testid=\"upload-error\">{}</p>",
+            esc(&message)
+        ),
+    )
+}
+
+/// The upload form.
+pub async fn upload_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    if let Err(answer) = publisher(&state, &req).await {
+        return answer;
+    }
+    form_page(
+        StatusCode::OK,
+        "Publish an advisory",
+        "<p>Upload a CSAF 2.0 document: it is validated (JSON schema, every mandatory test, \
+         optional tests as warnings), signed and published, or refused with every failed test \
+         and nothing stored. A document with the tracking id of a published advisory is its \
+         next revision.</p>",
+    )
+}
+
+/// A POST from another origin (see the module docs).
+fn cross_origin(state: &AppState, req: &HttpRequest) -> bool {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    if let Some(origin) = header("origin") {
+        let ours = url::Url::parse(&state.config.base_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        // The origin the browser saw the page under: the base URL, or the Host it used.
+        let host_origin = req.connection_info();
+        let direct = format!("{}://{}", host_origin.scheme(), host_origin.host());
+        return origin != ours && origin != direct;
+    }
+    matches!(
+        header("sec-fetch-site").as_deref(),
+        Some("cross-site" | "same-site")
+    )
+}
+
+/// Publishes the uploaded file (see the module docs).
+pub async fn upload(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: Multipart,
+) -> HttpResponse {
+    if cross_origin(&state, &req) {
+        return page(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "<p role=\"alert\">The form was sent from another site.</p>",
+        );
+    }
+    let user_id = match publisher(&state, &req).await {
+        Ok(id) => id,
+        Err(answer) => return answer,
+    };
+    let limit = herald_csaf::MAX_DOCUMENT_BYTES + FRAMING;
+    let too_large = || {
+        form_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Not published",
+            &format!(
+                "<p role=\"alert\" data-testid=\"upload-error\">The file is too large: the limit \
+                 is {} bytes (10 MiB). Nothing was stored.</p>",
+                herald_csaf::MAX_DOCUMENT_BYTES
+            ),
+        )
+    };
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return too_large();
+    }
+    let document = match file_part(payload, "document", herald_csaf::MAX_DOCUMENT_BYTES).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return too_large(),
+        Err(m) => return error_page(WebError::BadRequest(m)),
+    };
+    if document.len() > herald_csaf::MAX_DOCUMENT_BYTES {
+        return too_large();
+    }
+    let config = state.config.clone();
+    let actor = format!("user:{user_id}");
+    let published = state
+        .db(move |conn| {
+            let org = herald_storage::find_user(conn, &user_id)?
+                .map(|u| u.org_id)
+                .ok_or(WebError::Forbidden)?;
+            Ok(crate::publish::publish_document(
+                conn, &config, &document, &org, &actor,
+            ))
+        })
+        .await;
+    match published {
+        Ok(Ok(p)) => success_page(&p),
+        Ok(Err(PublishError::Invalid(r))) if !is_size(&r.findings) => failed_page(&r.findings),
+        Ok(Err(e)) => error_page(e.into()),
+        Err(e) => error_page(e),
+    }
+}
+
+fn is_size(findings: &[Finding]) -> bool {
+    findings
+        .iter()
+        .any(|f| f.test_id == herald_csaf::SIZE_TEST_ID)
+}
+
+fn findings_table(findings: &[Finding], testid: &str) -> String {
+    let rows: String = findings
+        .iter()
+        .map(|f| {
+            format!(
+                "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
+                esc(&f.test_id),
+                esc(if f.path.is_empty() { "/" } else { &f.path }),
+                esc(&f.message)
+            )
+        })
+        .collect();
+    format!(
+        "<table data-testid=\"{testid}\"><thead><tr><th>Test</th><th>JSON path</th><th>Message</th>\
+         </tr></thead><tbody>{rows}</tbody></table>"
+    )
+}
+
+fn success_page(p: &Published) -> HttpResponse {
+    let warnings = if p.warnings.is_empty() {
+        "<p>No warnings.</p>".to_string()
+    } else {
+        format!(
+            "<h2>Warnings ({})</h2>{}",
+            p.warnings.len(),
+            findings_table(&p.warnings, "upload-warnings")
+        )
+    };
+    let what = if p.event == herald_storage::EVENT_ADVISORY_UPDATED {
+        "a new revision of"
+    } else {
+        "the new advisory"
+    };
+    page(
+        StatusCode::CREATED,
+        "Published",
+        &format!(
+            "<p role=\"status\" data-testid=\"upload-published\">Published {what} \
+             <strong>{}</strong>, version {}.</p><ul><li>Portal: <a href=\"{}\" \
+             data-testid=\"portal-url\">{}</a></li><li>CSAF: <a href=\"{}\" data-testid=\"csaf-url\">{}</a>\
+             </li></ul>{warnings}<p><a href=\"/upload\">Upload another document</a></p>",
+            esc(&p.tracking_id),
+            esc(&p.version),
+            esc(&p.portal_url),
+            esc(&p.portal_url),
+            esc(&p.csaf_url),
+            esc(&p.csaf_url),
+        ),
+    )
+}
+
+fn failed_page(findings: &[Finding]) -> HttpResponse {
+    let errors: Vec<Finding> = findings
+        .iter()
+        .filter(|f| f.severity == herald_csaf::Severity::Error)
+        .cloned()
+        .collect();
+    let shown = if errors.is_empty() { findings } else { &errors };
+    form_page(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Not published",
+        &format!(
+            "<p role=\"alert\" data-testid=\"upload-error\">The document is not valid CSAF 2.0: \
+             {} failed tests. Nothing was stored.</p>{}",
+            shown.len(),
+            findings_table(shown, "upload-findings")
+        ),
+    )
+}
+
+/// The content of the file field `name` of the `multipart/form-data` body (RFC 7578, parsed by
+/// `actix-multipart`); `Ok(None)` when the file is larger than `max` bytes. Other fields are
+/// streamed past without being kept.
+async fn file_part(mut form: Multipart, name: &str, max: usize) -> Result<Option<Vec<u8>>, String> {
+    let broken =
+        |e: actix_multipart::MultipartError| format!("the upload is not a readable form: {e}");
+    while let Some(mut field) = form.try_next().await.map_err(broken)? {
+        let is_file = field
+            .content_disposition()
+            .and_then(|d| d.get_name())
+            .is_some_and(|n| n == name);
+        let mut content = Vec::new();
+        while let Some(chunk) = field.try_next().await.map_err(broken)? {
+            if is_file {
+                if content.len() + chunk.len() > max {
+                    return Ok(None);
+                }
+                content.extend_from_slice(&chunk);
+            }
+        }
+        if is_file {
+            if content.is_empty() {
+                return Err("no file was chosen".into());
+            }
+            return Ok(Some(content));
+        }
+    }
+    Err(format!("the form has no field {name:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            esc("<a href='x'>&\""),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
+        );
+    }
+}
