@@ -10,6 +10,9 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod authoring;
+mod authoring_pages;
+pub mod catalog;
 mod destination_pages;
 pub mod destinations;
 pub mod model;
@@ -91,6 +94,7 @@ pub fn App() -> impl IntoView {
                 <nav class="site-nav" aria-label="Main">
                     <A href="/" attr:class="brand">"Herald"</A>
                     <A href="/advisories">"Advisories"</A>
+                    <A href="/products">"Products"</A>
                     <A href="/destinations">"Destinations"</A>
                     <A href="/deliveries">"Delivery log"</A>
                     <span class="spacer"></span>
@@ -124,6 +128,17 @@ pub fn App() -> impl IntoView {
                         view=destination_pages::DeliveryLogPage
                         ssr=SsrMode::Async
                     />
+                    <Route
+                        path=path!("/authoring")
+                        view=authoring_pages::DraftsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/authoring/:id")
+                        view=authoring_pages::DraftFormPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/products") view=catalog::CatalogPage ssr=SsrMode::Async/>
                     <Route
                         path=path!("/templates")
                         view=templates::TemplatesPage

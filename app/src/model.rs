@@ -215,6 +215,22 @@ pub struct Viewer {
     /// shows; every server function checks authorization on its own.
     #[serde(default)]
     pub manufacturer: bool,
+    /// The viewer's role (`admin`, `publisher`, `approver`, `viewer`): like `manufacturer`, it
+    /// decides only which links and buttons show (e.g. "Authoring").
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+impl Viewer {
+    /// A manufacturer's publisher or admin: may author advisories (the server checks again).
+    pub fn may_author(&self) -> bool {
+        self.manufacturer && matches!(self.role.as_deref(), Some("admin" | "publisher"))
+    }
+
+    /// May author or approve advisories: the header shows "Authoring".
+    pub fn may_use_authoring(&self) -> bool {
+        self.may_author() || (self.manufacturer && self.role.as_deref() == Some("approver"))
+    }
 }
 
 /// What went wrong, as the user may see it; the cause is logged on the server.
@@ -311,6 +327,17 @@ pub trait Portal: Send + Sync {
         part: &str,
         body: &str,
     ) -> Result<Option<String>, PortalError>;
+    // The product catalog (views in `crate::catalog`): everyone sees the products they may
+    // (the server's rule); the manufacturer's publishers and admins add and edit entries.
+    async fn catalog(&self, viewer: &Viewer) -> Result<crate::catalog::CatalogView, PortalError>;
+    /// Checks an entry as `POST`/`PATCH /api/v1/products` do and stores it, or says which field
+    /// is wrong.
+    async fn save_product(
+        &self,
+        viewer: &Viewer,
+        form: crate::catalog::ProductForm,
+    ) -> Result<crate::catalog::ProductSaved, PortalError>;
+
     /// Deletes an override; "not found" when there is none.
     async fn reset_template(
         &self,
@@ -319,4 +346,48 @@ pub trait Portal: Send + Sync {
         channel: &str,
         part: &str,
     ) -> Result<(), PortalError>;
+
+    // Authoring (views in crate::authoring): the manufacturer's publishers and admins write
+    // drafts, its approvers and admins (and, with the four-eyes rule off, publishers) publish
+    // them; anyone else is forbidden. Each method checks the viewer itself.
+    async fn drafts(&self, viewer: &Viewer) -> Result<crate::authoring::DraftsView, PortalError>;
+    async fn draft(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<crate::authoring::DraftPage, PortalError>;
+    /// Creates an empty draft of a new advisory; returns its id.
+    async fn new_draft(&self, viewer: &Viewer) -> Result<String, PortalError>;
+    /// Creates a draft of the next revision of a published advisory, filled from its current
+    /// revision; returns the draft's id.
+    async fn start_update(&self, viewer: &Viewer, tracking_id: &str)
+    -> Result<String, PortalError>;
+    /// Stores the form as typed (a new draft when `form.draft_id` is absent).
+    async fn save_draft(
+        &self,
+        viewer: &Viewer,
+        form: crate::authoring::AuthoringForm,
+    ) -> Result<crate::authoring::SaveOutcome, PortalError>;
+    /// The CSAF document the stored draft would produce, with its failed tests.
+    async fn preview_draft(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<crate::authoring::PreviewView, PortalError>;
+    /// Asks for approval; refused (with the problems) when the document is not valid.
+    async fn submit_draft(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<crate::authoring::SubmitOutcome, PortalError>;
+    /// Approves and publishes through the one publish path; `Forbidden` when the viewer may not
+    /// (e.g. its author with the four-eyes rule on).
+    async fn publish_draft(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<crate::authoring::PublishOutcome, PortalError>;
+    async fn discard_draft(&self, viewer: &Viewer, id: &str) -> Result<(), PortalError>;
+    /// Switches the four-eyes rule (the manufacturer's admins only).
+    async fn set_four_eyes(&self, viewer: &Viewer, enabled: bool) -> Result<(), PortalError>;
 }

@@ -11,6 +11,7 @@ use leptos_router::{
 
 use crate::{
     api::{Login, Logout, current_viewer, get_advisory, list_advisories},
+    authoring_pages::UpdateAdvisoryButton,
     model::{
         AdvisoryListItem, AdvisoryListPage, AdvisoryQuery, AdvisoryView, ProductView,
         RemediationView, VulnerabilityView,
@@ -61,6 +62,10 @@ pub fn SessionControls() -> impl IntoView {
             {move || Suspend::new(async move {
                 match viewer.await {
                     Ok(viewer) if viewer.user_id.is_some() => {
+                        // Authoring is for the manufacturer's publishers, approvers and admins.
+                        let authoring = viewer
+                            .may_use_authoring()
+                            .then(|| view! { <A href="/authoring">"Authoring"</A> });
                         let name = viewer
                             .display_name
                             .or(viewer.user_id)
@@ -70,6 +75,7 @@ pub fn SessionControls() -> impl IntoView {
                             .manufacturer
                             .then(|| view! { <A href="/templates">"Templates"</A> });
                         view! {
+                            {authoring}
                             {templates}
                             <span class="viewer" data-testid="viewer">
                                 "Signed in as " <strong>{name}</strong>
@@ -566,13 +572,14 @@ fn AdvisoryDetail(advisory: AdvisoryView) -> impl IntoView {
         <Title text=title.clone()/>
         <article class="advisory" data-testid="advisory-detail">
             <header class="advisory-header">
-                <p class="tracking-id" data-testid="tracking-id">{tracking_id}</p>
+                <p class="tracking-id" data-testid="tracking-id">{tracking_id.clone()}</p>
                 <h1 data-testid="advisory-title">{title}</h1>
                 <div class="badges">
                     <SeverityBadge severity/>
                     <span class="score">"CVSS " {score_text(cvss_score)}</span>
                     <TlpLabel tlp/>
                 </div>
+                <UpdateAdvisoryButton tracking_id=tracking_id.clone()/>
             </header>
             <dl class="facts">
                 <dt>"Version"</dt>

@@ -223,3 +223,53 @@ test('signs in and out', {
   assert.deepEqual(page.errors, [], 'no uncaught errors in the page');
   await page.context().close();
 });
+
+const PUBLISHER_EMAIL = process.env.HERALD_E2E_PUBLISHER_EMAIL;
+const PUBLISHER_PASSWORD = process.env.HERALD_E2E_PUBLISHER_PASSWORD;
+
+test('a publisher writes an advisory in the form and publishes it', {
+  timeout: 180_000,
+  skip: !(PUBLISHER_EMAIL && PUBLISHER_PASSWORD)
+    && 'set HERALD_E2E_PUBLISHER_EMAIL and HERALD_E2E_PUBLISHER_PASSWORD to test authoring',
+}, async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/login`);
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+  await page.fill('#login-email', PUBLISHER_EMAIL);
+  await page.fill('#login-password', PUBLISHER_PASSWORD);
+  await page.click('.login-form button[type="submit"]');
+  await page.waitForURL(/\/advisories$/);
+  await page.click('.site-nav a[href="/authoring"]');
+  await page.waitForURL(/\/authoring$/);
+  await page.click('[data-testid="new-draft"]');
+  await page.waitForURL(/\/authoring\/[^/?#]+/);
+
+  const title = `E2E authored advisory ${Date.now()}`;
+  await page.fill('#f-title', title);
+  await page.fill('#f-summary', 'Written in the browser by the end-to-end test.');
+  await page.locator('fieldset[data-field="product_ids"] input[type="checkbox"]').first().check();
+  await page.click('[data-testid="add-vuln"]');
+  await page.locator('#f-vulnerabilities-0-cve').waitFor();
+  // The row came back with the draft saved: what was typed is still there.
+  assert.equal(await page.inputValue('#f-title'), title);
+  await page.fill('#f-vulnerabilities-0-cve', 'CVE-2026-40404');
+  await page.fill('#f-vulnerabilities-0-description', 'A crafted request crashes the device.');
+  await page.fill('#f-vulnerabilities-0-cvss_vector', 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H');
+  await page.locator('fieldset[data-field="vulnerabilities.0.affected"] input[type="checkbox"]').first().check();
+  await page.click('[data-testid="add-rem"]');
+  await page.locator('#f-vulnerabilities-0-remediations-0-details').waitFor();
+  assert.match(await page.textContent('[data-testid="cvss-score"]'), /9\.8 Critical/);
+  await page.fill('#f-vulnerabilities-0-remediations-0-details', 'Install the latest firmware.');
+  await page.locator('fieldset[data-field="vulnerabilities.0.remediations.0.product_ids"] input[type="checkbox"]').first().check();
+  await page.click('[data-testid="preview"]');
+  await page.locator('[data-testid="preview-json"]').waitFor();
+  assert.match(await page.textContent('[data-testid="preview-json"]'), /"baseScore": 9\.8/);
+  await page.screenshot({ path: `${RESULTS}authoring-preview.png`, fullPage: true });
+
+  await page.click('[data-testid="publish"]');
+  await page.waitForURL(/\/advisories\/[^/?#]+/);
+  await page.locator('[data-testid="advisory-title"]').waitFor();
+  assert.equal((await page.textContent('[data-testid="advisory-title"]')).trim(), title);
+  assert.deepEqual(page.errors, [], 'no uncaught errors in the page');
+  await page.context().close();
+});

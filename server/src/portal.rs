@@ -37,7 +37,9 @@ impl HeraldPortal {
 pub(crate) fn portal_error(e: WebError) -> PortalError {
     match e {
         WebError::NotFound => PortalError::NotFound,
-        WebError::Unauthorized | WebError::Forbidden => PortalError::Forbidden,
+        WebError::Unauthorized | WebError::Forbidden | WebError::Refused(_) => {
+            PortalError::Forbidden
+        }
         WebError::BadRequest(m) | WebError::Conflict(m) | WebError::TooLarge(m) => {
             PortalError::Invalid(m)
         }
@@ -204,6 +206,7 @@ impl Portal for HeraldPortal {
                 organization_id: Some(user.org_id),
                 display_name: Some(user.display_name),
                 manufacturer: kind == Some(herald_storage::OrgKind::Manufacturer),
+                role: Some(user.role.as_str().to_string()),
             },
             None => Viewer::default(),
         })
@@ -407,6 +410,18 @@ impl Portal for HeraldPortal {
             .await
     }
 
+    async fn catalog(&self, viewer: &Viewer) -> Result<app::catalog::CatalogView, PortalError> {
+        self.catalog_view(viewer).await
+    }
+
+    async fn save_product(
+        &self,
+        viewer: &Viewer,
+        form: app::catalog::ProductForm,
+    ) -> Result<app::catalog::ProductSaved, PortalError> {
+        self.save_product_form(viewer, form).await
+    }
+
     async fn reset_template(
         &self,
         viewer: &Viewer,
@@ -416,5 +431,69 @@ impl Portal for HeraldPortal {
     ) -> Result<(), PortalError> {
         self.reset_template_override(viewer, kind, channel, part)
             .await
+    }
+
+    async fn drafts(&self, viewer: &Viewer) -> Result<app::authoring::DraftsView, PortalError> {
+        self.drafts_view(viewer).await
+    }
+
+    async fn draft(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<app::authoring::DraftPage, PortalError> {
+        self.draft_page(viewer, id).await
+    }
+
+    async fn new_draft(&self, viewer: &Viewer) -> Result<String, PortalError> {
+        self.create_draft(viewer).await
+    }
+
+    async fn start_update(
+        &self,
+        viewer: &Viewer,
+        tracking_id: &str,
+    ) -> Result<String, PortalError> {
+        self.start_update_draft(viewer, tracking_id).await
+    }
+
+    async fn save_draft(
+        &self,
+        viewer: &Viewer,
+        form: app::authoring::AuthoringForm,
+    ) -> Result<app::authoring::SaveOutcome, PortalError> {
+        self.save_draft_form(viewer, form).await
+    }
+
+    async fn preview_draft(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<app::authoring::PreviewView, PortalError> {
+        self.preview_draft_view(viewer, id).await
+    }
+
+    async fn submit_draft(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<app::authoring::SubmitOutcome, PortalError> {
+        self.submit_draft_now(viewer, id).await
+    }
+
+    async fn publish_draft(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<app::authoring::PublishOutcome, PortalError> {
+        self.publish_draft_now(viewer, id).await
+    }
+
+    async fn discard_draft(&self, viewer: &Viewer, id: &str) -> Result<(), PortalError> {
+        self.discard_draft_now(viewer, id).await
+    }
+
+    async fn set_four_eyes(&self, viewer: &Viewer, enabled: bool) -> Result<(), PortalError> {
+        self.set_four_eyes_rule(viewer, enabled).await
     }
 }

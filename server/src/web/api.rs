@@ -36,6 +36,12 @@ use crate::web::error::{ErrorBody, FieldError, FindingBody, WebError};
         crate::web::customers::create_grant, crate::web::customers::revoke_grant,
         crate::web::templates::list_templates, crate::web::templates::put_template,
         crate::web::templates::delete_template,
+        crate::web::catalog::list_products, crate::web::catalog::create_product,
+        crate::web::catalog::update_product,
+        crate::web::drafts::list_drafts, crate::web::drafts::create_draft,
+        crate::web::drafts::get_draft, crate::web::drafts::put_draft,
+        crate::web::drafts::preview_draft, crate::web::drafts::submit_draft,
+        crate::web::drafts::publish_draft,
     ),
     components(schemas(
         AdvisoryResource, Published, ErrorBody, FindingBody, FieldError, crate::web::Health,
@@ -48,6 +54,12 @@ use crate::web::error::{ErrorBody, FieldError, FindingBody, WebError};
         crate::web::customers::GrantResource, crate::web::customers::CreateGrant,
         crate::web::templates::TemplateResource, crate::web::templates::TemplateList,
         crate::web::templates::PutTemplate,
+        crate::web::catalog::ProductResource, crate::web::catalog::CatalogTree,
+        crate::web::catalog::VendorResource, crate::web::catalog::FamilyResource,
+        crate::web::catalog::ProductNodeResource, crate::web::catalog::CreateProduct,
+        crate::web::catalog::UpdateProduct,
+        crate::authoring::DraftView, crate::authoring::Preview,
+        crate::web::drafts::CreateDraft, crate::web::drafts::DraftPublished,
     )),
     modifiers(&BearerAuth)
 )]
@@ -73,7 +85,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/advisories/{tracking_id}", web::get().to(get_advisory))
         .configure(destinations::configure)
         .configure(crate::web::customers::configure)
-        .configure(crate::web::templates::configure);
+        .configure(crate::web::templates::configure)
+        .configure(crate::web::catalog::configure)
+        .configure(crate::web::drafts::configure);
 }
 
 async fn openapi_json() -> HttpResponse {

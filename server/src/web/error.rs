@@ -14,6 +14,9 @@ pub enum WebError {
     Unauthorized,
     #[error("not allowed")]
     Forbidden,
+    /// Not allowed, with the reason (e.g. the four-eyes rule): 403 like [`WebError::Forbidden`].
+    #[error("not allowed: {0}")]
+    Refused(String),
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("the document is not valid CSAF 2.0")]
@@ -80,7 +83,7 @@ impl WebError {
         match self {
             Self::NotFound => "not_found",
             Self::Unauthorized => "unauthorized",
-            Self::Forbidden => "forbidden",
+            Self::Forbidden | Self::Refused(_) => "forbidden",
             Self::BadRequest(_) => "bad_request",
             Self::Invalid(_) => "invalid",
             Self::InvalidFields(_) => "invalid_fields",
@@ -109,7 +112,7 @@ impl ResponseError for WebError {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::Refused(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InvalidFields(_) => StatusCode::UNPROCESSABLE_ENTITY,

@@ -3,14 +3,18 @@
 
 pub mod api;
 pub mod auth;
+pub mod catalog;
 pub mod customers;
 pub mod destinations;
 pub mod distribution;
+pub mod drafts;
 pub mod error;
 pub mod metrics;
+pub mod page_cache;
 pub mod serving_cache;
 pub mod templates;
 pub mod unsubscribe;
+pub mod upload;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -57,6 +61,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(web::scope("/api/v1").configure(api::configure))
             .service(web::scope("/.well-known").configure(distribution::configure))
             .service(web::scope("/unsubscribe").configure(unsubscribe::configure))
+            .configure(upload::configure)
             .route(
                 "/api/{tail:.*}",
                 leptos_actix::handle_server_fns_with_context(move || {
@@ -64,10 +69,21 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 }),
             )
             .service(actix_files::Files::new("/pkg", site_pkg))
-            .leptos_routes_with_context(routes, provide, {
-                let options = options.clone();
-                move || app::shell(options.clone())
-            });
+            // The pages sit in a scope of their own so that their caching headers
+            // (`page_cache`) apply to them alone; it must stay the last service, since an empty
+            // scope matches every path.
+            .service(
+                web::scope("")
+                    .wrap(actix_web::middleware::from_fn(
+                        page_cache::page_cache_headers,
+                    ))
+                    .configure(move |cfg| {
+                        cfg.leptos_routes_with_context(routes, provide, {
+                            let options = options.clone();
+                            move || app::shell(options.clone())
+                        });
+                    }),
+            );
     }
 }
 

@@ -304,7 +304,7 @@ fn is_gs1_namespace(ns: &str) -> bool {
 
 /// GTIN-14 from a GS1 Digital Link URI (`https://id.gs1.org/01/09506000134352`), check digit
 /// verified. GTIN-8/12/13 are accepted and left-padded to 14 digits, as GS1 prescribes.
-fn gtin_from_digital_link(uri: &str) -> Option<String> {
+pub(crate) fn gtin_from_digital_link(uri: &str) -> Option<String> {
     let after = uri.split("/01/").nth(1)?;
     let digits = after.split(['/', '?', '#']).next()?;
     if !matches!(digits.len(), 8 | 12 | 13 | 14) || !digits.bytes().all(|b| b.is_ascii_digit()) {

@@ -1,8 +1,10 @@
 //! CSAF 2.0 for Herald: validation of incoming documents (csaf-rs plus Herald's own rules, see
 //! [`validate`](mod@validate)), the section 5.1 file name and distribution path
 //! ([`file_name`](mod@file_name)), and the [`AdvisorySummary`] that the rest of Herald reads
-//! instead of the raw JSON ([`summarize`]).
+//! instead of the raw JSON ([`summarize`]); advisory authoring from a form-shaped draft
+//! ([`authoring`]).
 
+pub mod authoring;
 pub mod extract;
 pub mod file_name;
 pub mod summary;

@@ -258,17 +258,12 @@ fn search_text(summary: &AdvisorySummary) -> String {
 
 /// Identity of a catalog product: vendor, family, name and version, case-insensitive.
 fn product_key(p: &herald_csaf::Product) -> String {
-    let name = p.product_name.as_deref().unwrap_or(&p.name);
-    [
-        p.vendor.as_deref().unwrap_or(""),
-        p.family.as_deref().unwrap_or(""),
-        name,
-        p.version.as_deref().unwrap_or(""),
-    ]
-    .iter()
-    .map(|s| s.trim().to_lowercase())
-    .collect::<Vec<_>>()
-    .join("\u{1f}")
+    crate::catalog::catalog_key(
+        p.vendor.as_deref(),
+        p.family.as_deref(),
+        p.product_name.as_deref().unwrap_or(&p.name),
+        p.version.as_deref(),
+    )
 }
 
 /// Writes one revision. Everything happens in one transaction or not at all:
@@ -804,61 +799,29 @@ fn visible(filter: &AdvisoryFilter) -> BoxedAdvisories<'static> {
     q
 }
 
-/// A product of the manufacturer's catalog, as the list's product filter offers it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CatalogProduct {
-    pub id: String,
-    pub vendor: Option<String>,
-    pub family: Option<String>,
-    pub name: String,
-    pub version: Option<String>,
-}
-
 /// The catalog products named by at least one advisory the reader of `filter` may see (only
 /// its visibility counts), by name and version: a product that appears only in advisories the
 /// reader may not see is not offered, since its name alone can be restricted information.
 pub fn list_listed_products(
     conn: &mut DbConnection,
     filter: &AdvisoryFilter,
-) -> Result<Vec<CatalogProduct>, StorageError> {
+) -> Result<Vec<crate::CatalogProduct>, StorageError> {
     // Not `visible(filter)` as a subquery: diesel's multi-backend connection cannot nest a
     // boxed query, so the same visibility rule is joined in as a plain expression.
     let linked = advisory_products::table
         .inner_join(advisories::table)
         .filter(crate::visible_to(&filter.reader, None))
         .select(advisory_products::product_id);
-    #[allow(clippy::type_complexity)]
-    let rows: Vec<(
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-        Option<String>,
-    )> = products::table
+    let rows = products::table
         .filter(products::id.eq_any(linked))
-        .select((
-            products::id,
-            products::vendor,
-            products::family,
-            products::name,
-            products::version,
-        ))
+        .select(crate::catalog::catalog_select!())
         .order((
             lower(products::name).asc(),
             products::version.asc(),
             products::id.asc(),
         ))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, vendor, family, name, version)| CatalogProduct {
-            id,
-            vendor,
-            family,
-            name,
-            version,
-        })
-        .collect())
+    Ok(rows.into_iter().map(crate::catalog::from_row).collect())
 }
 
 /// The filters of [`AdvisoryFilter`] besides visibility and free text.

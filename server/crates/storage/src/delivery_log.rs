@@ -89,6 +89,9 @@ pub struct DestinationHealth {
     pub queued: i64,
     pub failed: i64,
     pub dead: i64,
+    /// The engine's stored circuit breaker, when the destination has one (see
+    /// [`crate::breaker`]); `None` means closed with no failures.
+    pub breaker: Option<crate::DestinationBreaker>,
 }
 
 /// How many recent attempts are read to count consecutive failures.
@@ -145,6 +148,10 @@ pub fn destination_health(
             "dead" => health.dead += n,
             _ => {}
         }
+    }
+    let breaker = crate::destination_breaker(conn, destination_id)?;
+    if breaker.state != crate::BreakerState::Closed || breaker.consecutive_failures > 0 {
+        health.breaker = Some(breaker);
     }
     Ok(health)
 }

@@ -16,9 +16,12 @@
 pub mod accounts;
 pub mod advisories;
 pub mod audit;
+pub mod breaker;
+pub mod catalog;
 pub mod customers;
 pub mod delivery_log;
 pub mod destinations;
+pub mod drafts;
 pub mod keys;
 pub mod metrics;
 pub mod queue;
@@ -40,9 +43,12 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 pub use accounts::*;
 pub use advisories::*;
 pub use audit::*;
+pub use breaker::*;
+pub use catalog::*;
 pub use customers::*;
 pub use delivery_log::*;
 pub use destinations::*;
+pub use drafts::*;
 pub use keys::*;
 pub use metrics::*;
 pub use queue::*;
@@ -361,6 +367,24 @@ where
             }
         }
     }
+}
+
+/// [`write_transaction`] for work that fails with the caller's own error type (the server's
+/// publish errors, say): any `Err` rolls everything back and is returned as it was.
+pub fn write_transaction_as<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    E: From<StorageError>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
+    let mut failure: Option<E> = None;
+    let result = write_transaction(conn, |conn| {
+        f(conn).map_err(|e| {
+            failure = Some(e);
+            // Only a marker for the rollback; the caller gets `failure`.
+            StorageError::Conflict("rolled back".into())
+        })
+    });
+    result.map_err(|e| failure.unwrap_or_else(|| e.into()))
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {

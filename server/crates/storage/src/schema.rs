@@ -337,3 +337,62 @@ diesel::allow_tables_to_appear_in_same_query!(entitlement_grants, products);
 diesel::allow_tables_to_appear_in_same_query!(entitlement_grants, advisories);
 diesel::allow_tables_to_appear_in_same_query!(customers, organizations);
 diesel::allow_tables_to_appear_in_same_query!(subscriptions, destinations);
+
+// the delivery engine's persisted circuit breaker (breaker.rs)
+
+diesel::table! {
+    destination_health (destination_id) {
+        destination_id -> Text,
+        state -> Text,
+        consecutive_failures -> Integer,
+        opened_at -> Nullable<BigInt>,
+        next_probe_at -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(destination_health -> destinations (destination_id));
+diesel::allow_tables_to_appear_in_same_query!(destination_health, destinations);
+
+// advisory authoring: drafts, per-organization settings, tracking-id counters (drafts.rs)
+
+diesel::table! {
+    drafts (id) {
+        id -> Text,
+        manufacturer_org_id -> Text,
+        tracking_id -> Text,
+        advisory_id -> Nullable<Text>,
+        base_version -> Nullable<Text>,
+        draft_json -> Text,
+        state -> Text,
+        created_at -> BigInt,
+        created_by -> Text,
+        updated_at -> BigInt,
+        updated_by -> Text,
+        submitted_at -> Nullable<BigInt>,
+        submitted_by -> Nullable<Text>,
+        published_at -> Nullable<BigInt>,
+        published_by -> Nullable<Text>,
+        published_version -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    organization_settings (org_id) {
+        org_id -> Text,
+        four_eyes -> Bool,
+        updated_at -> BigInt,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    tracking_counters (prefix, year) {
+        prefix -> Text,
+        year -> Integer,
+        last_number -> Integer,
+    }
+}
+
+diesel::joinable!(drafts -> advisories (advisory_id));
+diesel::allow_tables_to_appear_in_same_query!(drafts, advisories);

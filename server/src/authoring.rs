@@ -1,0 +1,697 @@
+//! Advisory authoring as a service: who may write, approve and publish drafts of the
+//! manufacturer's advisories, tracking-id assignment, updates of published advisories, preview,
+//! submission, and publication through the one publish path ([`publish_document`]). The REST API
+//! (`/api/v1/drafts`) and the portal's authoring pages both call this module; neither has checks
+//! of its own.
+//!
+//! Rules:
+//! * only a manufacturer's callers: users with role publisher or admin (or a `publish` token
+//!   without a user) write drafts; approvers may read them;
+//! * with the organization's four-eyes setting on, a draft is published only after it was
+//!   submitted, by a user with role approver or admin who is neither its author nor its last
+//!   editor; with it off, any author publishes directly;
+//! * publishing builds the document at that moment (version, revision history and dates are
+//!   Herald's), refuses a stale update (the advisory moved on since the draft started) with a
+//!   conflict, and runs publish + marking the draft published in one transaction: an invalid
+//!   document changes nothing and its failed tests are returned.
+
+use chrono::{DateTime, Datelike, Utc};
+use herald_csaf::authoring::{
+    Draft, DraftError, FieldProblem, PublisherInfo, TrackingInput, build_document, document_bytes,
+    draft_from_document, first_revision, next_revision,
+};
+use herald_csaf::{Finding, Rejection};
+use herald_storage::{
+    ApiToken, DbConnection, DraftState, NewDraft, OrgKind, Role, StorageError, StoredDraft, User,
+};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::publish::{PublishError, Published, publish_document};
+use crate::web::error::{FieldError, WebError};
+
+/// Who acts, as the authoring rules see it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub org_id: String,
+    /// `user:<id>` for a person (through the portal or a token bound to the user), `token:<id>`
+    /// for a token without a user. Drafts record it as author and editor; the four-eyes rule
+    /// compares it.
+    pub actor: String,
+    /// The user's role; `None` for a token without a user.
+    pub role: Option<Role>,
+}
+
+impl Caller {
+    /// Publishers and admins, and `publish` tokens without a user (machine publishing).
+    pub fn may_author(&self) -> bool {
+        matches!(self.role, None | Some(Role::Publisher) | Some(Role::Admin))
+    }
+
+    /// Approvers and admins: people only.
+    pub fn may_approve(&self) -> bool {
+        matches!(self.role, Some(Role::Approver) | Some(Role::Admin))
+    }
+
+    pub fn may_read(&self) -> bool {
+        self.may_author() || self.may_approve()
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Some(Role::Admin)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthoringError {
+    #[error("not found")]
+    NotFound,
+    /// The caller may not do this; the message says why.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// Draft fields the document cannot be built from.
+    #[error(transparent)]
+    Draft(#[from] DraftError),
+    /// The built document is not valid CSAF 2.0.
+    #[error(transparent)]
+    Invalid(Rejection),
+    #[error(transparent)]
+    Storage(StorageError),
+    #[error(transparent)]
+    Publish(PublishError),
+}
+
+impl From<StorageError> for AuthoringError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound => Self::NotFound,
+            StorageError::Conflict(m) => Self::Conflict(m),
+            other => Self::Storage(other),
+        }
+    }
+}
+
+impl From<PublishError> for AuthoringError {
+    fn from(e: PublishError) -> Self {
+        match e {
+            PublishError::Invalid(r) => Self::Invalid(r),
+            PublishError::Conflict(m) => Self::Conflict(m),
+            other => Self::Publish(other),
+        }
+    }
+}
+
+impl From<AuthoringError> for WebError {
+    fn from(e: AuthoringError) -> Self {
+        match e {
+            AuthoringError::NotFound => WebError::NotFound,
+            AuthoringError::Forbidden(m) => WebError::Refused(m),
+            AuthoringError::Conflict(m) => WebError::Conflict(m),
+            AuthoringError::Draft(d) => WebError::InvalidFields(
+                d.problems
+                    .into_iter()
+                    .map(|p| FieldError {
+                        field: p.field,
+                        message: p.message,
+                    })
+                    .collect(),
+            ),
+            AuthoringError::Invalid(r) => WebError::Invalid(r.findings),
+            AuthoringError::Storage(s) => s.into(),
+            AuthoringError::Publish(p) => p.into(),
+        }
+    }
+}
+
+type Result<T, E = AuthoringError> = std::result::Result<T, E>;
+
+fn forbidden(message: &str) -> AuthoringError {
+    AuthoringError::Forbidden(message.to_string())
+}
+
+/// The caller behind an API token (which must carry the `publish` scope; the web layer checks).
+/// A token bound to a user acts as that user, with the user's role.
+pub fn caller_for_token(conn: &mut DbConnection, token: &ApiToken) -> Result<Caller> {
+    let org = herald_storage::find_organization(conn, &token.org_id)?
+        .ok_or_else(|| forbidden("the token's organization no longer exists"))?;
+    if org.kind != OrgKind::Manufacturer {
+        return Err(forbidden("drafts belong to the manufacturer"));
+    }
+    match &token.user_id {
+        None => Ok(Caller {
+            org_id: org.id,
+            actor: format!("token:{}", token.id),
+            role: None,
+        }),
+        Some(user_id) => {
+            let user = herald_storage::find_user(conn, user_id)?
+                .filter(|u| !u.disabled && u.org_id == org.id)
+                .ok_or_else(|| forbidden("the token's user is disabled or gone"))?;
+            caller_for_user(conn, &user)
+        }
+    }
+}
+
+/// The caller behind a portal user.
+pub fn caller_for_user(conn: &mut DbConnection, user: &User) -> Result<Caller> {
+    let org = herald_storage::find_organization(conn, &user.org_id)?
+        .ok_or_else(|| forbidden("the user's organization no longer exists"))?;
+    if org.kind != OrgKind::Manufacturer || user.disabled {
+        return Err(forbidden("drafts belong to the manufacturer"));
+    }
+    Ok(Caller {
+        org_id: org.id,
+        actor: format!("user:{}", user.id),
+        role: Some(user.role),
+    })
+}
+
+/// A stored draft as callers see it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DraftView {
+    pub id: String,
+    pub tracking_id: String,
+    /// `draft`, `submitted`, `published` or `discarded`.
+    pub state: String,
+    /// For an update: the advisory version it was started from.
+    pub base_version: Option<String>,
+    #[schema(value_type = Object)]
+    pub draft: Draft,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub submitted_by: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub published_by: Option<String>,
+    pub published_version: Option<String>,
+}
+
+fn view(stored: StoredDraft) -> Result<DraftView> {
+    let draft: Draft = serde_json::from_value(stored.draft).map_err(|e| {
+        AuthoringError::Storage(StorageError::Corrupt(format!("draft {}: {e}", stored.id)))
+    })?;
+    Ok(DraftView {
+        id: stored.id,
+        tracking_id: stored.tracking_id,
+        state: stored.state.as_str().to_string(),
+        base_version: stored.base_version,
+        draft,
+        created_at: stored.created_at,
+        created_by: stored.created_by,
+        updated_at: stored.updated_at,
+        updated_by: stored.updated_by,
+        submitted_at: stored.submitted_at,
+        submitted_by: stored.submitted_by,
+        published_at: stored.published_at,
+        published_by: stored.published_by,
+        published_version: stored.published_version,
+    })
+}
+
+fn to_json(draft: &Draft) -> Result<serde_json::Value> {
+    serde_json::to_value(draft).map_err(|e| {
+        AuthoringError::Storage(StorageError::Invalid(format!(
+            "cannot store the draft: {e}"
+        )))
+    })
+}
+
+/// The prefix of tracking ids Herald assigns: the first word of the publisher's name in capitals
+/// (`Meridian Medical Systems` → `MERIDIAN`, so `MERIDIAN-2026-0001`), `HERALD` when the name has
+/// no ASCII letters or digits.
+pub fn tracking_prefix(config: &Config) -> String {
+    let word: String = config
+        .publisher_name
+        .split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+        })
+        .find(|w| !w.is_empty())
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    if word.is_empty() {
+        "HERALD".into()
+    } else {
+        word.chars().take(24).collect()
+    }
+}
+
+fn publisher(config: &Config) -> PublisherInfo {
+    PublisherInfo {
+        name: config.publisher_name.clone(),
+        namespace: config.publisher_namespace.clone(),
+        contact_details: Some(config.security_contact.clone()),
+    }
+}
+
+fn require_author(caller: &Caller) -> Result<()> {
+    if caller.may_author() {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "writing drafts needs the publisher or admin role of the manufacturer",
+        ))
+    }
+}
+
+fn require_reader(caller: &Caller) -> Result<()> {
+    if caller.may_read() {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "drafts are for the manufacturer's publishers, approvers and admins",
+        ))
+    }
+}
+
+/// Fills catalog-backed products from the catalog and gives products without a CSAF product id
+/// the next free `CSAFPID-NNNN`; product references (statuses, remediations) may name a product
+/// by its catalog id and are rewritten to its product id. An unknown catalog id is a field error.
+pub fn resolve_products(
+    conn: &mut DbConnection,
+    config: &Config,
+    org_id: &str,
+    draft: &mut Draft,
+) -> Result<()> {
+    let mut problems = Vec::new();
+    for (i, p) in draft.products.iter_mut().enumerate() {
+        let Some(catalog_id) = p.catalog_id.clone().filter(|c| !c.trim().is_empty()) else {
+            continue;
+        };
+        match herald_storage::get_catalog_product(conn, org_id, catalog_id.trim())? {
+            Some(c) => {
+                p.vendor = c.vendor.unwrap_or_else(|| config.publisher_name.clone());
+                p.family = c.family;
+                p.name = c.name;
+                p.version = c.version.unwrap_or_default();
+                p.udi_di = c.udi_di;
+                p.cpe = c.cpe;
+                p.purl = c.purl;
+            }
+            None => problems.push(FieldProblem {
+                field: format!("products[{i}].catalog_id"),
+                message: format!("{catalog_id:?} is not a product of the catalog"),
+            }),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(DraftError { problems }.into());
+    }
+    let mut next = 1;
+    let taken: Vec<String> = draft
+        .products
+        .iter()
+        .map(|p| p.product_id.trim().to_string())
+        .collect();
+    let mut renames: Vec<(String, String)> = Vec::new();
+    for p in draft.products.iter_mut() {
+        if p.product_id.trim().is_empty() {
+            let id = loop {
+                let candidate = format!("CSAFPID-{next:04}");
+                next += 1;
+                if !taken.contains(&candidate) {
+                    break candidate;
+                }
+            };
+            p.product_id = id;
+        }
+        if let Some(c) = p
+            .catalog_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            && c != p.product_id
+        {
+            renames.push((c.to_string(), p.product_id.clone()));
+        }
+    }
+    let rename = |ids: &mut Vec<String>| {
+        for id in ids.iter_mut() {
+            if let Some((_, to)) = renames.iter().find(|(from, _)| from == id.trim()) {
+                *id = to.clone();
+            }
+        }
+    };
+    for v in &mut draft.vulnerabilities {
+        rename(&mut v.known_affected);
+        rename(&mut v.fixed);
+        rename(&mut v.known_not_affected);
+        for r in &mut v.remediations {
+            rename(&mut r.product_ids);
+        }
+    }
+    Ok(())
+}
+
+/// The tracking the draft would be published with at `now`.
+fn tracking_for(
+    conn: &mut DbConnection,
+    config: &Config,
+    stored: &StoredDraft,
+    draft: &Draft,
+    now: DateTime<Utc>,
+) -> Result<TrackingInput> {
+    let mut tracking = match &stored.base_version {
+        Some(base) => {
+            let doc = herald_storage::get_revision_document(conn, &stored.tracking_id, base)?
+                .ok_or(AuthoringError::NotFound)?;
+            let (_, previous) = draft_from_document(&doc.bytes)?;
+            next_revision(&previous, now, &draft.revision_summary)?
+        }
+        None => first_revision(&stored.tracking_id, now, &draft.revision_summary),
+    };
+    let path = herald_csaf::document_path(
+        draft.tlp,
+        tracking.initial_release_date.year(),
+        &tracking.id,
+    );
+    tracking.canonical_url = Some(crate::publish::csaf_url(config, &path));
+    Ok(tracking)
+}
+
+/// Builds the document the draft would publish at `now` (catalog products resolved).
+fn build(
+    conn: &mut DbConnection,
+    config: &Config,
+    stored: &StoredDraft,
+    now: DateTime<Utc>,
+) -> Result<(Vec<u8>, TrackingInput)> {
+    let mut draft: Draft = view(stored.clone())?.draft;
+    resolve_products(conn, config, &stored.manufacturer_org_id, &mut draft)?;
+    let tracking = tracking_for(conn, config, stored, &draft, now)?;
+    let doc = build_document(&draft, &publisher(config), &tracking)?;
+    Ok((document_bytes(&doc), tracking))
+}
+
+fn load(conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<StoredDraft> {
+    herald_storage::get_draft(conn, &caller.org_id, id)?.ok_or(AuthoringError::NotFound)
+}
+
+pub fn list(conn: &mut DbConnection, caller: &Caller, open_only: bool) -> Result<Vec<DraftView>> {
+    require_reader(caller)?;
+    herald_storage::list_drafts(conn, &caller.org_id, open_only)?
+        .into_iter()
+        .map(view)
+        .collect()
+}
+
+pub fn get(conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<DraftView> {
+    require_reader(caller)?;
+    view(load(conn, caller, id)?)
+}
+
+/// A new draft of a new advisory, with a freshly assigned tracking id.
+pub fn create(
+    conn: &mut DbConnection,
+    config: &Config,
+    caller: &Caller,
+    draft: &Draft,
+    now: DateTime<Utc>,
+) -> Result<DraftView> {
+    require_author(caller)?;
+    let json = to_json(draft)?;
+    let stored = herald_storage::write_transaction_as(conn, |conn| {
+        let tracking_id =
+            herald_storage::allocate_tracking_id(conn, &tracking_prefix(config), now.year())?;
+        herald_storage::create_draft(
+            conn,
+            &NewDraft {
+                manufacturer_org_id: &caller.org_id,
+                tracking_id: &tracking_id,
+                advisory_id: None,
+                base_version: None,
+                draft: &json,
+                actor: &caller.actor,
+            },
+        )
+        .map_err(AuthoringError::from)
+    })?;
+    view(stored)
+}
+
+/// A draft of the next revision of a published advisory of the caller's organization, filled
+/// from its current revision (an imported advisory as far as the draft model goes).
+pub fn start_update(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    tracking_id: &str,
+) -> Result<DraftView> {
+    require_author(caller)?;
+    let advisory = herald_storage::get_advisory(conn, tracking_id)?
+        .filter(|a| a.publisher_org_id == caller.org_id)
+        .ok_or(AuthoringError::NotFound)?;
+    let doc = herald_storage::get_revision_document(conn, tracking_id, &advisory.current.version)?
+        .ok_or(AuthoringError::NotFound)?;
+    let (mut draft, _) = draft_from_document(&doc.bytes)?;
+    // Link products to the catalog where the catalog knows them (publishing filled it).
+    let catalog = herald_storage::list_products(conn, &caller.org_id)?;
+    for p in &mut draft.products {
+        let same = |a: &Option<String>, b: &str| a.as_deref().unwrap_or("").eq_ignore_ascii_case(b);
+        let family = p.family.clone().unwrap_or_default();
+        p.catalog_id = catalog
+            .iter()
+            .find(|c| {
+                same(&c.vendor, &p.vendor)
+                    && same(&c.family, &family)
+                    && c.name.eq_ignore_ascii_case(&p.name)
+                    && same(&c.version, &p.version)
+            })
+            .map(|c| c.id.clone());
+    }
+    let json = to_json(&draft)?;
+    let stored = herald_storage::create_draft(
+        conn,
+        &NewDraft {
+            manufacturer_org_id: &caller.org_id,
+            tracking_id: &advisory.tracking_id,
+            advisory_id: Some(&advisory.id),
+            base_version: Some(&advisory.current.version),
+            draft: &json,
+            actor: &caller.actor,
+        },
+    )?;
+    view(stored)
+}
+
+/// Replaces the draft's content (a submitted draft returns to `draft`).
+pub fn save(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    draft: &Draft,
+) -> Result<DraftView> {
+    require_author(caller)?;
+    let json = to_json(draft)?;
+    view(herald_storage::update_draft(
+        conn,
+        &caller.org_id,
+        id,
+        &json,
+        &caller.actor,
+    )?)
+}
+
+pub fn discard(conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<DraftView> {
+    require_author(caller)?;
+    view(herald_storage::discard_draft(
+        conn,
+        &caller.org_id,
+        id,
+        &caller.actor,
+    )?)
+}
+
+/// What publishing the draft now would publish, and what stands in its way.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Preview {
+    /// The CSAF document; absent when draft fields keep it from being built.
+    #[schema(value_type = Option<Object>)]
+    pub document: Option<serde_json::Value>,
+    /// The version it would get.
+    pub version: Option<String>,
+    /// Draft fields the document cannot be built from.
+    pub field_errors: Vec<FieldError>,
+    /// Failed tests of the built document: errors block publication, warnings do not.
+    #[schema(value_type = Vec<crate::web::error::FindingBody>)]
+    #[serde(serialize_with = "serialize_findings")]
+    pub findings: Vec<Finding>,
+    /// Nothing blocks publication.
+    pub valid: bool,
+}
+
+fn serialize_findings<S: serde::Serializer>(f: &[Finding], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(f.len()))?;
+    for finding in f {
+        seq.serialize_element(&crate::web::error::FindingBody::from(finding))?;
+    }
+    seq.end()
+}
+
+fn preview_of(
+    conn: &mut DbConnection,
+    config: &Config,
+    stored: &StoredDraft,
+    now: DateTime<Utc>,
+) -> Result<Preview> {
+    match build(conn, config, stored, now) {
+        Ok((bytes, tracking)) => {
+            let (findings, valid) = match herald_csaf::validate(&bytes) {
+                Ok(v) => (v.warnings, true),
+                Err(r) => (r.findings, false),
+            };
+            Ok(Preview {
+                document: serde_json::from_slice(&bytes).ok(),
+                version: Some(tracking.version),
+                field_errors: Vec::new(),
+                findings,
+                valid,
+            })
+        }
+        Err(AuthoringError::Draft(d)) => Ok(Preview {
+            document: None,
+            version: None,
+            field_errors: d
+                .problems
+                .into_iter()
+                .map(|p| FieldError {
+                    field: p.field,
+                    message: p.message,
+                })
+                .collect(),
+            findings: Vec::new(),
+            valid: false,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn preview(
+    conn: &mut DbConnection,
+    config: &Config,
+    caller: &Caller,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Preview> {
+    require_reader(caller)?;
+    let stored = load(conn, caller, id)?;
+    preview_of(conn, config, &stored, now)
+}
+
+/// Submits the draft for approval. Refused when the document it would publish is not valid
+/// (the preview's problems are returned) or when the draft is no longer open.
+pub fn submit(
+    conn: &mut DbConnection,
+    config: &Config,
+    caller: &Caller,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<DraftView> {
+    require_author(caller)?;
+    let stored = load(conn, caller, id)?;
+    if !stored.state.is_open() {
+        return Err(AuthoringError::Conflict(format!(
+            "draft {id} is {}; it can no longer be submitted",
+            stored.state
+        )));
+    }
+    let (bytes, _) = build(conn, config, &stored, now)?;
+    herald_csaf::validate(&bytes).map_err(AuthoringError::Invalid)?;
+    view(herald_storage::submit_draft(
+        conn,
+        &caller.org_id,
+        id,
+        &caller.actor,
+    )?)
+}
+
+/// Why `caller` may not publish `stored` now, if so (the four-eyes rule and roles).
+pub fn approval_refusal(
+    caller: &Caller,
+    stored: &StoredDraft,
+    four_eyes: bool,
+) -> Option<&'static str> {
+    if !stored.state.is_open() {
+        return Some("the draft is no longer open");
+    }
+    if !four_eyes {
+        return (!caller.may_author() && !caller.may_approve())
+            .then_some("publishing needs the publisher, approver or admin role");
+    }
+    if !caller.may_approve() {
+        return Some("the four-eyes rule is on: publishing needs an approver or admin");
+    }
+    if stored.created_by == caller.actor || stored.updated_by == caller.actor {
+        return Some(
+            "the four-eyes rule is on: the author or last editor of a draft cannot approve it",
+        );
+    }
+    if stored.state != DraftState::Submitted {
+        return Some("the four-eyes rule is on: the draft must be submitted for approval first");
+    }
+    None
+}
+
+/// Approves and publishes the draft (see the module docs). Returns what was published and the
+/// draft, now `published`.
+pub fn publish(
+    conn: &mut DbConnection,
+    config: &Config,
+    caller: &Caller,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(Published, DraftView)> {
+    let result = herald_storage::write_transaction_as(conn, |conn| {
+        let stored = load(conn, caller, id)?;
+        let four_eyes = herald_storage::four_eyes(conn, &caller.org_id)?;
+        if let Some(why) = approval_refusal(caller, &stored, four_eyes) {
+            return Err(if stored.state.is_open() {
+                forbidden(why)
+            } else {
+                AuthoringError::Conflict(format!("draft {id} is {}", stored.state))
+            });
+        }
+        herald_storage::check_draft_base(conn, &stored)?;
+        let (bytes, _) = build(conn, config, &stored, now)?;
+        let published = publish_document(conn, config, &bytes, &caller.org_id, &caller.actor)?;
+        let marked = herald_storage::mark_draft_published(
+            conn,
+            &caller.org_id,
+            id,
+            &published.version,
+            &caller.actor,
+        )?;
+        Ok((published, view(marked)?))
+    });
+    if result.is_ok() {
+        // publish_document told the serving cache before the outer transaction committed; a
+        // reader in between may have cached the old state, so tell it again now.
+        crate::web::serving_cache::note_local_change();
+    }
+    result
+}
+
+/// Turns the four-eyes rule on or off (the manufacturer's admins only; audited).
+pub fn set_four_eyes(conn: &mut DbConnection, caller: &Caller, on: bool) -> Result<()> {
+    if !caller.is_admin() {
+        return Err(forbidden(
+            "only an admin of the manufacturer changes the four-eyes rule",
+        ));
+    }
+    Ok(herald_storage::set_four_eyes(
+        conn,
+        &caller.org_id,
+        on,
+        &caller.actor,
+    )?)
+}
+
+pub fn four_eyes(conn: &mut DbConnection, caller: &Caller) -> Result<bool> {
+    Ok(herald_storage::four_eyes(conn, &caller.org_id)?)
+}
