@@ -247,7 +247,9 @@ test('a publisher writes an advisory in the form and publishes it', {
   const title = `E2E authored advisory ${Date.now()}`;
   await page.fill('#f-title', title);
   await page.fill('#f-summary', 'Written in the browser by the end-to-end test.');
-  await page.locator('fieldset[data-field="product_ids"] input[type="checkbox"]').first().check();
+  // One of the manufacturer's own products (the catalog also holds imported vendors' ones).
+  await page.locator('fieldset[data-field="product_ids"] label', { hasText: 'Meridian FlowSure 300' })
+    .first().locator('input[type="checkbox"]').check();
   await page.click('[data-testid="add-vuln"]');
   await page.locator('#f-vulnerabilities-0-cve').waitFor();
   // The row came back with the draft saved: what was typed is still there.

@@ -197,10 +197,11 @@ async fn csaf_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         super::serving_cache::serve(&req, &state, &resource, restricted, render_shared).await?
     {
         if announcing {
-            // Appended: the cached reply already varies on Accept-Encoding (gzip or not).
-            resp.headers_mut().append(
+            // One value with the cached reply's own Accept-Encoding (gzip or not): some caches
+            // read only the first Vary line.
+            resp.headers_mut().insert(
                 header::VARY,
-                header::HeaderValue::from_static("Authorization, Cookie"),
+                header::HeaderValue::from_static("accept-encoding, Authorization, Cookie"),
             );
         }
         return Ok(resp);

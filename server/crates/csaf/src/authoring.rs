@@ -491,7 +491,7 @@ pub fn build_document(
                         let version_branches: Vec<Value> = versions
                             .into_iter()
                             .map(|(version, product)| {
-                                json!({"category": "product_version", "name": version, "product": product})
+                                json!({"category": version_branch_category(&version), "name": version, "product": product})
                             })
                             .collect();
                         json!({"category": "product_name", "name": name, "branches": version_branches})
@@ -896,6 +896,22 @@ fn bump_version(v: &str) -> Option<String> {
     match parts.as_slice() {
         [major, minor, _patch] => Some(format!("{major}.{}.0", minor.checked_add(1)?)),
         _ => None,
+    }
+}
+
+/// The branch category for a catalog version. A catalog filled from imported advisories holds
+/// ranges too (`<=1.9.4`, `all versions before 3.2`), which CSAF forbids in a `product_version`
+/// branch (mandatory test 6.1.31, checked case-insensitively for these substrings): such a
+/// version goes in a `product_version_range` branch, as the advisory it came from had it.
+pub fn version_branch_category(version: &str) -> &'static str {
+    const RANGE_MARKERS: [&str; 9] = [
+        "<", ">", "after", "all", "before", "earlier", "later", "prior", "versions",
+    ];
+    let lower = version.to_ascii_lowercase();
+    if lower.starts_with("vers:") || RANGE_MARKERS.iter().any(|m| lower.contains(m)) {
+        "product_version_range"
+    } else {
+        "product_version"
     }
 }
 

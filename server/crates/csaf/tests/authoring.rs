@@ -331,3 +331,20 @@ fn bsi_validator_accepts_both_revisions() -> Result<()> {
     );
     Ok(())
 }
+
+/// A catalog entry whose version is a range (as imported advisories bring) is written as a
+/// `product_version_range` branch, so the document still passes mandatory test 6.1.31.
+#[test]
+fn range_versions_from_the_catalog_stay_valid() -> Result<()> {
+    let mut draft = rich_draft();
+    draft.products[2].version = "<=2.0.1".into();
+    let first = first_revision("LARKSPUR-2026-0002", at("2026-11-28T10:00:00Z"), "");
+    let bytes = document_bytes(&build_document(&draft, &publisher(), &first)?);
+    herald_csaf::validate(&bytes).map_err(|r| anyhow::anyhow!("refused: {:#?}", r.findings))?;
+    let text = String::from_utf8(bytes)?;
+    ensure!(text.contains("\"product_version_range\""), "{text}");
+    ensure!(version_branch_category("4.2.1") == "product_version");
+    ensure!(version_branch_category("All versions prior to 3") == "product_version_range");
+    ensure!(version_branch_category("vers:generic/>=1.0|<2.0") == "product_version_range");
+    Ok(())
+}
