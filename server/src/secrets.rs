@@ -29,6 +29,12 @@ pub fn secret_key(config: &Config) -> anyhow::Result<SecretKey> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let key = SecretKey::generate();
+    // Written in full to a private temporary file, then linked into place: a link either
+    // appears with the whole key or fails because another process (or thread) linked first,
+    // so a reader never sees a half-written or empty key file.
+    let tmp = config
+        .data_dir
+        .join(format!(".secret.key.{}.tmp", uuid::Uuid::new_v4()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -36,11 +42,15 @@ pub fn secret_key(config: &Config) -> anyhow::Result<SecretKey> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    match options.open(&path) {
-        Ok(mut file) => {
-            file.write_all(format!("{}\n", key.to_base64()).as_bytes())
-                .and_then(|()| file.sync_all())
-                .with_context(|| format!("writing {}", path.display()))?;
+    let written = options.open(&tmp).and_then(|mut file| {
+        file.write_all(format!("{}\n", key.to_base64()).as_bytes())?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, &path));
+    // The temporary name is removed whatever happened; failing to remove it loses nothing.
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
             tracing::warn!(
                 path = %path.display(),
                 "generated the key that encrypts destination secrets; back it up with the database. \
@@ -49,8 +59,9 @@ pub fn secret_key(config: &Config) -> anyhow::Result<SecretKey> {
             );
             Ok(key)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(&path)?
-            .with_context(|| format!("{} appeared but is empty", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            read_key_file(&path)?.with_context(|| format!("{} exists but is empty", path.display()))
+        }
         Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
     }
 }

@@ -6,37 +6,11 @@
 mod common;
 
 use actix_web::http::StatusCode;
-use actix_web::{App, test};
-use common::forms::redirect_target;
+use actix_web::test;
+use common::forms::{redirect_target, signed_in};
 use common::{BASE, Harness, demo, harness};
-use herald_storage::{Backend, NewUser, OrgKind, Role, Scope};
+use herald_storage::{Backend, OrgKind, Role, Scope};
 use serde_json::Value;
-
-macro_rules! app {
-    ($state:expr) => {
-        test::init_service(App::new().configure(herald_server::web::configure($state.clone())))
-            .await
-    };
-}
-
-/// A user of `org_id` with `role`, signed in: the `Cookie` header value.
-fn signed_in(h: &Harness, org_id: &str, role: Role, email: &str) -> String {
-    let mut conn = h.test_db.conn().expect("conn");
-    let user = herald_storage::create_user(
-        &mut conn,
-        &NewUser {
-            org_id,
-            email,
-            display_name: email,
-            password: "correct horse battery staple",
-            role,
-        },
-    )
-    .expect("user");
-    let session = herald_storage::create_session(&mut conn, &user.id, chrono::Duration::hours(1))
-        .expect("session");
-    format!("{}={}", app::SESSION_COOKIE, session.token)
-}
 
 /// A hospital organization; a customer of the manufacturer when `customer`.
 fn hospital(h: &Harness, name: &str, customer: bool) -> String {

@@ -9,38 +9,11 @@
 mod common;
 
 use actix_web::http::StatusCode;
-use actix_web::{App, test};
-use common::forms::redirect_target;
+use common::forms::{redirect_target, signed_in};
 use common::{Harness, demo, harness};
-use herald_storage::{Backend, NewUser, OrgKind, Role};
+use herald_storage::{Backend, OrgKind, Role};
 
 const VECTOR: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H";
-
-macro_rules! app {
-    ($state:expr) => {
-        test::init_service(App::new().configure(herald_server::web::configure($state.clone())))
-            .await
-    };
-}
-
-/// A user of `org_id` with `role`, signed in: returns the session cookie header value.
-fn signed_in(h: &Harness, org_id: &str, role: Role, email: &str) -> String {
-    let mut conn = h.test_db.conn().expect("conn");
-    let user = herald_storage::create_user(
-        &mut conn,
-        &NewUser {
-            org_id,
-            email,
-            display_name: email,
-            password: "correct horse battery staple",
-            role,
-        },
-    )
-    .expect("user");
-    let session = herald_storage::create_session(&mut conn, &user.id, chrono::Duration::hours(1))
-        .expect("session");
-    format!("{}={}", app::SESSION_COOKIE, session.token)
-}
 
 /// Publishes a demo advisory through the one publish path, which fills the product catalog the
 /// form offers.

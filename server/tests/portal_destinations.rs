@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, test, web};
-use common::forms::redirect_target;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use common::forms::{redirect_target, signed_in};
 use common::{Harness, demo, harness};
 use herald_server::state::AppState;
-use herald_storage::{Backend, NewUser, OrgKind, Role};
+use herald_storage::{Backend, OrgKind, Role};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------------
@@ -37,32 +37,6 @@ fn with_plugins(h: &Harness) -> AppState {
         plugins: Some(Arc::new(host)),
         ..h.state.clone()
     }
-}
-
-macro_rules! app {
-    ($state:expr) => {
-        test::init_service(App::new().configure(herald_server::web::configure($state.clone())))
-            .await
-    };
-}
-
-/// A user of `org_id` with `role`, signed in: returns the session cookie header value.
-fn signed_in(h: &Harness, org_id: &str, role: Role, email: &str) -> String {
-    let mut conn = h.test_db.conn().expect("conn");
-    let user = herald_storage::create_user(
-        &mut conn,
-        &NewUser {
-            org_id,
-            email,
-            display_name: email,
-            password: "correct horse battery staple",
-            role,
-        },
-    )
-    .expect("user");
-    let session = herald_storage::create_session(&mut conn, &user.id, chrono::Duration::hours(1))
-        .expect("session");
-    format!("{}={}", app::SESSION_COOKIE, session.token)
 }
 
 fn hospital(h: &Harness, name: &str) -> String {

@@ -9,39 +9,12 @@
 mod common;
 
 use actix_web::http::StatusCode;
-use actix_web::{App, test};
-use common::forms::redirect_target;
+use common::forms::{redirect_target, signed_in};
 use common::{Harness, demo, harness};
-use herald_storage::{Backend, NewDestination, NewUser, OrgKind, Role, Subscription};
+use herald_storage::{Backend, NewDestination, OrgKind, Role, Subscription};
 
 // ---------------------------------------------------------------------------------------------
 // set-up
-
-macro_rules! app {
-    ($state:expr) => {
-        test::init_service(App::new().configure(herald_server::web::configure($state.clone())))
-            .await
-    };
-}
-
-/// A user of `org_id` with `role`, signed in: returns the session cookie header value.
-fn signed_in(h: &Harness, org_id: &str, role: Role, email: &str) -> String {
-    let mut conn = h.test_db.conn().expect("conn");
-    let user = herald_storage::create_user(
-        &mut conn,
-        &NewUser {
-            org_id,
-            email,
-            display_name: email,
-            password: "correct horse battery staple",
-            role,
-        },
-    )
-    .expect("user");
-    let session = herald_storage::create_session(&mut conn, &user.id, chrono::Duration::hours(1))
-        .expect("session");
-    format!("{}={}", app::SESSION_COOKIE, session.token)
-}
 
 /// A hospital that is the manufacturer's customer (so it reads GREEN advisories).
 fn hospital(h: &Harness, name: &str) -> String {

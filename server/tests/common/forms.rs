@@ -56,6 +56,41 @@ impl<T: CookieArg> CookieArg for Option<T> {
     }
 }
 
+/// The whole application (REST, CSAF tree, portal) as an actix test service over `$state`.
+#[macro_export]
+macro_rules! app {
+    ($state:expr) => {
+        actix_web::test::init_service(
+            actix_web::App::new().configure(herald_server::web::configure($state.clone())),
+        )
+        .await
+    };
+}
+
+/// A user of `org_id` with `role`, signed in: the `Cookie` header value.
+pub fn signed_in(
+    h: &super::Harness,
+    org_id: &str,
+    role: herald_storage::Role,
+    email: &str,
+) -> String {
+    let mut conn = h.test_db.conn().expect("conn");
+    let user = herald_storage::create_user(
+        &mut conn,
+        &herald_storage::NewUser {
+            org_id,
+            email,
+            display_name: email,
+            password: "correct horse battery staple",
+            role,
+        },
+    )
+    .expect("user");
+    let session = herald_storage::create_session(&mut conn, &user.id, chrono::Duration::hours(1))
+        .expect("session");
+    format!("{}={}", app::SESSION_COOKIE, session.token)
+}
+
 /// A plain HTML form POST to a server function, as a browser without JavaScript sends it.
 #[macro_export]
 macro_rules! post_form {
