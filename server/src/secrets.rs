@@ -1,8 +1,10 @@
 //! The instance's secret key (which encrypts destination secrets at rest) and the delivery
 //! engine's [`SecretSource`] that decrypts a destination's secrets for each plugin call.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use anyhow::Context;
 use herald_delivery::DestinationConfig;
@@ -16,6 +18,10 @@ pub fn key_file(config: &Config) -> PathBuf {
     config.data_dir.join("secret.key")
 }
 
+/// Keys read from (or written to) key files, by path: a process reads its key file once, not on
+/// every publish, unsubscribe or destination request that needs the key.
+static LOADED: OnceLock<Mutex<HashMap<PathBuf, SecretKey>>> = OnceLock::new();
+
 /// `HERALD_SECRET_KEY` if set; otherwise the key in `<data_dir>/secret.key`, generated (mode
 /// 0600) the first time. Two processes racing to create it both end up with the one that won.
 pub fn secret_key(config: &Config) -> anyhow::Result<SecretKey> {
@@ -23,6 +29,26 @@ pub fn secret_key(config: &Config) -> anyhow::Result<SecretKey> {
         return Ok(key.clone());
     }
     let path = key_file(config);
+    let loaded = LOADED.get_or_init(Default::default);
+    if let Some(key) = lock(loaded)?.get(&path) {
+        return Ok(key.clone());
+    }
+    let key = load_or_create(config, &path)?;
+    lock(loaded)?.insert(path, key.clone());
+    Ok(key)
+}
+
+fn lock(
+    loaded: &Mutex<HashMap<PathBuf, SecretKey>>,
+) -> anyhow::Result<std::sync::MutexGuard<'_, HashMap<PathBuf, SecretKey>>> {
+    loaded
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the loaded secret keys are poisoned"))
+}
+
+/// Reads the key file, or creates it when there is none.
+fn load_or_create(config: &Config, path: &Path) -> anyhow::Result<SecretKey> {
+    let path = path.to_path_buf();
     if let Some(key) = read_key_file(&path)? {
         return Ok(key);
     }
