@@ -1035,6 +1035,44 @@ async fn serving_cache_consistency(backend: Backend) {
     );
 }
 
+/// Pages keep rendering while another `App` is being built on another thread (as actix starts
+/// its workers, and as these tests run side by side). leptos_server parks resources first polled
+/// during a route-list walk for good (leptos issue #4773); Herald walks the routes once per
+/// process, so no page can hang on it.
+async fn pages_render_while_apps_are_built(backend: Backend) {
+    let h = harness(backend);
+    let app = app!(h);
+    let state = h.state.clone();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let builder = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                for _ in 0..40 {
+                    let _other = test::init_service(
+                        App::new().configure(herald_server::web::configure(state.clone())),
+                    )
+                    .await;
+                }
+            });
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let mut rendered = 0;
+    while !done.load(std::sync::atomic::Ordering::SeqCst) || rendered < 5 {
+        let page = test::call_service(
+            &app,
+            test::TestRequest::get().uri("/advisories").to_request(),
+        );
+        let resp = tokio::time::timeout(std::time::Duration::from_secs(30), page)
+            .await
+            .expect("the list page hung while another App was being built");
+        assert_eq!(resp.status(), StatusCode::OK);
+        rendered += 1;
+    }
+    builder.join().expect("builder thread");
+}
+
 fn doc_mut(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("json")
 }
@@ -1051,4 +1089,5 @@ on_both_backends!(
     refusals,
     hostile_text_and_paths,
     restricted_labels_stay_fenced,
+    pages_render_while_apps_are_built,
 );

@@ -24,7 +24,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use leptos::prelude::*;
-use leptos_actix::{LeptosRoutes, generate_route_list};
+use leptos_actix::{ActixRouteListing, LeptosRoutes, generate_route_list};
 
 use crate::portal::HeraldPortal;
 use crate::state::AppState;
@@ -46,7 +46,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
         let options = leptos_options(&state);
         let portal: Arc<dyn app::model::Portal> = Arc::new(HeraldPortal::new(state.clone()));
-        let routes = generate_route_list(app::App);
+        let routes = route_list();
         let site_pkg = state.config.site_root.join("pkg");
         let context_portal = portal.clone();
         let provide = move || provide_context(context_portal.clone());
@@ -85,6 +85,18 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     }),
             );
     }
+}
+
+/// The portal's routes, walked from the Leptos router once per process.
+///
+/// Once, not per `App`: while the walk runs, leptos_server sets a process-global flag that parks
+/// every resource first polled meanwhile on a future that never wakes (leptos issue #4773). An
+/// actix worker started after the first (or a test building its own `App`) would otherwise
+/// freeze a page another worker is rendering at that moment. `OnceLock` also makes a second
+/// caller wait until the walk is over, so no page renders while the flag is set.
+fn route_list() -> Vec<ActixRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<ActixRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

@@ -106,6 +106,17 @@ pub fn demo_json(name: &str) -> serde_json::Value {
     serde_json::from_slice(&demo(name)).expect("demo json")
 }
 
+/// How long one test of this suite may take before it fails as hung: far above any test's normal
+/// time (seconds), far below CI's budget, so a request that never completes names its test.
+pub const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Runs one test body, failing it (rather than hanging the run) once it passes `TEST_DEADLINE`.
+pub async fn within_deadline(name: &str, test: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(TEST_DEADLINE, test).await.is_err() {
+        panic!("{name} did not finish in {TEST_DEADLINE:?}: a request or task never completed");
+    }
+}
+
 /// Turns `async fn name(backend: Backend)` into `name::sqlite` and `name::postgres` tests.
 #[macro_export]
 macro_rules! on_both_backends {
@@ -114,11 +125,19 @@ macro_rules! on_both_backends {
             mod $name {
                 #[actix_web::test]
                 async fn sqlite() {
-                    super::$name(herald_storage::Backend::Sqlite).await;
+                    $crate::common::within_deadline(
+                        concat!(stringify!($name), "::sqlite"),
+                        super::$name(herald_storage::Backend::Sqlite),
+                    )
+                    .await;
                 }
                 #[actix_web::test]
                 async fn postgres() {
-                    super::$name(herald_storage::Backend::Postgres).await;
+                    $crate::common::within_deadline(
+                        concat!(stringify!($name), "::postgres"),
+                        super::$name(herald_storage::Backend::Postgres),
+                    )
+                    .await;
                 }
             }
         )+
