@@ -318,11 +318,21 @@ fn serve_swaps_the_webhook_plugin_and_refuses_a_broken_one() -> Result<()> {
             "{id} arrived more than once"
         );
     }
-    drop(server);
+    // The receiver answers before the server records the outcome: wait for the record while
+    // the server still runs (stopping it first could cut the last write short).
     let mut conn = test.conn()?;
     for id in [&first, &second, &third] {
-        let d = get_delivery(&mut conn, id)?.context("delivery row")?;
-        ensure!(d.status == DeliveryStatus::Delivered, "{d:?}");
+        let deadline = Instant::now() + STEP;
+        loop {
+            server.check_running()?;
+            let d = get_delivery(&mut conn, id)?.context("delivery row")?;
+            if d.status == DeliveryStatus::Delivered {
+                break;
+            }
+            ensure!(Instant::now() < deadline, "never recorded delivered: {d:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
+    drop(server);
     Ok(())
 }
