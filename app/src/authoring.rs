@@ -38,6 +38,17 @@ pub const REMEDIATION_CATEGORIES: [&str; 5] = [
     "none_available",
 ];
 
+/// Why products are known not affected (CSAF 2.0 VEX justification labels), the first choice
+/// (none) for a vulnerability with no such product. The server checks the same list.
+pub const NOT_AFFECTED_JUSTIFICATIONS: [&str; 6] = [
+    "",
+    "component_not_present",
+    "inline_mitigations_already_exist",
+    "vulnerable_code_cannot_be_controlled_by_adversary",
+    "vulnerable_code_not_in_execute_path",
+    "vulnerable_code_not_present",
+];
+
 /// Everything a publisher types (or picks) for one advisory; Herald derives the rest of the CSAF
 /// document (tracking id, version, dates, revision history, publisher, product tree, scores).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -92,6 +103,10 @@ pub struct VulnRow {
     pub affected: Vec<String>,
     /// Catalog product ids fixed.
     pub fixed: Vec<String>,
+    /// Catalog product ids known not affected (a VEX statement for them).
+    pub not_affected: Vec<String>,
+    /// One of [`NOT_AFFECTED_JUSTIFICATIONS`]; needed when `not_affected` is not empty.
+    pub not_affected_justification: String,
     pub remediations: Vec<RemRow>,
 }
 
@@ -331,6 +346,8 @@ pub struct VulnInput {
     pub cvss_vector: String,
     pub affected: BTreeMap<String, String>,
     pub fixed: BTreeMap<String, String>,
+    pub not_affected: BTreeMap<String, String>,
+    pub not_affected_justification: String,
 }
 
 /// A remediation row as the form posts it.
@@ -428,6 +445,8 @@ impl FormInput {
                 cvss_vector: v.cvss_vector.trim().to_string(),
                 affected: checked_ids(&v.affected),
                 fixed: checked_ids(&v.fixed),
+                not_affected: checked_ids(&v.not_affected),
+                not_affected_justification: v.not_affected_justification.trim().to_string(),
                 remediations: rems
                     .iter()
                     .filter(|((vi, _), _)| *vi == i)

@@ -16,9 +16,9 @@ use leptos_router::{
 
 use crate::authoring::{
     ActOnDraft, AuthoringSave, CvssScore, DraftPage, DraftSummary, DraftsView, FieldError,
-    NOTE_CATEGORIES, NewDraft, NoteRow, PreviewView, REMEDIATION_CATEGORIES, RefRow, RemRow,
-    SetFourEyes, StartUpdate, TLP_LABELS, VulnRow, field, get_draft, list_drafts, preview_draft,
-    rem_key, row_key,
+    NOT_AFFECTED_JUSTIFICATIONS, NOTE_CATEGORIES, NewDraft, NoteRow, PreviewView,
+    REMEDIATION_CATEGORIES, RefRow, RemRow, SetFourEyes, StartUpdate, TLP_LABELS, VulnRow, field,
+    get_draft, list_drafts, preview_draft, rem_key, row_key,
 };
 use crate::destinations::CHECKBOX_KEY_PREFIX;
 use crate::model::ProductOption;
@@ -871,9 +871,25 @@ fn VulnFields(
                 legend="Fixed"
                 name=name("fixed")
                 path=path("fixed")
-                offered=chosen
+                offered=chosen.clone()
                 checked=vuln.fixed
                 errors=errs("fixed")
+            />
+            <ProductBoxes
+                legend="Known not affected"
+                name=name("not_affected")
+                path=path("not_affected")
+                offered=chosen.clone()
+                checked=vuln.not_affected
+                errors=errs("not_affected")
+            />
+            <Choice
+                label="Why not affected"
+                name=name("not_affected_justification")
+                path=path("not_affected_justification")
+                value=vuln.not_affected_justification
+                choices=&NOT_AFFECTED_JUSTIFICATIONS
+                errors=errs("not_affected_justification")
             />
             <div class="remediations" id=format!("vuln-{i}-remediations")>
                 <h4>"Remediations"</h4>

@@ -40,8 +40,7 @@ fn form_field(path: &str) -> String {
         .replace(']', "")
         .replace("cvss_v3_vector", "cvss_vector")
         .replace("known_affected", "affected")
-        .replace("known_not_affected", "affected")
-        .replace("not_affected_justification", "affected")
+        .replace("known_not_affected", "not_affected")
 }
 
 fn form_errors(errors: Vec<crate::web::error::FieldError>) -> Vec<FormFieldError> {
@@ -146,8 +145,8 @@ fn draft_of(form: &AuthoringForm, previous: Option<&Draft>) -> Draft {
                 cvss_v3_vector: opt(&v.cvss_vector),
                 known_affected: v.affected.clone(),
                 fixed: v.fixed.clone(),
-                known_not_affected: Vec::new(),
-                not_affected_justification: None,
+                known_not_affected: v.not_affected.clone(),
+                not_affected_justification: opt(&v.not_affected_justification),
                 remediations: v
                     .remediations
                     .iter()
@@ -228,6 +227,11 @@ fn form_of(view: &DraftView) -> AuthoringForm {
                 cvss_vector: v.cvss_v3_vector.clone().unwrap_or_default(),
                 affected: to_catalog(&v.known_affected),
                 fixed: to_catalog(&v.fixed),
+                not_affected: to_catalog(&v.known_not_affected),
+                not_affected_justification: v
+                    .not_affected_justification
+                    .clone()
+                    .unwrap_or_default(),
                 remediations: v
                     .remediations
                     .iter()
@@ -565,5 +569,38 @@ impl HeraldPortal {
             Ok(service::set_four_eyes(conn, caller, enabled)?)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The form offers exactly the justifications the CSAF layer accepts (plus "none").
+    #[test]
+    fn the_form_offers_the_justifications_csaf_accepts() {
+        let offered: Vec<&str> = app::authoring::NOT_AFFECTED_JUSTIFICATIONS
+            .iter()
+            .copied()
+            .filter(|j| !j.is_empty())
+            .collect();
+        assert_eq!(
+            offered,
+            herald_csaf::authoring::NOT_AFFECTED_JUSTIFICATIONS.to_vec()
+        );
+    }
+
+    #[test]
+    fn service_paths_name_the_form_fields() {
+        assert_eq!(
+            super::form_field("vulnerabilities[1].known_not_affected"),
+            "vulnerabilities.1.not_affected"
+        );
+        assert_eq!(
+            super::form_field("vulnerabilities[0].not_affected_justification"),
+            "vulnerabilities.0.not_affected_justification"
+        );
+        assert_eq!(
+            super::form_field("vulnerabilities[0].known_affected"),
+            "vulnerabilities.0.affected"
+        );
     }
 }

@@ -568,9 +568,77 @@ async fn markup_typed_into_the_form_is_text(backend: Backend) {
     }
 }
 
+/// A product known not affected needs a VEX justification; with one, the published document
+/// states it (`product_status.known_not_affected` and a flag with the label).
+async fn not_affected_products_carry_a_justification(backend: Backend) {
+    let h = harness(backend);
+    fill_catalog(&h);
+    let app = app!(h.state);
+    let publisher = signed_in(&h, &h.maker_id, Role::Publisher, "author@maker.test");
+    let title = "Overflow in the Aurora pump, not in the Vega pump";
+    let (id, _) = write_draft!(&app, &publisher, title);
+    let (_, html) = page!(&app, &format!("/authoring/{id}"), &publisher).await;
+    assert!(
+        html.contains("name=\"vuln[r0][not_affected_justification]\""),
+        "no justification select"
+    );
+    let offered = offered_products(&html);
+    assert!(offered.len() >= 2, "the demo catalog offers {offered:?}");
+    let (affected, spared) = (&offered[0], &offered[1]);
+    let mut fields = complete_form(&id, title, affected, "publish");
+    fields.push((format!("product[p:{spared}]"), "on".into()));
+    fields.push((format!("vuln[r0][not_affected][p:{spared}]"), "on".into()));
+
+    // Without a justification: refused, the error on that field, nothing published.
+    let answer = post_form!(&app, "authoring_save", &publisher, &pairs(&fields)).await;
+    let target = redirect_target(&answer);
+    assert!(
+        target.starts_with("/authoring/"),
+        "published anyway: {target}"
+    );
+    let (_, html) = page!(&app, &target, &publisher).await;
+    assert!(
+        html.contains("data-field=\"vulnerabilities.0.not_affected_justification\""),
+        "no error on the justification: {html}"
+    );
+    assert!(html.contains("data-testid=\"field-error\""), "{html}");
+
+    // With one: the preview states it, and it publishes.
+    fields.push((
+        "vuln[r0][not_affected_justification]".into(),
+        "component_not_present".into(),
+    ));
+    for (k, v) in fields.iter_mut() {
+        if k == "op" {
+            *v = "preview".into();
+        }
+    }
+    let answer = post_form!(&app, "authoring_save", &publisher, &pairs(&fields)).await;
+    let (_, html) = page!(&app, &redirect_target(&answer), &publisher).await;
+    let preview = html.replace("&quot;", "\"");
+    assert!(preview.contains("\"known_not_affected\""), "{html}");
+    assert!(preview.contains("\"component_not_present\""), "{html}");
+    assert!(
+        html.contains("name=\"vuln[r0][not_affected][p:"),
+        "the choice was not kept"
+    );
+    for (k, v) in fields.iter_mut() {
+        if k == "op" {
+            *v = "publish".into();
+        }
+    }
+    let answer = post_form!(&app, "authoring_save", &publisher, &pairs(&fields)).await;
+    let target = redirect_target(&answer);
+    assert!(
+        target.starts_with("/advisories/"),
+        "not published: {target}"
+    );
+}
+
 on_both_backends!(
     publisher_writes_and_publishes,
     four_eyes_needs_another_approver,
     hospital_users_are_kept_out,
     markup_typed_into_the_form_is_text,
+    not_affected_products_carry_a_justification,
 );
