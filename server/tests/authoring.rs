@@ -285,11 +285,44 @@ async fn four_eyes_and_hospitals(backend: Backend) {
     let app = app!(h.state);
     let author = user_token(&h, "author@meridian.example", Role::Publisher);
     let approver = user_token(&h, "approver@meridian.example", Role::Approver);
-    {
-        let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::set_four_eyes(&mut conn, &h.maker_id, true, "user:admin")
-            .expect("four-eyes");
+    let admin = user_token(&h, "admin@meridian.example", Role::Admin);
+
+    // The rule is the admins' to switch.
+    let (status, settings) = call!(app, get, "/api/v1/authoring/settings", author);
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    assert_eq!(settings["four_eyes"], false);
+    let on = json!({"four_eyes": true});
+    for who in [&author, &approver] {
+        let (status, body) = call!(app, put, "/api/v1/authoring/settings", who, on.clone());
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     }
+    let (status, settings) = call!(app, put, "/api/v1/authoring/settings", admin, on);
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    assert_eq!(settings["four_eyes"], true);
+    let (_, settings) = call!(app, get, "/api/v1/authoring/settings", approver);
+    assert_eq!(settings["four_eyes"], true);
+
+    // A draft nobody wants is discarded, and stays so.
+    let (status, unwanted) = call!(
+        app,
+        post,
+        "/api/v1/drafts",
+        author,
+        json!({"draft": draft_json(GOOD_VECTOR)})
+    );
+    assert_eq!(status, StatusCode::CREATED, "{unwanted}");
+    let unwanted = format!("/api/v1/drafts/{}", unwanted["id"].as_str().expect("id"));
+    let (status, _) = call!(app, delete, unwanted, approver);
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "an approver discarded a draft"
+    );
+    let (status, discarded) = call!(app, delete, unwanted, author);
+    assert_eq!(status, StatusCode::OK, "{discarded}");
+    assert_eq!(discarded["state"], "discarded");
+    let (status, body) = call!(app, put, unwanted, author, draft_json(GOOD_VECTOR));
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let (status, created) = call!(
         app,
         post,

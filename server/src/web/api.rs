@@ -41,7 +41,8 @@ use crate::web::error::{ErrorBody, FieldError, FindingBody, WebError};
         crate::web::drafts::list_drafts, crate::web::drafts::create_draft,
         crate::web::drafts::get_draft, crate::web::drafts::put_draft,
         crate::web::drafts::preview_draft, crate::web::drafts::submit_draft,
-        crate::web::drafts::publish_draft,
+        crate::web::drafts::publish_draft, crate::web::drafts::discard_draft,
+        crate::web::drafts::get_settings, crate::web::drafts::put_settings,
     ),
     components(schemas(
         AdvisoryResource, Published, ErrorBody, FindingBody, FieldError, crate::web::Health,
@@ -60,6 +61,7 @@ use crate::web::error::{ErrorBody, FieldError, FindingBody, WebError};
         crate::web::catalog::UpdateProduct,
         crate::authoring::DraftView, crate::authoring::Preview,
         crate::web::drafts::CreateDraft, crate::web::drafts::DraftPublished,
+        crate::web::drafts::AuthoringSettings,
     )),
     modifiers(&BearerAuth)
 )]

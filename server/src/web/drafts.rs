@@ -1,6 +1,7 @@
-//! REST resources of advisory authoring (`/api/v1/drafts`): list, create, read and replace
-//! drafts, start an update of a published advisory, preview the CSAF document a draft would
-//! publish, submit it for approval and approve-and-publish it. Bearer tokens of scope `publish`
+//! REST resources of advisory authoring (`/api/v1/drafts`): list, create, read, replace and
+//! discard drafts, start an update of a published advisory, preview the CSAF document a draft
+//! would publish, submit it for approval and approve-and-publish it; and the authoring settings
+//! (`/api/v1/authoring/settings`: the four-eyes rule). Bearer tokens of scope `publish`
 //! of the manufacturer only; every rule (roles, four-eyes, stale base) is
 //! [`crate::authoring`]'s.
 
@@ -20,9 +21,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/drafts", web::post().to(create_draft))
         .route("/drafts/{id}", web::get().to(get_draft))
         .route("/drafts/{id}", web::put().to(put_draft))
+        .route("/drafts/{id}", web::delete().to(discard_draft))
         .route("/drafts/{id}/preview", web::get().to(preview_draft))
         .route("/drafts/{id}/submit", web::post().to(submit_draft))
-        .route("/drafts/{id}/publish", web::post().to(publish_draft));
+        .route("/drafts/{id}/publish", web::post().to(publish_draft))
+        .route("/authoring/settings", web::get().to(get_settings))
+        .route("/authoring/settings", web::put().to(put_settings));
 }
 
 async fn caller(state: &AppState, api: &ApiCaller) -> Result<Caller, WebError> {
@@ -258,4 +262,66 @@ pub async fn publish_draft(
             published.csaf_url.clone(),
         ))
         .json(DraftPublished { published, draft }))
+}
+
+/// Discards a draft (kept, marked `discarded`, for the audit trail); a published draft is a
+/// conflict.
+#[utoipa::path(delete, path = "/api/v1/drafts/{id}", params(("id" = String, Path)),
+    responses(
+        (status = 200, body = DraftView), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn discard_draft(
+    state: web::Data<AppState>,
+    api: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let caller = caller(&state, &api).await?;
+    let id = id.into_inner();
+    let discarded = state
+        .db(move |conn| Ok(authoring::discard(conn, &caller, &id)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(discarded))
+}
+
+/// The manufacturer's authoring rules.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuthoringSettings {
+    /// On: whoever approves a publication may not have written or last edited it.
+    pub four_eyes: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/authoring/settings",
+    responses((status = 200, body = AuthoringSettings), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_settings(
+    state: web::Data<AppState>,
+    api: ApiCaller,
+) -> Result<HttpResponse, WebError> {
+    let caller = caller(&state, &api).await?;
+    let four_eyes = state
+        .db(move |conn| Ok(authoring::four_eyes(conn, &caller)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(AuthoringSettings { four_eyes }))
+}
+
+/// Changes the authoring rules: a token of an admin of the manufacturer only (audited).
+#[utoipa::path(put, path = "/api/v1/authoring/settings", request_body = AuthoringSettings,
+    responses((status = 200, body = AuthoringSettings), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_settings(
+    state: web::Data<AppState>,
+    api: ApiCaller,
+    body: web::Json<AuthoringSettings>,
+) -> Result<HttpResponse, WebError> {
+    let caller = caller(&state, &api).await?;
+    let on = body.four_eyes;
+    let four_eyes = state
+        .db(move |conn| {
+            authoring::set_four_eyes(conn, &caller, on)?;
+            Ok(authoring::four_eyes(conn, &caller)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(AuthoringSettings { four_eyes }))
 }
