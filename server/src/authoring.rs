@@ -448,6 +448,27 @@ pub fn start_update(
         .ok_or(AuthoringError::NotFound)?;
     let doc = herald_storage::get_revision_document(conn, tracking_id, &advisory.current.version)?
         .ok_or(AuthoringError::NotFound)?;
+    let parsed: serde_json::Value = serde_json::from_slice(&doc.bytes)
+        .map_err(|e| AuthoringError::Conflict(format!("the stored document is not JSON: {e}")))?;
+    let dropped = herald_csaf::authoring::form_would_drop(&parsed);
+    if !dropped.is_empty() {
+        // Updating it through the form would publish a revision without this content.
+        let shown = dropped
+            .iter()
+            .take(8)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = dropped.len().saturating_sub(8);
+        return Err(AuthoringError::Conflict(format!(
+            "{tracking_id} holds what the authoring form cannot carry ({shown}{}); publish its next revision by uploading the revised CSAF document instead",
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        )));
+    }
     let (mut draft, _) = draft_from_document(&doc.bytes)?;
     // Link products to the catalog where the catalog knows them (publishing filled it).
     let catalog = herald_storage::list_products(conn, &caller.org_id)?;

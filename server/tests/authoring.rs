@@ -590,8 +590,42 @@ async fn portal_form_publishes_with_four_eyes(backend: Backend) {
     );
 }
 
+/// An imported advisory with content the form has no place for (here a relationship) is not
+/// updated through the form, which would drop it: 409 naming it, no draft.
+async fn form_update_refuses_what_it_would_drop(backend: Backend) {
+    let h = harness(backend);
+    let app = app!(h.state);
+    let publisher = user_token(&h, "author@meridian.example", Role::Publisher);
+    let mut doc = common::demo_json("mms-sa-2026-002.json");
+    doc["product_tree"]["relationships"] = json!([{
+        "category": "installed_on",
+        "product_reference": "MMS-MON-200",
+        "relates_to_product_reference": "MMS-MON-210",
+        "full_product_name": {"name": "Monitor 200 module in Monitor 210", "product_id": "MMS-MON-200-IN-210"}
+    }]);
+    let importer = format!("Bearer {}", h.token(&[Scope::Publish]));
+    let (status, body) = call!(app, post, "/api/v1/advisories", importer, doc);
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = call!(
+        app,
+        post,
+        "/api/v1/drafts",
+        publisher,
+        json!({"update_of": "MMS-SA-2026-002"})
+    );
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("/product_tree/relationships") && message.contains("upload"),
+        "{body}"
+    );
+    let (_, drafts) = call!(app, get, "/api/v1/drafts", publisher);
+    assert_eq!(drafts, json!([]), "a draft was left behind");
+}
+
 on_both_backends!(
     create_publish_update_and_conflicts,
     four_eyes_and_hospitals,
+    form_update_refuses_what_it_would_drop,
     portal_form_publishes_with_four_eyes,
 );

@@ -915,10 +915,85 @@ pub fn version_branch_category(version: &str) -> &'static str {
     }
 }
 
+/// The JSON paths of what a published document holds that [`draft_from_document`] has no place
+/// for, so that an update through the form would silently drop it. Empty for Herald's own
+/// documents. An update of a document with such content belongs in a revised CSAF upload.
+pub fn form_would_drop(doc: &Value) -> Vec<String> {
+    let mut dropped = Vec::new();
+    let present = |v: &Value, key: &str| v.get(key).is_some_and(|x| !x.is_null());
+    let tree = doc.get("product_tree").cloned().unwrap_or(Value::Null);
+    for key in ["product_groups", "relationships"] {
+        if present(&tree, key) {
+            dropped.push(format!("/product_tree/{key}"));
+        }
+    }
+    if let Some(document) = doc.get("document") {
+        for key in ["aggregate_severity", "source_lang"] {
+            if present(document, key) {
+                dropped.push(format!("/document/{key}"));
+            }
+        }
+        if document.pointer("/distribution/text").is_some() {
+            dropped.push("/document/distribution/text".into());
+        }
+        for (i, a) in crate::extract::arr(document, "acknowledgments")
+            .iter()
+            .enumerate()
+        {
+            for key in ["urls", "summary"] {
+                if present(a, key) {
+                    dropped.push(format!("/document/acknowledgments/{i}/{key}"));
+                }
+            }
+        }
+    }
+    for (i, v) in crate::extract::arr(doc, "vulnerabilities")
+        .iter()
+        .enumerate()
+    {
+        let at = |rest: &str| format!("/vulnerabilities/{i}/{rest}");
+        for key in [
+            "threats",
+            "involvements",
+            "ids",
+            "references",
+            "acknowledgments",
+            "discovery_date",
+            "release_date",
+        ] {
+            if present(v, key) {
+                dropped.push(at(key));
+            }
+        }
+        for (j, score) in crate::extract::arr(v, "scores").iter().enumerate() {
+            for key in ["cvss_v2", "cvss_v4"] {
+                if present(score, key) {
+                    dropped.push(at(&format!("scores/{j}/{key}")));
+                }
+            }
+        }
+        for group in ["under_investigation", "recommended"] {
+            if v.pointer(&format!("/product_status/{group}")).is_some() {
+                dropped.push(at(&format!("product_status/{group}")));
+            }
+        }
+        for (j, note) in crate::extract::arr(v, "notes").iter().enumerate() {
+            let category = note.get("category").and_then(Value::as_str).unwrap_or("");
+            if !["description", "summary", "details"].contains(&category) {
+                dropped.push(at(&format!("notes/{j}")));
+            }
+        }
+        // The form keeps one justification for the not-affected products.
+        if crate::extract::arr(v, "flags").len() > 1 {
+            dropped.push(at("flags/1"));
+        }
+    }
+    dropped
+}
+
 /// Reads a published CSAF document (Herald's own or an imported one) into a draft for an update,
-/// with its tracking. What the draft model has no place for (product groups, relationships,
-/// threats, CVSS 2/4 scores, other status groups) is left out; CVSS 3.0 vectors are carried over
-/// as 3.1 (same base metrics).
+/// with its tracking. What the draft model has no place for ([`form_would_drop`] lists it) is
+/// left out; CVSS 3.0 vectors are carried over as 3.1 (same base metrics).
 pub fn draft_from_document(bytes: &[u8]) -> Result<(Draft, TrackingInput), DraftError> {
     let doc: Value = serde_json::from_slice(bytes)
         .map_err(|e| DraftError::one("document", format!("not JSON: {e}")))?;

@@ -52,7 +52,8 @@ fn opt_str(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
-fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+/// The array at `key`, empty when it is absent or not an array.
+pub(crate) fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
     v.get(key)
         .and_then(Value::as_array)
         .map(Vec::as_slice)

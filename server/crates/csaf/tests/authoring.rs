@@ -348,3 +348,36 @@ fn range_versions_from_the_catalog_stay_valid() -> Result<()> {
     ensure!(version_branch_category("vers:generic/>=1.0|<2.0") == "product_version_range");
     Ok(())
 }
+
+#[test]
+fn what_the_form_would_drop_is_named() -> Result<()> {
+    let (one, two) = build_both()?;
+    for bytes in [&one, &two] {
+        let doc: serde_json::Value = serde_json::from_slice(bytes)?;
+        let dropped = form_would_drop(&doc);
+        ensure!(dropped.is_empty(), "Herald's own document: {dropped:?}");
+    }
+    let mut doc: serde_json::Value = serde_json::from_slice(&one)?;
+    doc["product_tree"]["relationships"] = serde_json::json!([{
+        "category": "installed_on", "product_reference": "CSAFPID-0001",
+        "relates_to_product_reference": "CSAFPID-0002",
+        "full_product_name": {"name": "a on b", "product_id": "CSAFPID-9001"}
+    }]);
+    doc["vulnerabilities"][0]["threats"] =
+        serde_json::json!([{"category": "impact", "details": "Patient harm"}]);
+    doc["vulnerabilities"][0]["scores"][0]["cvss_v4"] = serde_json::json!({"version": "4.0", "vectorString": "CVSS:4.0/AV:N", "baseScore": 9.3, "baseSeverity": "CRITICAL"});
+    doc["vulnerabilities"][1]["product_status"]["under_investigation"] =
+        serde_json::json!(["CSAFPID-0002"]);
+    let dropped = form_would_drop(&doc);
+    ensure!(
+        dropped
+            == [
+                "/product_tree/relationships",
+                "/vulnerabilities/0/threats",
+                "/vulnerabilities/0/scores/0/cvss_v4",
+                "/vulnerabilities/1/product_status/under_investigation",
+            ],
+        "{dropped:?}"
+    );
+    Ok(())
+}
