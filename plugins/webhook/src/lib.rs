@@ -12,8 +12,7 @@ use herald_plugin_sdk::{
     Channel, ConfigError, ConfigFieldKind, DeliveryError, Notification, PluginInfo, Problems,
     Receipt, http, log, now_millis, signing,
 };
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 const ID: &str = "webhook";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -59,7 +58,7 @@ impl Problems for Config {
 }
 
 impl Config {
-    fn post(&self, delivery_id: &str, body: &serde_json::Value) -> Result<Receipt, DeliveryError> {
+    fn post(&self, delivery_id: &str, body: &impl Serialize) -> Result<Receipt, DeliveryError> {
         let timestamp = (now_millis() / 1000).to_string();
         let body = serde_json::to_vec(body).map_err(|e| {
             DeliveryError::Permanent(format!("cannot encode the webhook body: {e}"))
@@ -110,6 +109,57 @@ impl Config {
     }
 }
 
+/// The message, serialised straight from the notification's fields (no intermediate JSON
+/// tree: in Wasm every allocation and map insert costs several times what it does natively).
+#[derive(Serialize)]
+struct Message<'a, D> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    delivery_id: &'a str,
+    timestamp: u64,
+    data: D,
+}
+
+#[derive(Serialize)]
+struct AdvisoryData<'a> {
+    tracking_id: &'a str,
+    version: &'a str,
+    title: &'a str,
+    severity: Option<&'a str>,
+    cvss_score: Option<f64>,
+    cves: &'a [String],
+    products: Vec<ProductData<'a>>,
+    initial_release_date: &'a str,
+    current_release_date: &'a str,
+    tlp: &'a str,
+    summary: &'a str,
+    portal_url: &'a str,
+    csaf_url: &'a str,
+    previous_receipt: Option<ReceiptData<'a>>,
+    attempt: u32,
+}
+
+#[derive(Serialize)]
+struct ProductData<'a> {
+    product_id: &'a str,
+    name: &'a str,
+    version: Option<&'a str>,
+    udi_di: Option<&'a str>,
+    cpe: Option<&'a str>,
+    purl: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ReceiptData<'a> {
+    remote_id: Option<&'a str>,
+    detail: &'a str,
+}
+
+#[derive(Serialize)]
+struct TestData {
+    message: &'static str,
+}
+
 struct Webhook;
 
 impl Channel for Webhook {
@@ -148,58 +198,56 @@ impl Channel for Webhook {
 
     fn deliver(config: String, n: Notification) -> Result<Receipt, DeliveryError> {
         let config = Config::checked(&config)?;
-        let products: Vec<serde_json::Value> = n
-            .products
-            .iter()
-            .map(|p| {
-                json!({
-                    "product_id": p.product_id,
-                    "name": p.name,
-                    "version": p.version,
-                    "udi_di": p.udi_di,
-                    "cpe": p.cpe,
-                    "purl": p.purl,
-                })
-            })
-            .collect();
-        let previous = n
-            .previous_receipt
-            .as_ref()
-            .map(|r| json!({ "remote_id": r.remote_id, "detail": r.detail }));
-        let body = json!({
-            "type": n.event_kind,
-            "delivery_id": n.delivery_id,
-            "timestamp": now_millis() / 1000,
-            "data": {
-                "tracking_id": n.tracking_id,
-                "version": n.version,
-                "title": n.title,
-                "severity": n.severity,
-                "cvss_score": n.cvss_score,
-                "cves": n.cves,
-                "products": products,
-                "initial_release_date": n.initial_release_date,
-                "current_release_date": n.current_release_date,
-                "tlp": n.tlp,
-                "summary": n.summary,
-                "portal_url": n.portal_url,
-                "csaf_url": n.csaf_url,
-                "previous_receipt": previous,
-                "attempt": n.attempt,
-            }
-        });
+        let body = Message {
+            kind: &n.event_kind,
+            delivery_id: &n.delivery_id,
+            timestamp: now_millis() / 1000,
+            data: AdvisoryData {
+                tracking_id: &n.tracking_id,
+                version: &n.version,
+                title: &n.title,
+                severity: n.severity.as_deref(),
+                cvss_score: n.cvss_score,
+                cves: &n.cves,
+                products: n
+                    .products
+                    .iter()
+                    .map(|p| ProductData {
+                        product_id: &p.product_id,
+                        name: &p.name,
+                        version: p.version.as_deref(),
+                        udi_di: p.udi_di.as_deref(),
+                        cpe: p.cpe.as_deref(),
+                        purl: p.purl.as_deref(),
+                    })
+                    .collect(),
+                initial_release_date: &n.initial_release_date,
+                current_release_date: &n.current_release_date,
+                tlp: &n.tlp,
+                summary: &n.summary,
+                portal_url: &n.portal_url,
+                csaf_url: &n.csaf_url,
+                previous_receipt: n.previous_receipt.as_ref().map(|r| ReceiptData {
+                    remote_id: r.remote_id.as_deref(),
+                    detail: &r.detail,
+                }),
+                attempt: n.attempt,
+            },
+        };
         config.post(&n.delivery_id, &body)
     }
 
     fn test(config: String) -> Result<Receipt, DeliveryError> {
         let config = Config::checked(&config)?;
         let id = format!("herald-test-{}", now_millis());
-        let body = json!({
-            "type": "herald.test",
-            "delivery_id": id,
-            "timestamp": now_millis() / 1000,
-            "data": { "message": "Test message from Herald: this destination is reachable." }
-        });
+        let body = Message {
+            kind: "herald.test",
+            delivery_id: &id,
+            timestamp: now_millis() / 1000,
+            data: TestData {
+                message: "Test message from Herald: this destination is reachable.",
+            },
+        };
         config.post(&id, &body)
     }
 }

@@ -43,6 +43,9 @@ fn env_usize(name: &str, default: usize) -> Result<usize> {
 // ---------------------------------------------------------------------------------------------
 // the sink: accepts every POST /hook with 200, counts them and the webhook-ids it saw
 
+/// Connections the sink accepted (kept-alive clients open few).
+static SINK_CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
+
 #[derive(Default)]
 struct SinkStats {
     received: AtomicUsize,
@@ -74,6 +77,9 @@ fn start_sink() -> Result<(u16, Arc<SinkStats>)> {
             .app_data(data.clone())
             .route("/hook", actix_web::web::post().to(hook))
     })
+    .on_connect(|_, _| {
+        SINK_CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+    })
     .workers(1)
     .backlog(4096)
     .listen(listener)
@@ -95,6 +101,51 @@ struct NativeConfig {
     url: String,
 }
 
+/// The webhook plugin's message layout (see plugins/webhook), for the native channel.
+#[derive(serde::Serialize)]
+struct Message<'a, D> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    delivery_id: &'a str,
+    timestamp: u64,
+    data: D,
+}
+
+#[derive(serde::Serialize)]
+struct AdvisoryData<'a> {
+    tracking_id: &'a str,
+    version: &'a str,
+    title: &'a str,
+    severity: Option<&'a str>,
+    cvss_score: Option<f64>,
+    cves: &'a [String],
+    products: Vec<ProductData<'a>>,
+    initial_release_date: &'a str,
+    current_release_date: &'a str,
+    tlp: &'a str,
+    summary: &'a str,
+    portal_url: &'a str,
+    csaf_url: &'a str,
+    previous_receipt: Option<ReceiptData<'a>>,
+    attempt: u32,
+}
+
+#[derive(serde::Serialize)]
+struct ProductData<'a> {
+    product_id: &'a str,
+    name: &'a str,
+    version: Option<&'a str>,
+    udi_di: Option<&'a str>,
+    cpe: Option<&'a str>,
+    purl: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct ReceiptData<'a> {
+    remote_id: Option<&'a str>,
+    detail: &'a str,
+}
+
 #[async_trait::async_trait]
 impl Channel for NativeWebhook {
     async fn deliver(
@@ -108,46 +159,43 @@ impl Channel for NativeWebhook {
             .duration_since(std::time::UNIX_EPOCH)
             .map_err(|e| DeliveryError::Retryable(e.to_string()))?
             .as_secs();
-        let products: Vec<serde_json::Value> = n
-            .products
-            .iter()
-            .map(|p| {
-                serde_json::json!({
-                    "product_id": p.product_id,
-                    "name": p.name,
-                    "version": p.version,
-                    "udi_di": p.udi_di,
-                    "cpe": p.cpe,
-                    "purl": p.purl,
-                })
-            })
-            .collect();
-        let previous = n
-            .previous_receipt
-            .as_ref()
-            .map(|r| serde_json::json!({ "remote_id": r.remote_id, "detail": r.detail }));
-        let body = serde_json::json!({
-            "type": n.event_kind,
-            "delivery_id": n.delivery_id,
-            "timestamp": now,
-            "data": {
-                "tracking_id": n.tracking_id,
-                "version": n.version,
-                "title": n.title,
-                "severity": n.severity,
-                "cvss_score": n.cvss_score,
-                "cves": n.cves,
-                "products": products,
-                "initial_release_date": n.initial_release_date,
-                "current_release_date": n.current_release_date,
-                "tlp": n.tlp,
-                "summary": n.summary,
-                "portal_url": n.portal_url,
-                "csaf_url": n.csaf_url,
-                "previous_receipt": previous,
-                "attempt": n.attempt,
-            }
-        });
+        // Serialised straight from the notification, as the webhook plugin does.
+        let body = Message {
+            kind: &n.event_kind,
+            delivery_id: &n.delivery_id,
+            timestamp: now,
+            data: AdvisoryData {
+                tracking_id: &n.tracking_id,
+                version: &n.version,
+                title: &n.title,
+                severity: n.severity.as_deref(),
+                cvss_score: n.cvss_score,
+                cves: &n.cves,
+                products: n
+                    .products
+                    .iter()
+                    .map(|p| ProductData {
+                        product_id: &p.product_id,
+                        name: &p.name,
+                        version: p.version.as_deref(),
+                        udi_di: p.udi_di.as_deref(),
+                        cpe: p.cpe.as_deref(),
+                        purl: p.purl.as_deref(),
+                    })
+                    .collect(),
+                initial_release_date: &n.initial_release_date,
+                current_release_date: &n.current_release_date,
+                tlp: &n.tlp,
+                summary: &n.summary,
+                portal_url: &n.portal_url,
+                csaf_url: &n.csaf_url,
+                previous_receipt: n.previous_receipt.as_ref().map(|r| ReceiptData {
+                    remote_id: r.remote_id.as_deref(),
+                    detail: &r.detail,
+                }),
+                attempt: n.attempt,
+            },
+        };
         let body =
             serde_json::to_vec(&body).map_err(|e| DeliveryError::Permanent(e.to_string()))?;
         let response = self
@@ -361,6 +409,8 @@ fn main() -> Result<()> {
     let loaded = Instant::now();
     let host = PluginHost::new(HostConfig {
         max_instances: u32::try_from(concurrency).unwrap_or(u32::MAX).max(32),
+        // BENCH_PERFMAP=1: let `perf record` name the plugin's functions.
+        perf_map: std::env::var_os("BENCH_PERFMAP").is_some(),
         ..HostConfig::default()
     })
     .context("starting the plugin host")?;
@@ -452,7 +502,10 @@ fn main() -> Result<()> {
     })?;
     let received = stats.received.load(Ordering::Relaxed);
     let with_id = stats.with_id.load(Ordering::Relaxed);
-    println!("sink received {received} requests, {with_id} with a webhook-id and a body");
+    println!(
+        "sink received {received} requests, {with_id} with a webhook-id and a body, over {} connections",
+        SINK_CONNECTIONS.load(Ordering::Relaxed)
+    );
     ensure!(
         received == with_id,
         "some requests came without webhook-id or body"

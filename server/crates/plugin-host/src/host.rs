@@ -66,6 +66,9 @@ pub struct HostConfig {
     pub default_capabilities: BTreeSet<Capability>,
     /// Operator grants per plugin id; replaces `default_capabilities` for that plugin.
     pub capability_grants: BTreeMap<String, BTreeSet<Capability>>,
+    /// Write `/tmp/perf-PID.map` so that `perf` names the plugins' compiled functions (for
+    /// profiling; off in service).
+    pub perf_map: bool,
 }
 
 impl Default for HostConfig {
@@ -90,6 +93,7 @@ impl Default for HostConfig {
             ]
             .into(),
             capability_grants: BTreeMap::new(),
+            perf_map: false,
         }
     }
 }
@@ -318,6 +322,9 @@ impl PluginHost {
             .memory_guard_size(0)
             .memory_reservation(u64::try_from(config.memory_limit).unwrap_or(u64::MAX))
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if config.perf_map {
+            wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&wasm).map_err(|e| HostError::Engine(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         bindings::Channel::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
