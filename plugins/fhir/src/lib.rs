@@ -10,6 +10,10 @@
 //! dedupe. Retries (attempt > 1) are conditional creates (`If-None-Exist: identifier=...`): a
 //! first attempt that was stored but whose answer was lost does not come back as a duplicate.
 //!
+//! TLP: for a label other than WHITE/CLEAR the resource carries only a summary (tracking id,
+//! version, severity, CVSS, TLP) and the portal link: no title, CVEs, products (`about`),
+//! summary text or CSAF attachment, since a Communication is read in shared clinical systems.
+//!
 //! `DeliveryError` mapping: 200/201 delivered (remote id `Communication/<id>` from `Location`
 //! or the returned resource), 400/422 permanent, 401/403 (and 404/405: wrong base URL)
 //! misconfigured, 429 + Retry-After retry-after, 408/5xx/timeouts retryable.
@@ -211,8 +215,33 @@ fn iso8601(millis: u64) -> String {
     )
 }
 
+/// The payload text of a notice whose TLP label keeps its details out: Herald's rendered text
+/// (its templates see no details for such a label) or, without one, a fixed sentence.
+fn restricted_text(n: &Notification) -> String {
+    match &n.rendered {
+        Some(r) if !r.text.trim().is_empty() => r.text.trim().to_string(),
+        _ => {
+            let mut text = format!(
+                "Security advisory {} version {} is labelled TLP:{}; its content is not transmitted. Read it in the portal (sign-in required): {}",
+                n.tracking_id,
+                n.version,
+                n.tlp.trim().to_ascii_uppercase(),
+                n.portal_url
+            );
+            if let Some(severity) = &n.severity {
+                text.push_str(&format!("\nSeverity: {severity}"));
+                if let Some(score) = n.cvss_score {
+                    text.push_str(&format!(" (CVSS {score:.1})"));
+                }
+            }
+            text
+        }
+    }
+}
+
 /// The `Communication` resource for one notification.
 fn communication(config: &Config, n: &Notification) -> Value {
+    let restricted = herald_plugin_sdk::tlp_restricted(&n.tlp);
     let mut sender = json!({ "display": config.sender_name });
     if let (Some(system), Some(value)) = (
         &config.sender_identifier_system,
@@ -224,6 +253,7 @@ fn communication(config: &Config, n: &Notification) -> Value {
     let about: Vec<Value> = n
         .products
         .iter()
+        .filter(|_| !restricted)
         .filter_map(|p| {
             let udi_di = p.udi_di.as_deref()?.trim();
             if udi_di.is_empty() {
@@ -240,6 +270,68 @@ fn communication(config: &Config, n: &Notification) -> Value {
             }))
         })
         .collect();
+    let text = if restricted {
+        restricted_text(n)
+    } else {
+        detailed_text(n)
+    };
+    let mut payload = vec![json!({ "contentString": text })];
+    if !restricted {
+        payload.push(json!({ "contentAttachment": {
+            "contentType": "application/json",
+            "url": n.csaf_url,
+            "title": format!("CSAF 2.0 advisory {} v{}", n.tracking_id, n.version),
+        }}));
+    }
+    if !n.portal_url.is_empty() {
+        payload.push(json!({ "contentAttachment": {
+            "contentType": "text/html",
+            "url": n.portal_url,
+            "title": format!("Advisory {} on the manufacturer's portal", n.tracking_id),
+        }}));
+    }
+    let topic = if restricted {
+        format!(
+            "{} v{} (TLP:{})",
+            n.tracking_id,
+            n.version,
+            n.tlp.trim().to_ascii_uppercase()
+        )
+    } else {
+        format!("{}: {}", n.tracking_id, n.title)
+    };
+    let mut resource = json!({
+        "resourceType": "Communication",
+        "identifier": [{ "system": DELIVERY_ID_SYSTEM, "value": delivery_uri(&n.delivery_id) }],
+        "status": "completed",
+        "category": [{
+            "coding": [
+                {
+                    "system": CATEGORY_SYSTEM,
+                    "code": CATEGORY_CODE,
+                    "display": "Security advisory",
+                },
+                { "system": BASE_CATEGORY_SYSTEM, "code": "alert", "display": "Alert" },
+            ],
+            "text": "Medical device security advisory",
+        }],
+        "priority": priority(n.severity.as_deref()),
+        "topic": { "text": topic },
+        "sent": iso8601(now_millis()),
+        "sender": sender,
+        "payload": payload,
+    });
+    if !about.is_empty() {
+        resource["about"] = Value::Array(about);
+    }
+    if let Some(reference) = &config.recipient_reference {
+        resource["recipient"] = json!([{ "reference": reference }]);
+    }
+    resource
+}
+
+/// The payload text of a WHITE/CLEAR notice: title, severity, CVEs, products, summary, TLP.
+fn detailed_text(n: &Notification) -> String {
     let mut text = format!("{} ({} v{})", n.title, n.tracking_id, n.version);
     if let Some(severity) = &n.severity {
         text.push_str(&format!("\nSeverity: {severity}"));
@@ -273,49 +365,7 @@ fn communication(config: &Config, n: &Notification) -> Value {
     if !n.tlp.is_empty() {
         text.push_str(&format!("\n\nTLP:{}", n.tlp));
     }
-    let mut payload = vec![
-        json!({ "contentString": text }),
-        json!({ "contentAttachment": {
-            "contentType": "application/json",
-            "url": n.csaf_url,
-            "title": format!("CSAF 2.0 advisory {} v{}", n.tracking_id, n.version),
-        }}),
-    ];
-    if !n.portal_url.is_empty() {
-        payload.push(json!({ "contentAttachment": {
-            "contentType": "text/html",
-            "url": n.portal_url,
-            "title": format!("Advisory {} on the manufacturer's portal", n.tracking_id),
-        }}));
-    }
-    let mut resource = json!({
-        "resourceType": "Communication",
-        "identifier": [{ "system": DELIVERY_ID_SYSTEM, "value": delivery_uri(&n.delivery_id) }],
-        "status": "completed",
-        "category": [{
-            "coding": [
-                {
-                    "system": CATEGORY_SYSTEM,
-                    "code": CATEGORY_CODE,
-                    "display": "Security advisory",
-                },
-                { "system": BASE_CATEGORY_SYSTEM, "code": "alert", "display": "Alert" },
-            ],
-            "text": "Medical device security advisory",
-        }],
-        "priority": priority(n.severity.as_deref()),
-        "topic": { "text": format!("{}: {}", n.tracking_id, n.title) },
-        "sent": iso8601(now_millis()),
-        "sender": sender,
-        "payload": payload,
-    });
-    if !about.is_empty() {
-        resource["about"] = Value::Array(about);
-    }
-    if let Some(reference) = &config.recipient_reference {
-        resource["recipient"] = json!([{ "reference": reference }]);
-    }
-    resource
+    text
 }
 
 /// The logical id (`Communication/<id>`) from a `Location` such as

@@ -152,13 +152,6 @@ fn control_id(delivery_id: &str) -> String {
         .collect()
 }
 
-/// Everything but no label, WHITE and CLEAR keeps the advisory's details out of the message.
-fn restricted(tlp: &str) -> bool {
-    let tlp = tlp.trim().to_ascii_uppercase();
-    let tlp = tlp.strip_prefix("TLP:").unwrap_or(&tlp);
-    !(tlp.is_empty() || tlp == "WHITE" || tlp == "CLEAR")
-}
-
 /// NTE-3 of a restricted notice: Herald's rendered text (its templates see no details for such a
 /// label) or, without one, a fixed sentence.
 fn restricted_note(n: &Notification) -> String {
@@ -222,7 +215,7 @@ fn dtm_from_rfc3339(s: &str) -> String {
 fn message(config: &Config, n: &Notification, now_ms: u64) -> String {
     let e = |s: &str| escape(s, false);
     let now = dtm_from_millis(now_ms);
-    let restricted = restricted(&n.tlp);
+    let restricted = herald_plugin_sdk::tlp_restricted(&n.tlp);
     let details = |s: &str| if restricted { String::new() } else { e(s) };
     let mut m = String::new();
     let _ = write!(

@@ -52,6 +52,16 @@ pub mod time;
 
 pub use config::{Problems, config_or_misconfigured, parse_config};
 
+/// Whether a notification's TLP label keeps the advisory's details (title, CVEs, products,
+/// summary) out of a channel's message: every label but none, WHITE and CLEAR. Channels whose
+/// messages land in shared systems (integration-engine logs, EHR inboxes) send such a notice
+/// as a summary and the portal link, where the reader signs in.
+pub fn tlp_restricted(tlp: &str) -> bool {
+    let tlp = tlp.trim().to_ascii_uppercase();
+    let tlp = tlp.strip_prefix("TLP:").unwrap_or(&tlp);
+    !(tlp.is_empty() || tlp == "WHITE" || tlp == "CLEAR")
+}
+
 /// Milliseconds since the Unix epoch (the `clock` capability).
 pub fn now_millis() -> u64 {
     bindings::herald::delivery::clock::now()

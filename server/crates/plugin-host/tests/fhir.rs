@@ -194,6 +194,44 @@ async fn posts_a_valid_r4_communication_the_receiver_accepts() {
     }
 }
 
+/// TLP:AMBER: the receiver gets a valid Communication with only a summary and the portal link;
+/// no title, CVE, product, UDI-DI, summary text or CSAF attachment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restricted_tlp_sends_only_a_summary_and_the_link() {
+    let peer = receiver();
+    let host = host();
+    let dest = destination(&peer);
+    let mut amber = notification("0192f3a4-5b6c-7d8e-9f00-aaaaaaaaaaaa", Some("critical"));
+    amber.tlp = "AMBER".into();
+    amber.csaf_url =
+        "https://advisories.examplemed.test/.well-known/csaf/amber/2026/exmed-sa-2026-0007.json"
+            .into();
+    host.deliver(&dest, &amber, &secrets())
+        .await
+        .expect("delivered");
+    let state = peer.state().await;
+    let stored = resources(&state);
+    assert_eq!(stored.len(), 1, "{state:#}");
+    let raw = stored[0].to_string();
+    for detail in [
+        "InfuCare",
+        "hard-coded",
+        "CVE-2026-99901",
+        "04012345678901",
+        "firmware 4.3",
+        "/csaf/amber/",
+    ] {
+        assert!(
+            !raw.contains(detail),
+            "{detail} leaked under TLP:AMBER: {raw}"
+        );
+    }
+    assert!(stored[0].get("about").is_none(), "{raw}");
+    assert!(raw.contains(&amber.portal_url), "no portal link: {raw}");
+    assert!(raw.contains("TLP:AMBER"), "{raw}");
+    assert_eq!(stored[0]["priority"], "stat");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_a_lost_answer_is_a_conditional_create_and_no_duplicate() {
     let peer = receiver();
