@@ -11,13 +11,15 @@
 //! herald_storage::testing). A crashed worker's deliveries wait for its lease (60 s) to run out,
 //! so each test takes one to two minutes.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use common::receiver::Received;
 use herald_storage::testing::{TestDb, publish_sample, sample_summary};
 use herald_storage::*;
 
@@ -27,58 +29,6 @@ const TOTAL: usize = DESTINATIONS * ADVISORIES;
 const PUBLISHER: &str = "Larkspur Medical";
 /// How long the whole run may take before the test gives up.
 const DEADLINE: Duration = Duration::from_secs(600);
-
-// ---------------------------------------------------------------------------------------------
-// the receiver: records every webhook-id it is sent, in arrival order
-
-#[derive(Default)]
-struct Received {
-    ids: Mutex<Vec<String>>,
-}
-
-impl Received {
-    fn count(&self) -> usize {
-        self.ids.lock().map(|v| v.len()).unwrap_or(0)
-    }
-    fn all(&self) -> Vec<String> {
-        self.ids.lock().map(|v| v.clone()).unwrap_or_default()
-    }
-}
-
-async fn hook(
-    req: actix_web::HttpRequest,
-    got: actix_web::web::Data<Received>,
-) -> actix_web::HttpResponse {
-    let Some(id) = req
-        .headers()
-        .get("webhook-id")
-        .and_then(|v| v.to_str().ok())
-    else {
-        return actix_web::HttpResponse::BadRequest().body("no webhook-id");
-    };
-    if let Ok(mut ids) = got.ids.lock() {
-        ids.push(id.to_owned());
-    }
-    actix_web::HttpResponse::Ok().body("accepted")
-}
-
-/// Starts the receiver on its own thread; returns its port.
-fn start_receiver(received: Arc<Received>) -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding the receiver")?;
-    let port = listener.local_addr()?.port();
-    let data = actix_web::web::Data::from(received);
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new()
-            .app_data(data.clone())
-            .route("/hook", actix_web::web::post().to(hook))
-    })
-    .workers(2)
-    .backlog(1024)
-    .listen(listener)?
-    .run();
-    std::thread::spawn(move || actix_web::rt::System::new().block_on(server));
-    Ok(port)
-}
 
 // ---------------------------------------------------------------------------------------------
 // herald serve as a child process
@@ -294,7 +244,7 @@ fn check_outcome(
         "not all delivered: {by_status:?}"
     );
     let expected: HashSet<&str> = all.iter().map(|d| d.id.as_str()).collect();
-    let got = received.all();
+    let got = received.ids();
     let seen: HashSet<&str> = got.iter().map(String::as_str).collect();
     let missing = expected.difference(&seen).count();
     let unknown = seen.difference(&expected).count();
@@ -351,8 +301,7 @@ fn check_outcome(
 /// alongside the whole time).
 fn kill_and_restart(backend: Backend, two: bool) -> Result<()> {
     let started = Instant::now();
-    let received = Arc::new(Received::default());
-    let port = start_receiver(received.clone())?;
+    let (port, received) = common::receiver::start(2)?;
     let test = TestDb::new(backend)?;
     seed(&test, port)?;
     let work = tempfile::tempdir()?;

@@ -9,12 +9,14 @@
 //! Needs `target/plugins/webhook.wasm` and `target/plugins/test/webhook-next.wasm`
 //! (`scripts/build-wasm plugins`). SQLite: the watch loop does not depend on the backend.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use common::receiver::Received;
 use herald_storage::testing::{TestDb, publish_sample, sample_summary};
 use herald_storage::*;
 use sha2::{Digest, Sha256};
@@ -35,64 +37,6 @@ fn built(relative: &str) -> Result<PathBuf> {
         path.display()
     );
     Ok(path)
-}
-
-// ---------------------------------------------------------------------------------------------
-// the receiver: (webhook-id, user-agent) of every request, in arrival order
-
-#[derive(Default)]
-struct Received {
-    requests: Mutex<Vec<(String, String)>>,
-}
-
-impl Received {
-    /// The user-agent of the request(s) carrying `id`.
-    fn agents_of(&self, id: &str) -> Vec<String> {
-        self.requests
-            .lock()
-            .map(|r| {
-                r.iter()
-                    .filter(|(i, _)| i == id)
-                    .map(|(_, ua)| ua.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-async fn hook(
-    req: actix_web::HttpRequest,
-    got: actix_web::web::Data<Received>,
-) -> actix_web::HttpResponse {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let Some(id) = header("webhook-id") else {
-        return actix_web::HttpResponse::BadRequest().body("no webhook-id");
-    };
-    if let Ok(mut requests) = got.requests.lock() {
-        requests.push((id, header("user-agent").unwrap_or_default()));
-    }
-    actix_web::HttpResponse::Ok().body("accepted")
-}
-
-fn start_receiver(received: Arc<Received>) -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding the receiver")?;
-    let port = listener.local_addr()?.port();
-    let data = actix_web::web::Data::from(received);
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new()
-            .app_data(data.clone())
-            .route("/hook", actix_web::web::post().to(hook))
-    })
-    .workers(1)
-    .listen(listener)?
-    .run();
-    std::thread::spawn(move || actix_web::rt::System::new().block_on(server));
-    Ok(port)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,8 +183,7 @@ fn put_webhook(dir: &Path, bytes: &[u8], manifest: &str) -> Result<()> {
 
 #[test]
 fn serve_swaps_the_webhook_plugin_and_refuses_a_broken_one() -> Result<()> {
-    let received = Arc::new(Received::default());
-    let port = start_receiver(received.clone())?;
+    let (port, received) = common::receiver::start(1)?;
     let test = TestDb::new(Backend::Sqlite)?;
     let work = tempfile::tempdir()?;
     let plugin_dir = work.path().join("plugins");

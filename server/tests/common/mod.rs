@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod forms;
+pub mod receiver;
 
 use std::sync::Arc;
 
