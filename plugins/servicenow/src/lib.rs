@@ -302,7 +302,73 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// The record's fields, named as on the `incident` (task) table.
+///
+/// `short_description` and `description` are Herald's rendered subject and text for this channel
+/// (the manufacturer's templates, or the defaults), so template overrides reach ServiceNow too;
+/// without them (an older host) they are built here. Either way a TLP label other than
+/// WHITE/CLEAR keeps the advisory's details out of the record (the rendered text of such a notice
+/// has none): a summary and the portal link, where the reader signs in.
 fn fields(n: &Notification) -> Map<String, Value> {
+    let restricted = herald_plugin_sdk::tlp_restricted(&n.tlp);
+    let rendered = n
+        .rendered
+        .as_ref()
+        .filter(|r| !r.subject.trim().is_empty() && !r.text.trim().is_empty());
+    let (short_description, description) = match rendered {
+        Some(r) => (r.subject.trim().to_string(), r.text.trim().to_string()),
+        None if restricted => (
+            format!(
+                "[{}] Security advisory {} version {}",
+                n.tlp.trim().to_ascii_uppercase(),
+                n.tracking_id,
+                n.version
+            ),
+            restricted_description(n),
+        ),
+        None => (
+            format!("[{}] {}", n.tracking_id, n.title),
+            detailed_description(n),
+        ),
+    };
+    let (urgency, impact) = urgency_impact(n.severity.as_deref());
+    let mut map = Map::new();
+    map.insert(
+        "short_description".into(),
+        json!(truncate(&short_description, SHORT_DESCRIPTION_MAX)),
+    );
+    map.insert("description".into(), json!(description));
+    map.insert("correlation_id".into(), json!(n.tracking_id));
+    map.insert("correlation_display".into(), json!(CORRELATION_DISPLAY));
+    map.insert("urgency".into(), json!(urgency));
+    map.insert("impact".into(), json!(impact));
+    map
+}
+
+/// The description of a TLP GREEN/AMBER/RED notice without a rendered text.
+fn restricted_description(n: &Notification) -> String {
+    let mut text = format!(
+        "Security advisory {} version {} ({}) is labelled TLP:{}; its content is not transmitted.\n",
+        n.tracking_id,
+        n.version,
+        n.event_kind,
+        n.tlp.trim().to_ascii_uppercase()
+    );
+    match (&n.severity, n.cvss_score) {
+        (Some(severity), Some(score)) => {
+            text.push_str(&format!("Severity: {severity} (CVSS {score:.1})\n"))
+        }
+        (Some(severity), None) => text.push_str(&format!("Severity: {severity}\n")),
+        _ => {}
+    }
+    text.push_str(&format!(
+        "Read it in the portal (sign-in required): {}\n",
+        n.portal_url
+    ));
+    text
+}
+
+/// The description of a WHITE/CLEAR notice without a rendered text: every detail.
+fn detailed_description(n: &Notification) -> String {
     let mut description = format!(
         "{}\n\nAdvisory: {} version {} ({})\n",
         n.title, n.tracking_id, n.version, n.event_kind
@@ -344,21 +410,7 @@ fn fields(n: &Notification) -> Map<String, Value> {
     if !n.portal_url.is_empty() {
         description.push_str(&format!("Portal: {}\n", n.portal_url));
     }
-    let (urgency, impact) = urgency_impact(n.severity.as_deref());
-    let mut map = Map::new();
-    map.insert(
-        "short_description".into(),
-        json!(truncate(
-            &format!("[{}] {}", n.tracking_id, n.title),
-            SHORT_DESCRIPTION_MAX
-        )),
-    );
-    map.insert("description".into(), json!(description));
-    map.insert("correlation_id".into(), json!(n.tracking_id));
-    map.insert("correlation_display".into(), json!(CORRELATION_DISPLAY));
-    map.insert("urgency".into(), json!(urgency));
-    map.insert("impact".into(), json!(impact));
-    map
+    description
 }
 
 fn sys_id_of(record: &Value) -> Option<String> {

@@ -216,6 +216,61 @@ async fn table_api_creates_an_incident_and_a_revision_patches_the_same_sys_id() 
     assert_eq!(records(&peer.state().await, "incident").len(), 2);
 }
 
+/// Herald's rendered subject and text (the manufacturer's templates) become the record's short
+/// description and description; a TLP:AMBER notice without them carries no details.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rendered_templates_and_restricted_tlp() {
+    let peer = instance();
+    let host = host();
+    let dest = destination(&peer, json!({}));
+
+    let mut templated = notification("dlv-r1", "1");
+    templated.rendered = Some(herald_delivery::RenderedMessage {
+        subject: "[high] EXMED-SA-2026-0007 v1: from the manufacturer's template".into(),
+        text: "Rendered by Herald's templates.\nPortal: https://advisories.examplemed.test/x"
+            .into(),
+        html: "<p>Rendered</p>".into(),
+    });
+    host.deliver(&dest, &templated, &secrets())
+        .await
+        .expect("created");
+
+    let mut amber = notification("dlv-r2", "1");
+    amber.tracking_id = "EXMED-SA-2026-0008".into();
+    amber.tlp = "AMBER".into();
+    host.deliver(&dest, &amber, &secrets())
+        .await
+        .expect("created");
+
+    let state = peer.state().await;
+    let incidents = records(&state, "incident");
+    assert_eq!(incidents.len(), 2, "{state:#}");
+    assert_eq!(
+        incidents[0]["short_description"],
+        "[high] EXMED-SA-2026-0007 v1: from the manufacturer's template"
+    );
+    assert_eq!(
+        incidents[0]["description"],
+        "Rendered by Herald's templates.\nPortal: https://advisories.examplemed.test/x"
+    );
+    let restricted = incidents[1].to_string();
+    for detail in [
+        "InfuCare",
+        "hard-coded",
+        "CVE-2026-99901",
+        "04012345678901",
+        "firmware",
+    ] {
+        assert!(
+            !restricted.contains(detail),
+            "{detail} leaked under TLP:AMBER: {restricted}"
+        );
+    }
+    assert!(restricted.contains("TLP:AMBER"), "{restricted}");
+    assert!(restricted.contains(&amber.portal_url), "{restricted}");
+    assert_eq!(incidents[1]["correlation_id"], "EXMED-SA-2026-0008");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limited_then_created_leaves_exactly_one_incident() {
     let peer = instance();
