@@ -53,7 +53,7 @@ struct Config {
     #[serde(default)]
     token_secret: Option<String>,
     /// OAuth 2.0 client credentials (SMART Backend Services style without a signed assertion):
-    /// a token is fetched for each delivery; the host fills in the client secret.
+    /// the host fills in the client secret and keeps the token answer until it expires.
     #[serde(default)]
     oauth: Option<ClientCredentials>,
     /// The manufacturer, as `sender.display`.

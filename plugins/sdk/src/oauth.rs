@@ -1,8 +1,10 @@
 //! OAuth 2.0 client-credentials grant (RFC 6749 section 4.4) without holding the client secret:
 //! the token request is a form-encoded POST whose `client_secret` is a `{{secret:NAME}}`
 //! reference, which the host substitutes (form-encoded) on its way out. The plugin only ever
-//! sees the short-lived access token in the answer. A token is fetched per delivery; nothing is
-//! cached across calls (each call runs in a fresh instance).
+//! sees the short-lived access token in the answer. The plugin asks for a token on every call
+//! (each runs in a fresh instance and keeps nothing); the host answers from its token cache
+//! while the last answer for the same destination and request is still valid, so the token
+//! endpoint sees one request per token lifetime.
 
 use crate::config::{check_secret_name, check_url, field_error};
 use crate::http::{self, Request, percent_encode, secret_ref};

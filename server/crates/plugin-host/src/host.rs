@@ -1050,6 +1050,7 @@ impl CallState {
         let deadline = Instant::now() + config.call_timeout;
         let extra_roots = Arc::new(config.extra_root_certificates.clone());
         let http = Some(HttpContext {
+            destination_id: destination.destination_id.clone(),
             grants: destination.grants.clone(),
             secrets: secrets.clone(),
             limits: config.http.clone(),

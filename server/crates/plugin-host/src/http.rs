@@ -14,13 +14,18 @@
 //! Calls per invocation, body sizes and time are capped. `{{secret:NAME}}` in header values, and
 //! in `application/x-www-form-urlencoded` request bodies (form-encoded there: OAuth token
 //! requests), is replaced here, so the plugin never holds the secret.
+//!
+//! OAuth client-credentials token answers are kept ([`TokenCache`]): a plugin runs in a fresh
+//! instance per call and cannot keep a token itself.
 
 use crate::bindings::herald::delivery::http::{HttpError, Request, Response};
 use crate::secrets::Secrets;
 use herald_delivery::Grants;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Caps on one plugin invocation's HTTP use.
@@ -51,6 +56,7 @@ pub(crate) struct HttpClients {
     public_only: reqwest::Client,
     /// For destinations granted private and loopback addresses.
     any_address: reqwest::Client,
+    pub tokens: TokenCache,
 }
 
 impl HttpClients {
@@ -72,7 +78,110 @@ impl HttpClients {
         Ok(Self {
             public_only,
             any_address,
+            tokens: TokenCache::default(),
         })
+    }
+}
+
+/// OAuth 2.0 client-credentials token answers (RFC 6749 section 4.4), replayed to later calls
+/// until shortly before they expire. Without it every delivery to a ServiceNow or FHIR
+/// destination would fetch a token first, and token endpoints are rate-limited.
+///
+/// An entry is one destination's exact request: the URL and a SHA-256 of the body as sent (with
+/// the secret substituted), so another client, scope or a rotated secret is another entry and
+/// the key holds no secret. Only `200` answers with an `access_token` and an `expires_in` of at
+/// least two minutes are kept, for `expires_in` less one minute. A `401` from any other request
+/// of the destination drops its tokens (a token revoked before its time).
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    entries: Mutex<HashMap<TokenKey, CachedToken>>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct TokenKey {
+    destination: String,
+    url: String,
+    body_sha256: [u8; 32],
+}
+
+struct CachedToken {
+    until: Instant,
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// Tokens kept at most (one per destination and client, normally): past it, expired ones go,
+/// and if that is not enough, all.
+const MAX_TOKENS: usize = 4096;
+
+impl TokenCache {
+    fn key(destination: &str, url: &str, body: &[u8]) -> TokenKey {
+        TokenKey {
+            destination: destination.to_string(),
+            url: url.to_string(),
+            body_sha256: Sha256::digest(body).into(),
+        }
+    }
+
+    fn get(&self, key: &TokenKey) -> Option<Response> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|t| Instant::now() < t.until)
+            .map(|t| Response {
+                status: t.status,
+                headers: t.headers.clone(),
+                body: t.body.clone(),
+            })
+    }
+
+    /// Keeps `response` for `key` when it is a token answer worth keeping.
+    fn offer(&self, key: TokenKey, response: &Response) {
+        if response.status != 200 {
+            return;
+        }
+        let Ok(answer) = serde_json::from_slice::<serde_json::Value>(&response.body) else {
+            return;
+        };
+        let expires_in = answer.get("expires_in").and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        });
+        let has_token = answer
+            .get("access_token")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|t| !t.is_empty());
+        let Some(expires_in) = expires_in.filter(|e| *e >= 120 && has_token) else {
+            return;
+        };
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_TOKENS {
+            let now = Instant::now();
+            entries.retain(|_, t| t.until > now);
+            if entries.len() >= MAX_TOKENS {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            key,
+            CachedToken {
+                until: Instant::now() + Duration::from_secs(expires_in - 60),
+                status: response.status,
+                headers: response.headers.clone(),
+                body: response.body.clone(),
+            },
+        );
+    }
+
+    fn forget_destination(&self, destination: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|k, _| k.destination != destination);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
     }
 }
 
@@ -119,6 +228,8 @@ fn refusal(host: &str, ip: IpAddr) -> String {
 
 /// What one invocation may do over http; lives in the call's `Store`.
 pub(crate) struct HttpContext {
+    /// Whose call this is: scopes the token cache.
+    pub destination_id: String,
     pub grants: Grants,
     pub secrets: Arc<Secrets>,
     pub limits: HttpLimits,
@@ -181,7 +292,18 @@ impl HttpContext {
             )));
         }
         let headers = self.headers(&request.headers)?;
+        let token_request = method == reqwest::Method::POST
+            && is_form(&headers)
+            && request
+                .body
+                .windows(29)
+                .any(|w| w == b"grant_type=client_credentials");
         let body = self.form_body(&headers, request.body)?;
+        let token_key =
+            token_request.then(|| TokenCache::key(&self.destination_id, url.as_str(), &body));
+        if let Some(cached) = token_key.as_ref().and_then(|k| self.clients.tokens.get(k)) {
+            return Ok(cached);
+        }
 
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let timeout = remaining.min(self.limits.request_timeout);
@@ -232,11 +354,19 @@ impl HttpContext {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(Response {
+            let response = Response {
                 status,
                 headers,
                 body,
-            })
+            };
+            match token_key {
+                Some(key) => self.clients.tokens.offer(key, &response),
+                None if status == 401 => {
+                    self.clients.tokens.forget_destination(&self.destination_id)
+                }
+                None => {}
+            }
+            Ok(response)
         }
     }
 
@@ -265,20 +395,24 @@ impl HttpContext {
     }
 }
 
+/// Whether the request's content type is `application/x-www-form-urlencoded`.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+}
+
 impl HttpContext {
     /// A form-encoded body with its `{{secret:NAME}}` references replaced by the form-encoded
     /// secrets (any other body is sent as it is). reqwest never logs bodies; errors name only
     /// the reference.
     fn form_body(&self, headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<u8>, HttpError> {
-        let form = headers
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.trim()
-                    .to_ascii_lowercase()
-                    .starts_with("application/x-www-form-urlencoded")
-            });
-        if !form || !body.windows(9).any(|w| w == b"{{secret:") {
+        if !is_form(headers) || !body.windows(9).any(|w| w == b"{{secret:") {
             return Ok(body);
         }
         let text = String::from_utf8(body).map_err(|_| {
@@ -417,9 +551,61 @@ mod tests {
         }
     }
 
+    fn answer(status: u16, body: &str) -> Response {
+        Response {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn token_answers_are_kept_per_destination_and_request() {
+        let cache = TokenCache::default();
+        let url = "https://sn.example/oauth_token.do";
+        let key = TokenCache::key("a", url, b"grant_type=client_credentials&client_secret=x");
+        let good = answer(200, r#"{"access_token": "t1", "expires_in": 1799}"#);
+        cache.offer(key.clone(), &good);
+        assert_eq!(cache.get(&key).map(|r| r.body), Some(good.body.clone()));
+        // Another destination, another secret: other entries.
+        assert!(
+            cache
+                .get(&TokenCache::key(
+                    "b",
+                    url,
+                    b"grant_type=client_credentials&client_secret=x"
+                ))
+                .is_none()
+        );
+        assert!(
+            cache
+                .get(&TokenCache::key(
+                    "a",
+                    url,
+                    b"grant_type=client_credentials&client_secret=y"
+                ))
+                .is_none()
+        );
+        // Not worth keeping: refusals, short-lived or token-less answers.
+        for (status, body) in [
+            (401, r#"{"error": "access_denied"}"#),
+            (200, r#"{"access_token": "t2", "expires_in": 90}"#),
+            (200, r#"{"expires_in": 1799}"#),
+            (200, "not json"),
+        ] {
+            let other = TokenCache::key("c", url, body.as_bytes());
+            cache.offer(other.clone(), &answer(status, body));
+            assert!(cache.get(&other).is_none(), "{status} {body}");
+        }
+        assert_eq!(cache.len(), 1);
+        cache.forget_destination("a");
+        assert!(cache.get(&key).is_none());
+    }
+
     #[test]
     fn form_bodies_get_encoded_secrets_other_bodies_do_not() {
         let ctx = HttpContext {
+            destination_id: "dest".into(),
             grants: Grants::default(),
             secrets: Arc::new(Secrets::new().with("client", "s3c&r=t +%")),
             limits: HttpLimits::default(),

@@ -587,6 +587,44 @@ async fn oauth_client_credentials_fetch_a_token_the_host_fills_in_the_secret() {
     );
     assert!(!format!("{receipt:?}").contains(CLIENT_SECRET));
 
+    // The next delivery reuses the token: the host kept the answer (the plugin's instance is
+    // gone), so no second token request.
+    host.deliver(&dest, &notification("dlv-oauth-1b", "2"), &secrets)
+        .await
+        .expect("token reused");
+    let state = peer.state().await;
+    assert_eq!(
+        calls(&state)
+            .iter()
+            .filter(|c| c.contains("oauth_token"))
+            .count(),
+        1,
+        "{state:#}"
+    );
+
+    // A 401 from the API (the token was revoked early): the token is dropped, and the next
+    // delivery fetches a new one.
+    peer.script(json!([{ "status": 401 }])).await;
+    match host
+        .deliver(&dest, &notification("dlv-oauth-1c", "1"), &secrets)
+        .await
+    {
+        Err(DeliveryError::Misconfigured(m)) => assert!(m.contains("401"), "{m}"),
+        other => panic!("revoked token: {other:?}"),
+    }
+    host.deliver(&dest, &notification("dlv-oauth-1d", "1"), &secrets)
+        .await
+        .expect("a new token");
+    let state = peer.state().await;
+    assert_eq!(
+        calls(&state)
+            .iter()
+            .filter(|c| c.contains("oauth_token"))
+            .count(),
+        2,
+        "{state:#}"
+    );
+
     // A wrong client secret: misconfigured, nothing created, the secret not echoed.
     let wrong = Secrets::new().with("sn_client_secret", "not-the-secret");
     match host
@@ -608,13 +646,19 @@ async fn oauth_client_credentials_fetch_a_token_the_host_fills_in_the_secret() {
         other => panic!("missing secret: {other:?}"),
     }
     let state = peer.state().await;
-    assert_eq!(records(&state, "incident").len(), 1, "{state:#}");
+    // Records from the first, second and fourth deliveries; none from the refused ones.
+    assert_eq!(records(&state, "incident").len(), 3, "{state:#}");
     assert_eq!(
-        calls(&state),
-        vec![
-            "POST /oauth_token.do",
-            "POST /api/now/table/incident",
-            "POST /oauth_token.do"
-        ]
+        calls(&state).last().map(String::as_str),
+        Some("POST /oauth_token.do"),
+        "{state:#}"
+    );
+    assert_eq!(
+        calls(&state)
+            .iter()
+            .filter(|c| c.contains("oauth_token"))
+            .count(),
+        3,
+        "{state:#}"
     );
 }
