@@ -469,7 +469,7 @@ pub fn start_update(
             }
         )));
     }
-    let (mut draft, _) = draft_from_document(&doc.bytes)?;
+    let (mut draft, _) = herald_csaf::authoring::draft_from_value(&parsed)?;
     // Link products to the catalog where the catalog knows them (publishing filled it).
     let catalog = herald_storage::list_products(conn, &caller.org_id)?;
     for p in &mut draft.products {

@@ -921,10 +921,11 @@ pub fn version_branch_category(version: &str) -> &'static str {
 pub fn form_would_drop(doc: &Value) -> Vec<String> {
     let mut dropped = Vec::new();
     let present = |v: &Value, key: &str| v.get(key).is_some_and(|x| !x.is_null());
-    let tree = doc.get("product_tree").cloned().unwrap_or(Value::Null);
-    for key in ["product_groups", "relationships"] {
-        if present(&tree, key) {
-            dropped.push(format!("/product_tree/{key}"));
+    if let Some(tree) = doc.get("product_tree") {
+        for key in ["product_groups", "relationships"] {
+            if present(tree, key) {
+                dropped.push(format!("/product_tree/{key}"));
+            }
         }
     }
     if let Some(document) = doc.get("document") {
@@ -997,8 +998,13 @@ pub fn form_would_drop(doc: &Value) -> Vec<String> {
 pub fn draft_from_document(bytes: &[u8]) -> Result<(Draft, TrackingInput), DraftError> {
     let doc: Value = serde_json::from_slice(bytes)
         .map_err(|e| DraftError::one("document", format!("not JSON: {e}")))?;
+    draft_from_value(&doc)
+}
+
+/// [`draft_from_document`] for a document already parsed.
+pub fn draft_from_value(doc: &Value) -> Result<(Draft, TrackingInput), DraftError> {
     let s =
-        crate::extract::summarize(&doc).map_err(|e| DraftError::one("document", e.to_string()))?;
+        crate::extract::summarize(doc).map_err(|e| DraftError::one("document", e.to_string()))?;
     let mut draft = Draft {
         title: s.title.clone(),
         tlp: s.tlp.unwrap_or(Tlp::White),
