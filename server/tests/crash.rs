@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use common::receiver::Received;
-use herald_storage::testing::{TestDb, publish_sample, sample_summary};
+use herald_storage::testing::{TestDb, loopback_webhook, publish_sample, sample_summary};
 use herald_storage::*;
 
 const DESTINATIONS: usize = 100;
@@ -144,23 +144,7 @@ fn seed(test: &TestDb, port: u16) -> Result<()> {
     let conn = &mut *conn;
     let org = ensure_organization(conn, OrgKind::Manufacturer, PUBLISHER)?;
     for i in 0..DESTINATIONS {
-        create_destination(
-            conn,
-            &NewDestination {
-                org_id: &org.id,
-                plugin_id: "webhook",
-                name: &format!("receiver {i:03}"),
-                config: serde_json::json!({ "url": format!("http://127.0.0.1:{port}/hook") }),
-                grants: serde_json::json!({
-                    "http_hosts": [format!("127.0.0.1:{port}")],
-                    "allow_insecure_http": true,
-                    "allow_private_addresses": true,
-                }),
-                enabled: true,
-                min_severity: None,
-            },
-            "test",
-        )?;
+        loopback_webhook(conn, &org.id, &format!("receiver {i:03}"), port)?;
     }
     for i in 0..ADVISORIES {
         publish_sample(

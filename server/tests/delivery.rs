@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use common::{demo, harness};
-use herald_storage::{Backend, NewDestination};
+use herald_storage::Backend;
 
 /// What the receiver got: the `webhook-id` header and the JSON body of each request.
 type Request = (Option<String>, serde_json::Value);
@@ -63,22 +63,11 @@ async fn publish_posts_to_webhook(backend: Backend) {
 
     let published = {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::create_destination(
+        herald_storage::testing::loopback_webhook(
             &mut conn,
-            &NewDestination {
-                org_id: &h.maker_id,
-                plugin_id: "webhook",
-                name: "integration engine",
-                config: serde_json::json!({ "url": format!("http://127.0.0.1:{port}/hook") }),
-                grants: serde_json::json!({
-                    "http_hosts": [format!("127.0.0.1:{port}")],
-                    "allow_insecure_http": true,
-                    "allow_private_addresses": true,
-                }),
-                enabled: true,
-                min_severity: None,
-            },
-            "test",
+            &h.maker_id,
+            "integration engine",
+            port,
         )
         .expect("destination");
         herald_server::publish::publish_document(

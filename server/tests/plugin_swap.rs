@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use common::receiver::Received;
-use herald_storage::testing::{TestDb, publish_sample, sample_summary};
+use herald_storage::testing::{TestDb, loopback_webhook, publish_sample, sample_summary};
 use herald_storage::*;
 use sha2::{Digest, Sha256};
 
@@ -195,23 +195,7 @@ fn serve_swaps_the_webhook_plugin_and_refuses_a_broken_one() -> Result<()> {
         let mut conn = test.conn()?;
         let conn = &mut *conn;
         let org = ensure_organization(conn, OrgKind::Manufacturer, PUBLISHER)?;
-        create_destination(
-            conn,
-            &NewDestination {
-                org_id: &org.id,
-                plugin_id: "webhook",
-                name: "receiver",
-                config: serde_json::json!({ "url": format!("http://127.0.0.1:{port}/hook") }),
-                grants: serde_json::json!({
-                    "http_hosts": [format!("127.0.0.1:{port}")],
-                    "allow_insecure_http": true,
-                    "allow_private_addresses": true,
-                }),
-                enabled: true,
-                min_severity: None,
-            },
-            "test",
-        )?;
+        loopback_webhook(conn, &org.id, "receiver", port)?;
         org.id
     };
 

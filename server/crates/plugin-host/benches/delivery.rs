@@ -33,16 +33,7 @@ use herald_delivery::{
 };
 use herald_plugin_host::{HostConfig, PluginHost, Secrets, WasmChannel};
 
-use common::{NativeWebhook, SINK_CONNECTIONS, process_cpu, start_sink};
-
-fn env_usize(name: &str, default: usize) -> Result<usize> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .with_context(|| format!("{name}={v:?} is not a whole number")),
-        Err(_) => Ok(default),
-    }
-}
+use common::{NativeWebhook, SINK_CONNECTIONS, env_usize, process_cpu, start_sink};
 
 // ---------------------------------------------------------------------------------------------
 // fixtures and measurements

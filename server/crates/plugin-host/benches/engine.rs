@@ -16,22 +16,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, bail, ensure};
 use herald_delivery::{Channel, Engine, EngineSettings};
 use herald_plugin_host::{HostConfig, PluginHost, Secrets, WasmChannel};
-use herald_storage::testing::{TestDb, publish_sample, sample_summary};
-use herald_storage::{Backend, NewDestination, OrgKind, create_destination, ensure_organization};
+use herald_storage::testing::{TestDb, loopback_webhook, publish_sample, sample_summary};
+use herald_storage::{Backend, OrgKind, ensure_organization};
 
-use common::{NativeWebhook, process_cpu, start_sink};
-
-fn env_usize(name: &str, default: usize) -> Result<usize> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .with_context(|| format!("{name}={v:?} is not a whole number")),
-        Err(_) => Ok(default),
-    }
-}
+use common::{NativeWebhook, env_usize, process_cpu, start_sink};
 
 /// D destinations (all on the sink) and A advisories of the manufacturer: D x A deliveries.
 fn seed(test: &TestDb, port: u16, destinations: usize, advisories: usize) -> Result<usize> {
@@ -39,23 +30,7 @@ fn seed(test: &TestDb, port: u16, destinations: usize, advisories: usize) -> Res
     let conn = &mut *conn;
     let org = ensure_organization(conn, OrgKind::Manufacturer, "Larkspur Medical")?;
     for i in 0..destinations {
-        create_destination(
-            conn,
-            &NewDestination {
-                org_id: &org.id,
-                plugin_id: "webhook",
-                name: &format!("sink {i:04}"),
-                config: serde_json::json!({ "url": format!("http://127.0.0.1:{port}/hook") }),
-                grants: serde_json::json!({
-                    "http_hosts": [format!("127.0.0.1:{port}")],
-                    "allow_insecure_http": true,
-                    "allow_private_addresses": true,
-                }),
-                enabled: true,
-                min_severity: None,
-            },
-            "bench",
-        )?;
+        loopback_webhook(conn, &org.id, &format!("sink {i:04}"), port)?;
     }
     for i in 0..advisories {
         publish_sample(

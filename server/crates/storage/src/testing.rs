@@ -284,3 +284,30 @@ pub fn manufacturer(conn: &mut DbConnection) -> Result<crate::Organization, Stor
         "larkspur",
     )
 }
+
+/// Creates an enabled `webhook` destination of `org_id` posting to `http://127.0.0.1:{port}/hook`,
+/// granted that loopback address over plain http (the tests' and benchmarks' receivers).
+pub fn loopback_webhook(
+    conn: &mut DbConnection,
+    org_id: &str,
+    name: &str,
+    port: u16,
+) -> Result<crate::Destination, StorageError> {
+    crate::create_destination(
+        conn,
+        &crate::NewDestination {
+            org_id,
+            plugin_id: "webhook",
+            name,
+            config: serde_json::json!({ "url": format!("http://127.0.0.1:{port}/hook") }),
+            grants: serde_json::json!({
+                "http_hosts": [format!("127.0.0.1:{port}")],
+                "allow_insecure_http": true,
+                "allow_private_addresses": true,
+            }),
+            enabled: true,
+            min_severity: None,
+        },
+        "test",
+    )
+}

@@ -10,6 +10,16 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use herald_delivery::{Channel, DeliveryError, DestinationConfig, Notification, Receipt};
 
+/// `name` from the environment as a whole number, `default` when unset.
+pub fn env_usize(name: &str, default: usize) -> Result<usize> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .with_context(|| format!("{name}={v:?} is not a whole number")),
+        Err(_) => Ok(default),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // the sink: accepts every POST /hook with 200, counts them and the webhook-ids it saw
 
