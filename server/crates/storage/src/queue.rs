@@ -556,13 +556,17 @@ struct CandidateRow {
     id: String,
 }
 
-const CLAIM_SQL: &str = "SELECT d.id FROM deliveries d \
-     WHERE ((d.status = 'queued' AND d.next_attempt_at <= $1) \
-         OR (d.status = 'in_flight' AND d.lease_until < $1)) \
-       AND NOT EXISTS (SELECT 1 FROM deliveries o \
-         WHERE o.destination_id = d.destination_id \
-           AND o.status IN ('queued', 'in_flight') \
-           AND (o.event_at < d.event_at OR (o.event_at = d.event_at AND o.event_id < d.event_id))) \
+// Driven by destinations, not by the queue: each destination's head (its oldest open delivery,
+// one probe of the partial index `deliveries_open`) is the only candidate it can offer, so a
+// claim costs one index probe per destination whatever the backlog. Scanning the open
+// deliveries instead cost a read of every queued row per round, and a destination whose head
+// waits on a retry can hold any number behind it.
+const CLAIM_SQL: &str = "SELECT d.id FROM destinations x \
+     JOIN deliveries d ON d.id = (SELECT o.id FROM deliveries o \
+         WHERE o.destination_id = x.id AND o.status IN ('queued', 'in_flight') \
+         ORDER BY o.event_at, o.event_id LIMIT 1) \
+     WHERE (d.status = 'queued' AND d.next_attempt_at <= $1) \
+        OR (d.status = 'in_flight' AND d.lease_until < $1) \
      ORDER BY d.event_at, d.event_id \
      LIMIT $2";
 
@@ -969,9 +973,48 @@ pub fn list_deliveries(
     conn: &mut DbConnection,
     filter: &DeliveryFilter,
 ) -> Result<Vec<Delivery>, StorageError> {
-    let mut q = deliveries::table
+    filtered_deliveries(filter, None)
         .select(DeliveryRow::as_select())
-        .into_boxed();
+        .load(conn)?
+        .into_iter()
+        .map(DeliveryRow::into_model)
+        .collect()
+}
+
+/// One page of [`list_deliveries`]: `limit` (1 to 1000) from `offset`, only deliveries to
+/// `org_id`'s destinations when it is given. The database does the paging, so a long delivery
+/// history costs one page per request.
+pub fn list_deliveries_page(
+    conn: &mut DbConnection,
+    filter: &DeliveryFilter,
+    org_id: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Delivery>, StorageError> {
+    filtered_deliveries(filter, org_id)
+        .select(DeliveryRow::as_select())
+        .limit(limit.clamp(1, 1000))
+        .offset(offset.max(0))
+        .load(conn)?
+        .into_iter()
+        .map(DeliveryRow::into_model)
+        .collect()
+}
+
+fn filtered_deliveries(
+    filter: &DeliveryFilter,
+    org_id: Option<&str>,
+) -> deliveries::BoxedQuery<'static, crate::MultiBackend> {
+    let mut q = deliveries::table.into_boxed();
+    if let Some(org) = org_id {
+        q = q.filter(
+            deliveries::destination_id.eq_any(
+                destinations::table
+                    .filter(destinations::org_id.eq(org.to_string()))
+                    .select(destinations::id),
+            ),
+        );
+    }
     if let Some(d) = &filter.destination_id {
         q = q.filter(deliveries::destination_id.eq(d.clone()));
     }
@@ -989,10 +1032,6 @@ pub fn list_deliveries(
         deliveries::event_id.asc(),
         deliveries::destination_id.asc(),
     ))
-    .load(conn)?
-    .into_iter()
-    .map(DeliveryRow::into_model)
-    .collect()
 }
 
 /// Attempts of one delivery, in order.

@@ -1047,6 +1047,72 @@ fn claim_order_retry_and_replay(db: &TestDb) -> Result<()> {
     Ok(())
 }
 
+/// A destination whose oldest delivery waits on a retry holds back only its own backlog; the
+/// others keep flowing, each in event order. Paging the deliveries (the REST list) happens in
+/// the database, limited to one organization's destinations when asked.
+fn claim_passes_blocked_backlogs(db: &TestDb) -> Result<()> {
+    let mut conn = db.conn()?;
+    let conn = &mut *conn;
+    let org = manufacturer(conn)?;
+    let hospital = create_organization(conn, OrgKind::Hospital, "St. Elsewhere", "st-elsewhere")?;
+    let blocked = destination(conn, &org.id, "down", None, true)?;
+    let flowing = destination(conn, &hospital.id, "up", None, true)?;
+    for i in 0..5 {
+        let tracking = format!("LARK-2026-07{i}");
+        publish_sample(
+            conn,
+            &org.id,
+            &sample_summary(&tracking, &[("1", D1)], None, &[]),
+        )?;
+    }
+    ensure!(fan_out_pending(conn, 10)?.deliveries == 10);
+    let lease = Duration::minutes(5);
+    let heads = claim_due(conn, "w1", 10, lease)?;
+    ensure!(heads.len() == 2, "claimed {} heads", heads.len());
+    for c in &heads {
+        let next = if c.destination.id == blocked.id {
+            NextStep::RetryAt(now() + Duration::hours(1))
+        } else {
+            delivered("r0")
+        };
+        let outcome = match next {
+            NextStep::Delivered { .. } => AttemptOutcome::Delivered,
+            _ => AttemptOutcome::Retryable,
+        };
+        record_attempt(conn, &report(c, "w1", outcome, next))?;
+    }
+    for n in 1..5 {
+        let c = claim_due(conn, "w1", 10, lease)?;
+        ensure!(
+            c.len() == 1 && c[0].destination.id == flowing.id,
+            "round {n}: claimed {:?}",
+            c.iter().map(|c| &c.destination.name).collect::<Vec<_>>()
+        );
+        ensure!(c[0].tracking_id.as_deref() == Some(format!("LARK-2026-07{n}").as_str()));
+        record_attempt(
+            conn,
+            &report(&c[0], "w1", AttemptOutcome::Delivered, delivered("r")),
+        )?;
+    }
+    ensure!(claim_due(conn, "w1", 10, lease)?.is_empty());
+
+    let all = list_deliveries(conn, &DeliveryFilter::default())?;
+    ensure!(all.len() == 10);
+    let first = list_deliveries_page(conn, &DeliveryFilter::default(), None, 3, 0)?;
+    ensure!(
+        first
+            .iter()
+            .map(|d| &d.id)
+            .eq(all.iter().take(3).map(|d| &d.id))
+    );
+    let theirs = list_deliveries_page(conn, &DeliveryFilter::default(), Some(&hospital.id), 2, 0)?;
+    ensure!(theirs.len() == 2 && theirs.iter().all(|d| d.destination_id == flowing.id));
+    ensure!(theirs[0].event_id != theirs[1].event_id);
+    let last = list_deliveries_page(conn, &DeliveryFilter::default(), Some(&hospital.id), 2, 4)?;
+    ensure!(last.len() == 1 && last[0].status == DeliveryStatus::Delivered);
+    Ok(())
+}
+
 fn lease_expiry(db: &TestDb) -> Result<()> {
     let mut conn = db.conn()?;
     let conn = &mut *conn;
@@ -1301,6 +1367,7 @@ herald_storage::both_backends!(
     destinations_crud,
     fan_out_idempotent,
     claim_order_retry_and_replay,
+    claim_passes_blocked_backlogs,
     lease_expiry,
     concurrent_claimers,
     connect_urls,
