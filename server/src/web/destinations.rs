@@ -764,32 +764,21 @@ pub async fn list_deliveries(
                 },
                 None => None,
             };
-            let visible: Option<BTreeSet<String>> = match &org {
-                Some(org) => Some(
-                    herald_storage::list_destinations(conn, Some(org))?
-                        .into_iter()
-                        .map(|d| d.id)
-                        .collect(),
-                ),
-                None => None,
-            };
             let filter = DeliveryFilter {
                 destination_id: params.destination_id.clone().filter(|d| !d.is_empty()),
                 advisory_id,
                 event_id: None,
                 status,
             };
-            let mut out = Vec::new();
-            for d in herald_storage::list_deliveries(conn, &filter)?
-                .into_iter()
-                .filter(|d| {
-                    visible
-                        .as_ref()
-                        .is_none_or(|v| v.contains(&d.destination_id))
-                })
-                .skip(params.offset.unwrap_or(0))
-                .take(limit)
-            {
+            let page = herald_storage::list_deliveries_page(
+                conn,
+                &filter,
+                org.as_deref(),
+                i64::try_from(limit).unwrap_or(1000),
+                i64::try_from(params.offset.unwrap_or(0)).unwrap_or(i64::MAX),
+            )?;
+            let mut out = Vec::with_capacity(page.len());
+            for d in page {
                 out.push(DeliveryResource::load(conn, d)?);
             }
             Ok(out)
