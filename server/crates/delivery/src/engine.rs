@@ -331,11 +331,23 @@ impl Engine {
             self.blocking(move |c| start_breaker_probes(c, &probes))
                 .await?;
         }
-        let known: Arc<HashSet<String>> =
-            Arc::new(breakers.into_iter().map(|b| b.destination_id).collect());
-        if !claimed.is_empty() {
+        let known: Arc<HashSet<String>> = if claimed.is_empty() {
+            Arc::default()
+        } else {
             self.refresh_templates().await?;
-        }
+            // Read again after the claim: a breaker that another process stored between this
+            // round's first read and the claim (its failing attempt on an earlier delivery to
+            // the same destination) must be reset by this attempt's success, or its count
+            // would go stale. Every earlier attempt to a destination was recorded before its
+            // next delivery became claimable, so this read sees them all.
+            Arc::new(
+                self.blocking(stored_breakers)
+                    .await?
+                    .into_iter()
+                    .map(|b| b.destination_id)
+                    .collect(),
+            )
+        };
         let mut report = RunReport {
             events_fanned_out: fan.events,
             deliveries_created: fan.deliveries,
