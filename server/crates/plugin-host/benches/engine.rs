@@ -76,10 +76,16 @@ fn drain(
     runtime.block_on(async {
         while delivered < total {
             let report = engine.run_once().await?;
-            ensure!(
-                report.failed + report.dead + report.retry_scheduled == 0,
-                "deliveries failed: {report:?}"
-            );
+            if report.failed + report.dead + report.retry_scheduled > 0 {
+                let mut conn = test.conn()?;
+                let errors: Vec<String> =
+                    herald_storage::list_deliveries(&mut conn, &Default::default())?
+                        .into_iter()
+                        .filter_map(|d| d.last_error)
+                        .take(3)
+                        .collect();
+                bail!("deliveries failed: {report:?}: {errors:?}");
+            }
             delivered += report.delivered;
             if report.claimed == 0 && report.events_fanned_out == 0 {
                 tokio::time::sleep(Duration::from_millis(2)).await;
