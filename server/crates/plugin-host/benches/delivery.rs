@@ -22,7 +22,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -33,7 +32,7 @@ use herald_delivery::{
 };
 use herald_plugin_host::{HostConfig, PluginHost, Secrets, WasmChannel};
 
-use common::{NativeWebhook, SINK_CONNECTIONS, env_usize, process_cpu, start_sink};
+use common::{NativeWebhook, SINK_CONNECTIONS, env_usize, process_cpu, start_sink, webhook_wasm};
 
 // ---------------------------------------------------------------------------------------------
 // fixtures and measurements
@@ -181,17 +180,7 @@ fn main() -> Result<()> {
         Some("native") => Some("native"),
         Some(other) => bail!("BENCH_ONLY={other:?}: expected wasm or native"),
     };
-    let plugin_dir = std::env::var_os("HERALD_PLUGIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/plugins")
-        });
-    let wasm = plugin_dir.join("webhook.wasm");
-    ensure!(
-        wasm.is_file(),
-        "{} is missing: run scripts/build-wasm plugins",
-        wasm.display()
-    );
+    let wasm = webhook_wasm()?;
 
     let (port, stats) = start_sink()?;
     let url = format!("http://127.0.0.1:{port}/hook");

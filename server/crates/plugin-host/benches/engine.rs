@@ -12,7 +12,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +21,7 @@ use herald_plugin_host::{HostConfig, PluginHost, Secrets, WasmChannel};
 use herald_storage::testing::{TestDb, loopback_webhook, publish_sample, sample_summary};
 use herald_storage::{Backend, OrgKind, ensure_organization};
 
-use common::{NativeWebhook, env_usize, process_cpu, start_sink};
+use common::{NativeWebhook, env_usize, process_cpu, start_sink, webhook_wasm};
 
 /// D destinations (all on the sink) and A advisories of the manufacturer: D x A deliveries.
 fn seed(test: &TestDb, port: u16, destinations: usize, advisories: usize) -> Result<usize> {
@@ -109,20 +108,7 @@ fn main() -> Result<()> {
         Ok("postgres") => Backend::Postgres,
         Ok(other) => bail!("BENCH_BACKEND={other:?}: expected sqlite or postgres"),
     };
-    let plugin_dir = std::env::var_os("HERALD_PLUGIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../target/plugins"
-            ))
-        });
-    let wasm = plugin_dir.join("webhook.wasm");
-    ensure!(
-        wasm.is_file(),
-        "{} is missing: run scripts/build-wasm plugins",
-        wasm.display()
-    );
+    let wasm = webhook_wasm()?;
 
     let (port, stats) = start_sink()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

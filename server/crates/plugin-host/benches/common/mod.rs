@@ -11,6 +11,23 @@ use anyhow::{Context, Result};
 use herald_delivery::{Channel, DeliveryError, DestinationConfig, Notification, Receipt};
 
 /// `name` from the environment as a whole number, `default` when unset.
+/// The webhook plugin component both benchmarks load: `HERALD_PLUGIN_DIR` or the build
+/// script's `target/plugins`.
+pub fn webhook_wasm() -> Result<std::path::PathBuf> {
+    let plugin_dir = std::env::var_os("HERALD_PLUGIN_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/plugins")
+        });
+    let wasm = plugin_dir.join("webhook.wasm");
+    anyhow::ensure!(
+        wasm.is_file(),
+        "{} is missing: run scripts/build-wasm plugins",
+        wasm.display()
+    );
+    Ok(wasm)
+}
+
 pub fn env_usize(name: &str, default: usize) -> Result<usize> {
     match std::env::var(name) {
         Ok(v) => v
