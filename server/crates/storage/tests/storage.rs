@@ -897,6 +897,104 @@ fn fan_out_idempotent(db: &TestDb) -> Result<()> {
     Ok(())
 }
 
+/// A fan-out larger than one insert statement carries (the rows go in chunks) creates every
+/// delivery once, in event order per destination, and a re-fan-out of an event that lost some of
+/// its deliveries adds back exactly those.
+fn fan_out_in_chunks(db: &TestDb) -> Result<()> {
+    const DESTINATIONS: usize = 1201;
+    let mut conn = db.conn()?;
+    let conn = &mut *conn;
+    let org = manufacturer(conn)?;
+    let dests: Vec<Destination> = write_transaction(conn, |c| {
+        (0..DESTINATIONS)
+            .map(|i| {
+                create_destination(
+                    c,
+                    &NewDestination {
+                        org_id: &org.id,
+                        plugin_id: "webhook",
+                        name: &format!("hospital {i:04}"),
+                        config: serde_json::json!({ "url": "http://127.0.0.1:9/hook" }),
+                        grants: serde_json::json!({ "http_hosts": ["127.0.0.1"] }),
+                        enabled: true,
+                        min_severity: None,
+                    },
+                    "test",
+                )
+            })
+            .collect()
+    })?;
+    let p1 = publish_sample(
+        conn,
+        &org.id,
+        &sample_summary("LARK-2026-030", &[("1", D1)], Some(("high", 8.0)), &[]),
+    )?;
+    let p2 = publish_sample(
+        conn,
+        &org.id,
+        &sample_summary("LARK-2026-031", &[("1", D2)], Some(("low", 2.0)), &[]),
+    )?;
+    let r = fan_out_pending(conn, 100)?;
+    ensure!(
+        r == FanOutReport {
+            events: 2,
+            deliveries: 2 * DESTINATIONS
+        },
+        "{r:?}"
+    );
+    let pairs: HashSet<(String, String)> = schema::deliveries::table
+        .select((
+            schema::deliveries::event_id,
+            schema::deliveries::destination_id,
+        ))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    ensure!(
+        pairs.len() == 2 * DESTINATIONS,
+        "{} distinct pairs",
+        pairs.len()
+    );
+    for d in [&dests[0], &dests[600], &dests[DESTINATIONS - 1]] {
+        let events: Vec<String> = list_deliveries(
+            conn,
+            &DeliveryFilter {
+                destination_id: Some(d.id.clone()),
+                ..Default::default()
+            },
+        )?
+        .into_iter()
+        .map(|x| x.event_id)
+        .collect();
+        ensure!(
+            events == [p1.event_id.clone(), p2.event_id.clone()],
+            "{events:?}"
+        );
+    }
+
+    // p1 loses the deliveries of 700 destinations (more than one chunk) and is un-marked.
+    let lost: Vec<String> = dests.iter().take(700).map(|d| d.id.clone()).collect();
+    diesel::delete(
+        schema::deliveries::table
+            .filter(schema::deliveries::event_id.eq(&p1.event_id))
+            .filter(schema::deliveries::destination_id.eq_any(&lost)),
+    )
+    .execute(conn)?;
+    diesel::update(schema::outbox_events::table.find(&p1.event_id))
+        .set(schema::outbox_events::fanned_out_at.eq(None::<i64>))
+        .execute(conn)?;
+    let r = fan_out_pending(conn, 100)?;
+    ensure!(
+        r == FanOutReport {
+            events: 1,
+            deliveries: 700
+        },
+        "re-fan-out: {r:?}"
+    );
+    ensure!(count(conn, "deliveries")? == i64::try_from(2 * DESTINATIONS)?);
+    Ok(())
+}
+
 fn delivered(receipt: &str) -> NextStep {
     NextStep::Delivered {
         receipt: serde_json::json!({ "remote_id": receipt, "detail": "ok" }),
@@ -1366,6 +1464,7 @@ herald_storage::both_backends!(
     listing,
     destinations_crud,
     fan_out_idempotent,
+    fan_out_in_chunks,
     claim_order_retry_and_replay,
     claim_passes_blocked_backlogs,
     lease_expiry,
