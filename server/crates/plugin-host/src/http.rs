@@ -59,14 +59,23 @@ pub(crate) struct HttpClients {
     pub tokens: TokenCache,
 }
 
+/// How long an idle pooled connection may be reused: below the 5 s keep-alive of common
+/// servers.
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(4);
+
 impl HttpClients {
     pub fn new() -> Result<Self, String> {
         let builder = || {
             reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
-                // Deliveries to one receiver come in bursts; keep a few connections warm.
-                .pool_idle_timeout(Duration::from_secs(60))
+                // Deliveries to one receiver come in bursts; keep connections warm between
+                // them, but for less time than common receivers keep an idle connection open
+                // (5 s in Node.js, Apache httpd and actix-web). Otherwise a request can be
+                // written into a connection the receiver is closing at that moment and fail
+                // with "connection closed before message completed" (hyperium/hyper#2136):
+                // retried later, but a spurious failure that counts against the destination.
+                .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
         };
         let public_only = builder()
             .dns_resolver(Arc::new(PublicOnlyResolver))
