@@ -905,24 +905,11 @@ fn fan_out_in_chunks(db: &TestDb) -> Result<()> {
     let mut conn = db.conn()?;
     let conn = &mut *conn;
     let org = manufacturer(conn)?;
-    let dests: Vec<Destination> = write_transaction(conn, |c| {
+    // One transaction: a commit per destination would make this test slow on SQLite.
+    let dests: Vec<Destination> = write_transaction_as(conn, |c| {
         (0..DESTINATIONS)
-            .map(|i| {
-                create_destination(
-                    c,
-                    &NewDestination {
-                        org_id: &org.id,
-                        plugin_id: "webhook",
-                        name: &format!("hospital {i:04}"),
-                        config: serde_json::json!({ "url": "http://127.0.0.1:9/hook" }),
-                        grants: serde_json::json!({ "http_hosts": ["127.0.0.1"] }),
-                        enabled: true,
-                        min_severity: None,
-                    },
-                    "test",
-                )
-            })
-            .collect()
+            .map(|i| destination(c, &org.id, &format!("hospital {i:04}"), None, true))
+            .collect::<Result<_>>()
     })?;
     let p1 = publish_sample(
         conn,
