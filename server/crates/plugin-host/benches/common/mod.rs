@@ -10,7 +10,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use herald_delivery::{Channel, DeliveryError, DestinationConfig, Notification, Receipt};
 
-/// `name` from the environment as a whole number, `default` when unset.
 /// The webhook plugin component both benchmarks load: `HERALD_PLUGIN_DIR` or the build
 /// script's `target/plugins`.
 pub fn webhook_wasm() -> Result<std::path::PathBuf> {
@@ -28,6 +27,7 @@ pub fn webhook_wasm() -> Result<std::path::PathBuf> {
     Ok(wasm)
 }
 
+/// `name` from the environment as a whole number, `default` when unset.
 pub fn env_usize(name: &str, default: usize) -> Result<usize> {
     match std::env::var(name) {
         Ok(v) => v
