@@ -3,7 +3,7 @@
 //! reaches their `/_control/` endpoints. Python comes from `HERALD_TEST_PEER_PYTHON` or the
 //! repository's `target/peers-venv/bin/python` (made by `scripts/peers-venv`).
 
-#![allow(dead_code)] // each test file uses its own part
+#![allow(dead_code)] // each test module uses its own part
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

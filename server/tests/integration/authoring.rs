@@ -3,7 +3,7 @@
 //! CVSS vector a 422 naming the field, the four-eyes rule keeps an author from approving their
 //! own draft, and hospitals cannot touch drafts. Both backends.
 
-mod common;
+use crate::common;
 
 use actix_web::http::StatusCode;
 use actix_web::{App, test};

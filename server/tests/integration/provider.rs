@@ -6,7 +6,7 @@
 //! `herald` binary with the CISA and OASIS corpus, checked by `csaf-tool check-provider` and
 //! `csaf-tool validate` (skipped when `../shared` is missing).
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

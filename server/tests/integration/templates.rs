@@ -2,7 +2,7 @@
 //! listing defaults and overrides, saving an override only after it compiles and renders in
 //! strict mode (422 naming the template otherwise), deleting it, and who may do what.
 
-mod common;
+use crate::common;
 
 use actix_web::http::StatusCode;
 use actix_web::{App, test};

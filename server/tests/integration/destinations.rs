@@ -4,7 +4,7 @@
 //! the plugin, scope and organization fencing, and the replay of a dead delivery through the
 //! real delivery engine.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

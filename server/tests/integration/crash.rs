@@ -11,7 +11,7 @@
 //! herald_storage::testing). A crashed worker's deliveries wait for its lease (60 s) to run out,
 //! so each test takes one to two minutes.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! headers of portal pages; in process, on SQLite and on PostgreSQL, driven like an API client
 //! and like a browser without JavaScript.
 
-mod common;
+use crate::common;
 
 use actix_web::http::StatusCode;
 use actix_web::test;

@@ -6,7 +6,7 @@
 //! four-eyes rule on, the author cannot approve (no button, and a forged POST is refused) and an
 //! approver publishes; a hospital's users are kept out; markup typed into the form stays text.
 
-mod common;
+use crate::common;
 
 use actix_web::http::StatusCode;
 use common::forms::{redirect_target, signed_in};

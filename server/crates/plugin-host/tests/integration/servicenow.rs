@@ -4,7 +4,7 @@
 //! basic and bearer auth, scripted failures). Checks the record's fields, the status mapping,
 //! and that retries and revisions never leave a duplicate record.
 
-mod peers;
+use crate::peers;
 
 use herald_delivery::{
     DeliveryError, DestinationConfig, Grants, Notification, NotifiedProduct, Receipt,

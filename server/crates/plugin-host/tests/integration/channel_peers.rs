@@ -11,8 +11,7 @@
 //! Each failure mode ends with exactly the expected receipts, and the receiver's records are
 //! counted: nothing is accepted twice.
 
-#[path = "peers/mod.rs"]
-mod peers;
+use crate::peers;
 
 use base64::Engine as _;
 use herald_delivery::{

@@ -6,7 +6,7 @@
 //! delivery log with replay through the real delivery engine, organization fencing that a
 //! crafted server function call cannot get around, and markup in names rendered as text.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

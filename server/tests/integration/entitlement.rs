@@ -5,7 +5,7 @@
 //! customer for GREEN; installed base or a grant for AMBER). Plus the REST resources that
 //! manage customers, grants, installed base and subscriptions, with their refusals.
 
-mod common;
+use crate::common;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;

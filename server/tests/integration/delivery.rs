@@ -2,7 +2,7 @@
 //! its outbox event, the engine fans it out to a webhook destination, and the real webhook Wasm
 //! component (built by scripts/build-wasm) POSTs the notification to a loopback receiver.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

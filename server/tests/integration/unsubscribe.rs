@@ -2,7 +2,7 @@
 //! the destination out of routine notices with a bare POST; a GET changes nothing; a forged or
 //! foreign token, or an unknown destination, is 404. On SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use actix_web::http::StatusCode;
 use actix_web::{App, test};

@@ -6,7 +6,7 @@
 //! nothing, that no organization but the destination's own changes its subscription, that only
 //! the manufacturer's admins change templates, and that stored text is shown as text.
 
-mod common;
+use crate::common;
 
 use actix_web::http::StatusCode;
 use common::forms::{redirect_target, signed_in};

@@ -3,7 +3,7 @@
 //! pages, and hostile input (forged tokens, invalid and oversized documents, markup in advisory
 //! text, path tricks).
 
-mod common;
+use crate::common;
 
 use actix_web::http::StatusCode;
 use actix_web::{App, test};

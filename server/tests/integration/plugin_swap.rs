@@ -9,7 +9,7 @@
 //! Needs `target/plugins/webhook.wasm` and `target/plugins/test/webhook-next.wasm`
 //! (`scripts/build-wasm plugins`). SQLite: the watch loop does not depend on the backend.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

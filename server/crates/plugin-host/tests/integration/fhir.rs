@@ -4,7 +4,7 @@
 //! models) and supports conditional create. Checks the resource, the status mapping and that
 //! retries never leave a duplicate on the receiver.
 
-mod peers;
+use crate::peers;
 
 use herald_delivery::{DeliveryError, DestinationConfig, Grants, Notification, NotifiedProduct};
 use herald_plugin_host::{PluginHost, Secrets};

@@ -1,0 +1,13 @@
+//! The plugin host's integration tests with real Wasm components (built by scripts/build-wasm),
+//! one module per area, in one test binary: each binary links wasmtime and cranelift, so five
+//! of them cost a cold build minutes of linking the same code.
+
+// The Python receiver stand-ins stay beside their scripts in tests/peers/.
+#[path = "../peers/mod.rs"]
+mod peers;
+
+mod channel_peers;
+mod fhir;
+mod hot_swap;
+mod plugins;
+mod servicenow;

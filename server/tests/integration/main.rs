@@ -1,0 +1,22 @@
+//! The server's integration tests, one module per area, in one test binary: each binary links the
+//! whole server (actix-web, Leptos, diesel, wasmtime), so fifteen of them spent minutes of every
+//! cold build on compiling and linking the same code again, and ran one after another.
+
+// First, and with its macros (app!, page!, post_form!, on_both_backends!) in scope for the rest.
+#[macro_use]
+mod common;
+
+mod authoring;
+mod catalog_upload;
+mod crash;
+mod delivery;
+mod destinations;
+mod entitlement;
+mod plugin_swap;
+mod portal_authoring;
+mod portal_destinations;
+mod portal_subscriptions;
+mod provider;
+mod templates;
+mod unsubscribe;
+mod web;
