@@ -27,7 +27,7 @@ use crate::http::{HttpClients, HttpContext, HttpLimits};
 use crate::manifest::{Manifest, ManifestError};
 use crate::secrets::{SecretSource, Secrets};
 use crate::smtp::{SmtpContext, SmtpLimits, SmtpRelay};
-use crate::tcp::{TcpContext, TcpLimits};
+use crate::tcp::{TcpContext, TcpLimits, TlsRoots};
 use herald_delivery::{DeliveryError, DestinationConfig, Notification, Receipt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -285,6 +285,9 @@ pub struct PluginHost {
     plugins: RwLock<BTreeMap<String, Arc<LoadedPlugin>>>,
     /// Shared by every call: pooled, kept-alive connections (grants are checked per request).
     http: Arc<HttpClients>,
+    /// Shared by every call: the trusted roots, and the `tcp` capability's TLS client config
+    /// built from them once instead of for every exchange.
+    tls: Arc<TlsRoots>,
     _ticker: EpochTicker,
 }
 
@@ -331,12 +334,14 @@ impl PluginHost {
             .map_err(|e| HostError::Engine(format!("{e:#}")))?;
         let http = HttpClients::new().map_err(HostError::Engine)?;
         let ticker = EpochTicker::start(&engine, config.epoch_tick);
+        let tls = Arc::new(TlsRoots::new(config.extra_root_certificates.clone()));
         Ok(Self {
             engine,
             linker,
             config: Arc::new(config),
             plugins: RwLock::new(BTreeMap::new()),
             http: Arc::new(http),
+            tls,
             _ticker: ticker,
         })
     }
@@ -589,14 +594,8 @@ impl PluginHost {
                     Export::Deliver(text.clone(), to_wit_notification(&sample)),
                 ),
             ] {
-                let state = CallState::with_http(
-                    id,
-                    &sandbox,
-                    "self-test",
-                    &self.config,
-                    &self.http,
-                    Arc::new(Secrets::new()),
-                );
+                let state =
+                    CallState::with_http(self, id, &sandbox, "self-test", Arc::new(Secrets::new()));
                 if let Err(message) = self.call(candidate, state, export).await {
                     return Err(format!("{name} {message}"));
                 }
@@ -682,11 +681,10 @@ impl PluginHost {
         let wit_notification = to_wit_notification(notification);
         let secrets = Arc::new(secrets.clone());
         let state = CallState::with_http(
+            self,
             &plugin.info.id,
             destination,
             &notification.delivery_id,
-            &self.config,
-            &self.http,
             secrets.clone(),
         );
         let result = self
@@ -705,11 +703,10 @@ impl PluginHost {
         let config = destination.config.to_string();
         let secrets = Arc::new(secrets.clone());
         let state = CallState::with_http(
+            self,
             &plugin.info.id,
             destination,
             "self-test",
-            &self.config,
-            &self.http,
             secrets.clone(),
         );
         let result = self
@@ -1040,15 +1037,14 @@ impl CallState {
     }
 
     fn with_http(
+        host: &PluginHost,
         plugin_id: &str,
         destination: &DestinationConfig,
         delivery_id: &str,
-        config: &HostConfig,
-        http_clients: &Arc<HttpClients>,
         secrets: Arc<Secrets>,
     ) -> Self {
+        let (config, http_clients) = (&host.config, &host.http);
         let deadline = Instant::now() + config.call_timeout;
-        let extra_roots = Arc::new(config.extra_root_certificates.clone());
         let http = Some(HttpContext {
             destination_id: destination.destination_id.clone(),
             grants: destination.grants.clone(),
@@ -1063,14 +1059,14 @@ impl CallState {
             relay: SmtpRelay::from_destination(destination),
             secrets: secrets.clone(),
             limits: config.smtp.clone(),
-            extra_roots: extra_roots.clone(),
+            extra_roots: host.tls.roots().clone(),
             deadline,
             messages: 0,
         });
         let tcp = Some(TcpContext {
             grants: destination.grants.clone(),
             limits: config.tcp.clone(),
-            extra_roots,
+            tls: host.tls.clone(),
             deadline,
             exchanges: 0,
         });
