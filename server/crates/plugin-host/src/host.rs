@@ -27,7 +27,8 @@ use crate::http::{HttpClients, HttpContext, HttpLimits};
 use crate::manifest::{Manifest, ManifestError};
 use crate::secrets::{SecretSource, Secrets};
 use crate::smtp::{SmtpContext, SmtpLimits, SmtpRelay};
-use crate::tcp::{TcpContext, TcpLimits, TlsRoots};
+use crate::tcp::{TcpContext, TcpLimits};
+use crate::tls::TlsRoots;
 use herald_delivery::{DeliveryError, DestinationConfig, Notification, Receipt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -285,8 +286,7 @@ pub struct PluginHost {
     plugins: RwLock<BTreeMap<String, Arc<LoadedPlugin>>>,
     /// Shared by every call: pooled, kept-alive connections (grants are checked per request).
     http: Arc<HttpClients>,
-    /// Shared by every call: the trusted roots, and the `tcp` capability's TLS client config
-    /// built from them once instead of for every exchange.
+    /// Shared by every call: the roots the `smtp` and `tcp` capabilities trust, parsed once.
     tls: Arc<TlsRoots>,
     _ticker: EpochTicker,
 }
@@ -1059,7 +1059,7 @@ impl CallState {
             relay: SmtpRelay::from_destination(destination),
             secrets: secrets.clone(),
             limits: config.smtp.clone(),
-            extra_roots: host.tls.roots().clone(),
+            tls: host.tls.clone(),
             deadline,
             messages: 0,
         });

@@ -13,7 +13,7 @@
 //! - the host side of each capability: `http` with host grants, address checks, caps and
 //!   `{{secret:NAME}}` substitution ([`http`]); `smtp` through the destination's relay with
 //!   STARTTLS or implicit TLS ([`smtp`]); `tcp` request/reply exchanges with granted endpoints
-//!   ([`tcp`]); `signing`, HMACs keyed by secrets the plugin never sees ([`signing`]); `log` and
+//!   ([`tcp`]), both trusting the webpki roots plus the operator's extra ones (`tls`); `signing`, HMACs keyed by secrets the plugin never sees ([`signing`]); `log` and
 //!   `clock`;
 //! - [`herald_delivery::Channel`] for the delivery engine ([`WasmChannel`]);
 //! - hot swap: [`PluginDirWatcher`] notices new versions in the plugin folder,
@@ -27,6 +27,7 @@ pub mod secrets;
 pub mod signing;
 pub mod smtp;
 pub mod tcp;
+mod tls;
 pub mod watch;
 
 pub use capability::Capability;

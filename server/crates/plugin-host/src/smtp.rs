@@ -15,11 +15,12 @@
 
 use crate::bindings::herald::delivery::smtp::{Message as WitMessage, SmtpError};
 use crate::secrets::Secrets;
+use crate::tls::TlsRoots;
 use herald_delivery::DestinationConfig;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -142,7 +143,7 @@ pub(crate) struct SmtpContext {
     pub relay: Result<SmtpRelay, String>,
     pub secrets: Arc<Secrets>,
     pub limits: SmtpLimits,
-    pub extra_roots: Arc<Vec<String>>,
+    pub tls: Arc<TlsRoots>,
     pub deadline: Instant,
     pub messages: u32,
 }
@@ -273,11 +274,8 @@ impl SmtpContext {
         relay: &SmtpRelay,
     ) -> Result<AsyncSmtpTransport<Tokio1Executor>, SmtpError> {
         let mut tls = TlsParameters::builder(relay.host.clone());
-        for pem in self.extra_roots.iter() {
-            let cert = Certificate::from_pem(pem.as_bytes()).map_err(|e| {
-                SmtpError::Denied(format!("extra root certificate is not valid PEM: {e}"))
-            })?;
-            tls = tls.add_root_certificate(cert);
+        for cert in self.tls.lettre_roots().map_err(SmtpError::Denied)? {
+            tls = tls.add_root_certificate(cert.clone());
         }
         let tls = tls
             .build()

@@ -9,6 +9,7 @@
 
 use crate::bindings::herald::delivery::tcp::{ExchangeRequest, TcpError};
 use crate::http::is_public;
+use crate::tls::TlsRoots;
 use herald_delivery::Grants;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -45,60 +46,6 @@ pub(crate) struct TcpContext {
     pub tls: Arc<TlsRoots>,
     pub deadline: Instant,
     pub exchanges: u32,
-}
-
-/// The roots TLS connections of plugin calls are checked against (the webpki roots plus the
-/// operator's extra ones), and the `tcp` capability's client config made from them: built at
-/// the first TLS exchange and shared by all later ones (copying some 150 trust anchors and
-/// parsing the extra PEMs for every HL7 message was work repeated for nothing). A PEM that
-/// does not parse is reported by every exchange that needs it, as before.
-pub(crate) struct TlsRoots {
-    extra: Arc<Vec<String>>,
-    client: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
-}
-
-impl TlsRoots {
-    pub fn new(extra_pems: Vec<String>) -> Self {
-        Self {
-            extra: Arc::new(extra_pems),
-            client: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// The operator's extra root certificates (PEM), for the `smtp` capability.
-    pub fn roots(&self) -> &Arc<Vec<String>> {
-        &self.extra
-    }
-
-    fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TcpError> {
-        self.client
-            .get_or_init(|| build_client_config(&self.extra))
-            .clone()
-            .map_err(TcpError::Denied)
-    }
-}
-
-fn build_client_config(extra_pems: &[String]) -> Result<Arc<rustls::ClientConfig>, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    for pem in extra_pems {
-        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-            let cert = cert.map_err(|e| format!("extra root certificate is not valid PEM: {e}"))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("extra root certificate is not usable: {e}"))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot set up TLS: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 /// `host:port` grants match exactly (case-insensitive); there is no any-port form for tcp.
@@ -154,7 +101,7 @@ impl TcpContext {
             return Err(TcpError::Timeout("no time left for the exchange".into()));
         }
         let tls = if request.tls {
-            Some(self.tls.client_config()?)
+            Some(self.tls.rustls_config().map_err(TcpError::Denied)?)
         } else {
             None
         };
@@ -285,26 +232,5 @@ mod tests {
             split_endpoint("[::1]:2575").ok(),
             Some(("::1".to_string(), 2575))
         );
-    }
-
-    #[test]
-    fn the_tls_client_config_is_built_once_and_a_bad_root_fails_every_time() {
-        let good = TlsRoots::new(Vec::new());
-        let first = good.client_config().expect("webpki roots alone");
-        let second = good.client_config().expect("again");
-        assert!(Arc::ptr_eq(&first, &second), "built once, then shared");
-
-        let bad = TlsRoots::new(vec![
-            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
-                .to_string(),
-        ]);
-        for _ in 0..2 {
-            match bad.client_config() {
-                Err(TcpError::Denied(m)) => {
-                    assert!(m.contains("extra root certificate"), "{m}")
-                }
-                other => panic!("a certificate that is none: {other:?}"),
-            }
-        }
     }
 }
