@@ -1,8 +1,6 @@
 //! Shared set-up for the server's integration tests: the real application on a fresh database of
 //! either backend, a publishing token, and the demo documents.
 
-#![allow(dead_code)]
-
 #[macro_use]
 pub mod forms;
 pub mod receiver;

@@ -1,6 +1,6 @@
 //! The plugin host's integration tests with real Wasm components (built by scripts/build-wasm),
-//! one module per area, in one test binary: each binary links wasmtime and cranelift, so five
-//! of them cost a cold build minutes of linking the same code.
+//! one module per area, in one test binary: each test binary links wasmtime and cranelift, and
+//! five of them linked the same code five times.
 
 // The Python receiver stand-ins stay beside their scripts in tests/peers/.
 #[path = "../peers/mod.rs"]

@@ -3,8 +3,6 @@
 //! reaches their `/_control/` endpoints. Python comes from `HERALD_TEST_PEER_PYTHON` or the
 //! repository's `target/peers-venv/bin/python` (made by `scripts/peers-venv`).
 
-#![allow(dead_code)] // each test module uses its own part
-
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
