@@ -7,7 +7,6 @@
 //! does not burn the retry budget of the deliveries queued behind the failing one. Its state is
 //! stored (`herald_storage::breaker`), so every engine on the database and a restarted one agree.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -244,30 +243,19 @@ impl Engine {
             .collect())
     }
 
-    /// Records what an attempt said about its destination's receiver. `known` says whether the
-    /// destination had a stored breaker when the round began: an answer from a destination
-    /// without one changes nothing, so it costs no write.
-    async fn observe(
-        &self,
-        destination_id: &str,
-        outcome: AttemptOutcome,
-        known: bool,
-    ) -> Result<(), EngineError> {
-        let signal = match outcome {
-            AttemptOutcome::Delivered | AttemptOutcome::Permanent if known => {
-                BreakerSignal::Answered
-            }
-            AttemptOutcome::Retryable | AttemptOutcome::RetryAfter => BreakerSignal::Failing,
-            // Configuration or a lost lease says nothing about the receiver.
-            _ => return Ok(()),
-        };
+    /// Counts a failure of the destination's receiver (down, overloaded, too slow) against its
+    /// breaker. An answer needs no call here: recording the attempt closes the breaker in the
+    /// same transaction (`record_attempt`).
+    async fn observe_failure(&self, destination_id: &str) -> Result<(), EngineError> {
         let cooldown = chrono::Duration::from_std(self.breaker.cooldown)
             .map_err(|e| EngineError::Settings(format!("breaker cooldown: {e}")))?;
         let (threshold, id) = (self.breaker.threshold, destination_id.to_string());
         let breaker = self
-            .blocking(move |c| record_breaker_outcome(c, &id, signal, threshold, cooldown))
+            .blocking(move |c| {
+                record_breaker_outcome(c, &id, BreakerSignal::Failing, threshold, cooldown)
+            })
             .await?;
-        if signal == BreakerSignal::Failing && breaker.state == herald_storage::BreakerState::Open {
+        if breaker.state == herald_storage::BreakerState::Open {
             tracing::warn!(
                 destination = %destination_id,
                 failures = breaker.consecutive_failures,
@@ -338,23 +326,9 @@ impl Engine {
             self.blocking(move |c| start_breaker_probes(c, &probes))
                 .await?;
         }
-        let known: Arc<HashSet<String>> = if claimed.is_empty() {
-            Arc::default()
-        } else {
+        if !claimed.is_empty() {
             self.refresh_templates().await?;
-            // Read again after the claim: a breaker that another process stored between this
-            // round's first read and the claim (its failing attempt on an earlier delivery to
-            // the same destination) must be reset by this attempt's success, or its count
-            // would go stale. Every earlier attempt to a destination was recorded before its
-            // next delivery became claimable, so this read sees them all.
-            Arc::new(
-                self.blocking(stored_breakers)
-                    .await?
-                    .into_iter()
-                    .map(|b| b.destination_id)
-                    .collect(),
-            )
-        };
+        }
         let mut report = RunReport {
             events_fanned_out: fan.events,
             deliveries_created: fan.deliveries,
@@ -364,8 +338,7 @@ impl Engine {
         let mut tasks = tokio::task::JoinSet::new();
         for c in claimed {
             let engine = self.clone();
-            let known = known.contains(&c.destination.id);
-            tasks.spawn(async move { engine.attempt(c, known).await });
+            tasks.spawn(async move { engine.attempt(c).await });
         }
         let mut first_error = None;
         while let Some(joined) = tasks.join_next().await {
@@ -390,13 +363,8 @@ impl Engine {
         }
     }
 
-    /// One delivery attempt; `known_breaker` says whether its destination had a stored breaker
-    /// when the round began.
-    async fn attempt(
-        &self,
-        claimed: ClaimedDelivery,
-        known_breaker: bool,
-    ) -> Result<Decided, EngineError> {
+    /// One delivery attempt.
+    async fn attempt(&self, claimed: ClaimedDelivery) -> Result<Decided, EngineError> {
         let started_at = herald_storage::now();
         let clock = Instant::now();
         let attempt_in_round =
@@ -433,12 +401,11 @@ impl Engine {
         };
         let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
         let (outcome, error, next, decided) = self.decide(result, attempt_in_round)?;
-        // The breaker is told even if recording the attempt fails below: the receiver's
-        // answer (or silence) is what it counts. A failure to store it is logged, not fatal:
-        // the attempt itself must still be recorded.
-        if let Err(e) = self
-            .observe(&claimed.destination.id, outcome, known_breaker)
-            .await
+        // A failure counts against the breaker even if recording the attempt fails below: the
+        // receiver's silence is what it counts. Failing to store it is logged, not fatal: the
+        // attempt itself must still be recorded.
+        if outcome.is_receiver_failure()
+            && let Err(e) = self.observe_failure(&claimed.destination.id).await
         {
             tracing::error!(destination = %claimed.destination.id, error = %e, "circuit breaker state not stored");
         }

@@ -9,11 +9,15 @@
 //!   its success closes the breaker, its failure opens it for another cool-down.
 //!
 //! An answer from the receiver (delivered, or refused for good) closes the breaker and resets the
-//! count. No row means closed with no failures.
+//! count: `record_attempt` does so in the attempt's own transaction ([`close_breaker`]). No row
+//! means closed with no failures.
 //!
 //! Concurrency: the engine claims only the oldest open delivery of a destination, so at most one
 //! attempt per destination is in flight at a time, and the read-then-write of one destination's
-//! row in [`record_breaker_outcome`] never races with another worker's.
+//! row in [`record_breaker_outcome`] never races with another worker's. A worker that stalled
+//! past its lease (a paused VM, say) can still store a failure late; closing the breaker with
+//! the answer that follows, rather than after reading whether there is one to close, means
+//! such a failure is reset by the next answer however late it came.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -161,6 +165,17 @@ pub fn stored_breakers(conn: &mut DbConnection) -> Result<Vec<DestinationBreaker
     rows.into_iter().map(from_row).collect()
 }
 
+/// Closes `destination_id`'s breaker (no row: closed, no failures). Part of a caller's
+/// transaction; costs one indexed delete, so it is done on every answer instead of after a
+/// read of whether there is anything to close.
+pub(crate) fn close_breaker(
+    conn: &mut DbConnection,
+    destination_id: &str,
+) -> Result<(), StorageError> {
+    diesel::delete(destination_health::table.find(destination_id)).execute(conn)?;
+    Ok(())
+}
+
 /// Records what an attempt said about `destination_id` and returns the breaker after it:
 /// `threshold` (at least 1) consecutive failures, or a failed probe, open it for `cooldown`.
 pub fn record_breaker_outcome(
@@ -202,7 +217,7 @@ pub fn record_breaker_outcome(
             return Ok(after);
         }
         if after.state == BreakerState::Closed && after.consecutive_failures == 0 {
-            diesel::delete(destination_health::table.find(destination_id)).execute(conn)?;
+            close_breaker(conn, destination_id)?;
             return Ok(after);
         }
         let failures = i32::try_from(after.consecutive_failures).unwrap_or(i32::MAX);

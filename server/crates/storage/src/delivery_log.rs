@@ -123,12 +123,11 @@ pub fn destination_health(
     // Mirrors the engine's breaker: retryable failures count, an answer from the receiver
     // resets, anything else (configuration, lost lease) says nothing about the receiver.
     for (_, outcome) in &outcomes {
-        match outcome {
-            AttemptOutcome::Retryable | AttemptOutcome::RetryAfter => {
-                health.consecutive_failures += 1;
-            }
-            AttemptOutcome::Delivered | AttemptOutcome::Permanent => break,
-            AttemptOutcome::Misconfigured | AttemptOutcome::Abandoned => {}
+        if outcome.is_answer() {
+            break;
+        }
+        if outcome.is_receiver_failure() {
+            health.consecutive_failures += 1;
         }
     }
     health.last_delivered_at = deliveries::table

@@ -47,6 +47,19 @@ crate::accounts::string_enum!(
     }
 );
 
+impl AttemptOutcome {
+    /// The receiver answered (delivered, or refused for good): it is up, whatever it said.
+    pub fn is_answer(self) -> bool {
+        matches!(self, AttemptOutcome::Delivered | AttemptOutcome::Permanent)
+    }
+
+    /// The receiver was down, overloaded or too slow: what a circuit breaker counts. (A
+    /// configuration error or a lost lease says nothing about the receiver.)
+    pub fn is_receiver_failure(self) -> bool {
+        matches!(self, AttemptOutcome::Retryable | AttemptOutcome::RetryAfter)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEvent {
     pub id: String,
@@ -856,6 +869,11 @@ struct AttemptRow {
 /// Records one attempt and moves the delivery on, in one transaction. The worker must still hold
 /// the lease for this attempt number; otherwise [`StorageError::Conflict`] and nothing changes
 /// (another worker has taken the delivery over and will record its own attempt).
+///
+/// An answer from the receiver (delivered, or refused for good) also closes the destination's
+/// circuit breaker in the same transaction ([`crate::breaker`]): whatever failures any worker
+/// stored before this attempt is recorded are reset with it, with no read beforehand that
+/// could miss one.
 pub fn record_attempt(
     conn: &mut DbConnection,
     report: &AttemptReport<'_>,
@@ -929,11 +947,15 @@ pub fn record_attempt(
                 delivery_attempts::error.eq(&report.error),
             ))
             .execute(conn)?;
-        deliveries::table
+        let delivery = deliveries::table
             .find(report.delivery_id)
             .select(DeliveryRow::as_select())
             .first(conn)?
-            .into_model()
+            .into_model()?;
+        if report.outcome.is_answer() {
+            crate::breaker::close_breaker(conn, &delivery.destination_id)?;
+        }
+        Ok(delivery)
     })
 }
 

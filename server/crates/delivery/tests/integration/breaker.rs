@@ -13,7 +13,9 @@ use herald_delivery::{
     BreakerSettings, Channel, DeliveryError, DestinationConfig, Engine, EngineSettings,
     Notification, Receipt,
 };
-use herald_storage::testing::{TestDb, manufacturer, publish_sample, sample_summary};
+use herald_storage::testing::{
+    TestDb, loopback_webhook, manufacturer, publish_sample, sample_summary,
+};
 use herald_storage::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -340,6 +342,96 @@ async fn breaker_sqlite() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breaker_postgres() -> Result<()> {
     breaker_pauses_a_failing_destination(Backend::Postgres)
+        .await
+        .context("postgres")
+}
+
+/// Answers every delivery, but first stores a failure of the destination's receiver as another
+/// worker would whose attempt stalled past its lease (a paused VM) and came back late: the store
+/// happens during this attempt, after every read the round made.
+struct LateFailureThenAnswer {
+    db: Db,
+}
+
+#[async_trait::async_trait]
+impl Channel for LateFailureThenAnswer {
+    async fn deliver(
+        &self,
+        destination: &DestinationConfig,
+        _: &Notification,
+    ) -> Result<Receipt, DeliveryError> {
+        let (db, id) = (self.db.clone(), destination.destination_id.clone());
+        tokio::task::spawn_blocking(move || -> Result<DestinationBreaker> {
+            let mut conn = db.get()?;
+            Ok(record_breaker_outcome(
+                &mut conn,
+                &id,
+                BreakerSignal::Failing,
+                3,
+                chrono::Duration::seconds(60),
+            )?)
+        })
+        .await
+        .map_err(|e| DeliveryError::Permanent(e.to_string()))?
+        .map_err(|e| DeliveryError::Permanent(format!("{e:#}")))?;
+        Ok(Receipt {
+            remote_id: None,
+            detail: "HTTP 200".into(),
+        })
+    }
+}
+
+/// A failure stored by another worker while an attempt runs is reset by that attempt's answer:
+/// the answer closes the breaker when the attempt is recorded, not according to what the round
+/// read before it. (Closing only destinations read as failing at the start of the round left
+/// such a count standing, so later failures opened the breaker early.)
+async fn late_failure_is_reset_by_the_answer(backend: Backend) -> Result<()> {
+    let test = TestDb::new(backend)?;
+    let destination = {
+        let mut conn = test.conn()?;
+        let conn = &mut *conn;
+        let org = manufacturer(conn)?;
+        // Never contacted: the channel answers by itself.
+        let destination = loopback_webhook(conn, &org.id, "stalled elsewhere", 9)?;
+        publish_sample(
+            conn,
+            &org.id,
+            &sample_summary("LARK-2026-310", &[("1", "2026-07-01T10:00:00Z")], None, &[]),
+        )?;
+        destination
+    };
+    let engine = Engine::new(
+        test.db.clone(),
+        Arc::new(LateFailureThenAnswer {
+            db: test.db.clone(),
+        }),
+        EngineSettings {
+            worker_id: "breaker-late".into(),
+            ..EngineSettings::default()
+        },
+    )?;
+    let report = engine.run_once().await?;
+    ensure!(report.delivered == 1, "{report:?}");
+    let mut conn = test.conn()?;
+    let breaker = destination_breaker(&mut conn, &destination.id)?;
+    ensure!(
+        breaker.state == BreakerState::Closed && breaker.consecutive_failures == 0,
+        "the answer left the late failure standing: {breaker:?}"
+    );
+    ensure!(stored_breakers(&mut conn)?.is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_failure_sqlite() -> Result<()> {
+    late_failure_is_reset_by_the_answer(Backend::Sqlite)
+        .await
+        .context("sqlite")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_failure_postgres() -> Result<()> {
+    late_failure_is_reset_by_the_answer(Backend::Postgres)
         .await
         .context("postgres")
 }

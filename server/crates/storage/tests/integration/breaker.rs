@@ -5,23 +5,28 @@ use anyhow::{Result, ensure};
 use herald_storage::testing::{TestDb, manufacturer};
 use herald_storage::*;
 
-fn breaker_opens_probes_and_closes(db: &TestDb) -> Result<()> {
-    let mut conn = db.conn()?;
-    let conn = &mut *conn;
-    let org = manufacturer(conn)?;
-    let dest = create_destination(
+/// A webhook destination of `org_id`; these tests never contact it.
+fn destination(conn: &mut DbConnection, org_id: &str, name: &str) -> Result<Destination> {
+    Ok(create_destination(
         conn,
         &NewDestination {
-            org_id: &org.id,
+            org_id,
             plugin_id: "webhook",
-            name: "down",
+            name,
             config: serde_json::json!({ "url": "https://receiver.example/hook" }),
             grants: serde_json::json!({}),
             enabled: true,
             min_severity: None,
         },
         "test",
-    )?;
+    )?)
+}
+
+fn breaker_opens_probes_and_closes(db: &TestDb) -> Result<()> {
+    let mut conn = db.conn()?;
+    let conn = &mut *conn;
+    let org = manufacturer(conn)?;
+    let dest = destination(conn, &org.id, "down")?;
     let id = dest.id.clone();
     let cooldown = chrono::Duration::seconds(60);
     let fail = |conn: &mut DbConnection| {
@@ -104,4 +109,96 @@ fn backdate(conn: &mut DbConnection, id: &str, by: chrono::Duration) -> Result<(
     Ok(())
 }
 
-herald_storage::both_backends!(breaker_opens_probes_and_closes);
+/// Recording an attempt in which the receiver answered closes the breaker in the same
+/// transaction, whatever was stored before; a failure leaves it to the engine's count; a record
+/// refused for a lost lease changes nothing.
+fn recorded_answer_closes_the_breaker(db: &TestDb) -> Result<()> {
+    use herald_storage::testing::{publish_sample, sample_summary};
+    let mut conn = db.conn()?;
+    let conn = &mut *conn;
+    let org = manufacturer(conn)?;
+    let dest = destination(conn, &org.id, "flaky")?;
+    publish_sample(
+        conn,
+        &org.id,
+        &sample_summary("LARK-2026-320", &[("1", "2026-07-01T10:00:00Z")], None, &[]),
+    )?;
+    fan_out_pending(conn, 10)?;
+    let cooldown = chrono::Duration::seconds(60);
+    let lease = chrono::Duration::seconds(60);
+    let id = dest.id.clone();
+    let fail = |conn: &mut DbConnection| {
+        record_breaker_outcome(conn, &id, BreakerSignal::Failing, 3, cooldown)
+    };
+    let record = |conn: &mut DbConnection,
+                  claimed: &ClaimedDelivery,
+                  worker: &str,
+                  outcome: AttemptOutcome,
+                  next: NextStep| {
+        record_attempt(
+            conn,
+            &AttemptReport {
+                delivery_id: &claimed.delivery.id,
+                worker,
+                number: claimed.delivery.attempts,
+                started_at: now(),
+                duration_ms: 1,
+                outcome,
+                error: None,
+                next,
+            },
+        )
+    };
+
+    fail(conn)?;
+    fail(conn)?;
+    let claimed = claim_due(conn, "w1", 10, lease)?;
+    ensure!(claimed.len() == 1, "{claimed:?}");
+    // A failure recorded: the stored count is the engine's to raise, not record_attempt's.
+    record(
+        conn,
+        &claimed[0],
+        "w1",
+        AttemptOutcome::Retryable,
+        NextStep::RetryAt(now()),
+    )?;
+    ensure!(destination_breaker(conn, &dest.id)?.consecutive_failures == 2);
+
+    let claimed = claim_due(conn, "w1", 10, lease)?;
+    ensure!(claimed.len() == 1, "{claimed:?}");
+    // Another worker's late failure opens the breaker while this attempt runs.
+    fail(conn)?;
+    ensure!(destination_breaker(conn, &dest.id)?.state == BreakerState::Open);
+    // A record under a lease this worker does not hold is refused and closes nothing.
+    ensure!(matches!(
+        record(
+            conn,
+            &claimed[0],
+            "someone-else",
+            AttemptOutcome::Delivered,
+            NextStep::Delivered {
+                receipt: serde_json::json!({ "detail": "HTTP 200" })
+            },
+        ),
+        Err(StorageError::Conflict(_))
+    ));
+    ensure!(destination_breaker(conn, &dest.id)?.state == BreakerState::Open);
+    // The answer, recorded by the lease holder, closes it.
+    record(
+        conn,
+        &claimed[0],
+        "w1",
+        AttemptOutcome::Delivered,
+        NextStep::Delivered {
+            receipt: serde_json::json!({ "detail": "HTTP 200" }),
+        },
+    )?;
+    ensure!(stored_breakers(conn)?.is_empty());
+    ensure!(destination_breaker(conn, &dest.id)?.state == BreakerState::Closed);
+    Ok(())
+}
+
+herald_storage::both_backends!(
+    breaker_opens_probes_and_closes,
+    recorded_answer_closes_the_breaker
+);
