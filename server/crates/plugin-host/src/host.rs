@@ -594,8 +594,13 @@ impl PluginHost {
                     Export::Deliver(text.clone(), to_wit_notification(&sample)),
                 ),
             ] {
-                let state =
-                    CallState::with_http(self, id, &sandbox, "self-test", Arc::new(Secrets::new()));
+                let state = CallState::with_http(
+                    self,
+                    candidate,
+                    &sandbox,
+                    "self-test",
+                    Arc::new(Secrets::new()),
+                );
                 if let Err(message) = self.call(candidate, state, export).await {
                     return Err(format!("{name} {message}"));
                 }
@@ -682,7 +687,7 @@ impl PluginHost {
         let secrets = Arc::new(secrets.clone());
         let state = CallState::with_http(
             self,
-            &plugin.info.id,
+            &plugin,
             destination,
             &notification.delivery_id,
             secrets.clone(),
@@ -702,13 +707,7 @@ impl PluginHost {
     ) -> Result<Receipt, DeliveryError> {
         let config = destination.config.to_string();
         let secrets = Arc::new(secrets.clone());
-        let state = CallState::with_http(
-            self,
-            &plugin.info.id,
-            destination,
-            "self-test",
-            secrets.clone(),
-        );
+        let state = CallState::with_http(self, &plugin, destination, "self-test", secrets.clone());
         let result = self
             .call(&plugin, state, Export::Test(config))
             .await
@@ -1000,7 +999,8 @@ pub(crate) struct CallState {
     destination_id: String,
     delivery_id: String,
     limits: StoreLimits,
-    /// `None` in pure calls (describe, validate-config): http, smtp and tcp are denied there.
+    /// `None` in pure calls (describe, validate-config): http, smtp and tcp are denied there;
+    /// also `None` for a capability the plugin does not import.
     http: Option<HttpContext>,
     smtp: Option<SmtpContext>,
     tcp: Option<TcpContext>,
@@ -1036,25 +1036,28 @@ impl CallState {
         }
     }
 
+    /// The state of a call that may reach the network: a context for each I/O capability the
+    /// plugin imports (one it does not import it cannot call; the load check saw to that), so
+    /// a webhook delivery builds no SMTP relay from a configuration that has none.
     fn with_http(
         host: &PluginHost,
-        plugin_id: &str,
+        plugin: &LoadedPlugin,
         destination: &DestinationConfig,
         delivery_id: &str,
         secrets: Arc<Secrets>,
     ) -> Self {
-        let (config, http_clients) = (&host.config, &host.http);
+        let (config, imports) = (&host.config, &plugin.imports);
         let deadline = Instant::now() + config.call_timeout;
-        let http = Some(HttpContext {
+        let http = imports.contains(&Capability::Http).then(|| HttpContext {
             destination_id: destination.destination_id.clone(),
             grants: destination.grants.clone(),
             secrets: secrets.clone(),
             limits: config.http.clone(),
-            clients: http_clients.clone(),
+            clients: host.http.clone(),
             deadline,
             calls: 0,
         });
-        let smtp = Some(SmtpContext {
+        let smtp = imports.contains(&Capability::Smtp).then(|| SmtpContext {
             allowed: destination.grants.smtp,
             relay: SmtpRelay::from_destination(destination),
             secrets: secrets.clone(),
@@ -1063,7 +1066,7 @@ impl CallState {
             deadline,
             messages: 0,
         });
-        let tcp = Some(TcpContext {
+        let tcp = imports.contains(&Capability::Tcp).then(|| TcpContext {
             grants: destination.grants.clone(),
             limits: config.tcp.clone(),
             tls: host.tls.clone(),
@@ -1071,7 +1074,7 @@ impl CallState {
             exchanges: 0,
         });
         Self {
-            plugin_id: plugin_id.to_string(),
+            plugin_id: plugin.info.id.clone(),
             destination_id: destination.destination_id.clone(),
             delivery_id: delivery_id.to_string(),
             limits: Self::limits(config),
@@ -1095,7 +1098,8 @@ impl wit_http::Host for CallState {
         let result = match self.http.as_mut() {
             Some(http) => http.send(request).await,
             None => Err(wit_http::HttpError::Denied(
-                "http is not available in describe and validate-config".into(),
+                "http is not available in this call (describe and validate-config reach no one)"
+                    .into(),
             )),
         };
         if let Err(e) = &result {
@@ -1180,7 +1184,8 @@ impl smtp::Host for CallState {
         let result = match self.smtp.as_mut() {
             Some(smtp) => smtp.send(message).await,
             None => Err(smtp::SmtpError::Denied(
-                "smtp is not available in describe and validate-config".into(),
+                "smtp is not available in this call (describe and validate-config reach no one)"
+                    .into(),
             )),
         };
         match &result {
@@ -1203,7 +1208,8 @@ impl tcp::Host for CallState {
         let result = match self.tcp.as_mut() {
             Some(tcp) => tcp.exchange(request).await,
             None => Err(tcp::TcpError::Denied(
-                "tcp is not available in describe and validate-config".into(),
+                "tcp is not available in this call (describe and validate-config reach no one)"
+                    .into(),
             )),
         };
         if let Err(e) = &result {
