@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use herald_delivery::{
     BreakerSettings, Channel, DeliveryError, DestinationConfig, Engine, EngineSettings,
     Notification, Receipt,
@@ -332,20 +332,6 @@ async fn breaker_pauses_a_failing_destination(backend: Backend) -> Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn breaker_sqlite() -> Result<()> {
-    breaker_pauses_a_failing_destination(Backend::Sqlite)
-        .await
-        .context("sqlite")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn breaker_postgres() -> Result<()> {
-    breaker_pauses_a_failing_destination(Backend::Postgres)
-        .await
-        .context("postgres")
-}
-
 /// Answers every delivery, but first stores a failure of the destination's receiver as another
 /// worker would whose attempt stalled past its lease (a paused VM) and came back late: the store
 /// happens during this attempt, after every read the round made.
@@ -422,19 +408,10 @@ async fn late_failure_is_reset_by_the_answer(backend: Backend) -> Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn late_failure_sqlite() -> Result<()> {
-    late_failure_is_reset_by_the_answer(Backend::Sqlite)
-        .await
-        .context("sqlite")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn late_failure_postgres() -> Result<()> {
-    late_failure_is_reset_by_the_answer(Backend::Postgres)
-        .await
-        .context("postgres")
-}
+on_both!(
+    breaker_pauses_a_failing_destination,
+    late_failure_is_reset_by_the_answer
+);
 
 #[test]
 fn zero_threshold_is_refused() -> Result<()> {

@@ -564,21 +564,6 @@ async fn renders_templates_with_overrides(backend: Backend) -> Result<()> {
     Ok(())
 }
 
-macro_rules! on_both {
-    ($($name:ident),+) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() -> anyhow::Result<()> {
-                super::$name(herald_storage::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> anyhow::Result<()> {
-                super::$name(herald_storage::Backend::Postgres).await
-            }
-        }
-    )+};
-}
-
 on_both!(
     retries_then_delivers,
     failures_and_dead_letters,
