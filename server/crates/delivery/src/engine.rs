@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use chrono::SecondsFormat;
 use herald_storage::{
-    AttemptOutcome, AttemptReport, Backend, BreakerSignal, ClaimedDelivery, Db, DbConnection,
-    DestinationBreaker, NextStep, StorageError, claim_due_except, fan_out_pending, record_attempt,
-    record_breaker_outcome, start_breaker_probes, stored_breakers, tlp_str,
+    AttemptOutcome, AttemptReport, Backend, ClaimedDelivery, Db, DbConnection, DestinationBreaker,
+    NextStep, StorageError, claim_due_except, fan_out_pending, record_attempt,
+    record_breaker_failure, start_breaker_probes, stored_breakers, tlp_str,
 };
 use rand::Rng;
 
@@ -251,9 +251,7 @@ impl Engine {
             .map_err(|e| EngineError::Settings(format!("breaker cooldown: {e}")))?;
         let (threshold, id) = (self.breaker.threshold, destination_id.to_string());
         let breaker = self
-            .blocking(move |c| {
-                record_breaker_outcome(c, &id, BreakerSignal::Failing, threshold, cooldown)
-            })
+            .blocking(move |c| record_breaker_failure(c, &id, threshold, cooldown))
             .await?;
         if breaker.state == herald_storage::BreakerState::Open {
             tracing::warn!(

@@ -14,7 +14,7 @@
 //!
 //! Concurrency: the engine claims only the oldest open delivery of a destination, so at most one
 //! attempt per destination is in flight at a time, and the read-then-write of one destination's
-//! row in [`record_breaker_outcome`] never races with another worker's. A worker that stalled
+//! row in [`record_breaker_failure`] never races with another worker's. A worker that stalled
 //! past its lease (a paused VM, say) can still store a failure late; closing the breaker with
 //! the answer that follows, rather than after reading whether there is one to close, means
 //! such a failure is reset by the next answer however late it came.
@@ -96,15 +96,6 @@ impl DestinationBreaker {
     }
 }
 
-/// What one attempt says about its destination's receiver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BreakerSignal {
-    /// The receiver answered (delivered, or refused for good).
-    Answered,
-    /// Retryable failure: down, overloaded, timed out.
-    Failing,
-}
-
 type Row = (String, String, i32, Option<i64>, Option<i64>);
 
 fn from_row(
@@ -165,23 +156,19 @@ pub fn stored_breakers(conn: &mut DbConnection) -> Result<Vec<DestinationBreaker
     rows.into_iter().map(from_row).collect()
 }
 
-/// Closes `destination_id`'s breaker (no row: closed, no failures). Part of a caller's
-/// transaction; costs one indexed delete, so it is done on every answer instead of after a
-/// read of whether there is anything to close.
-pub(crate) fn close_breaker(
-    conn: &mut DbConnection,
-    destination_id: &str,
-) -> Result<(), StorageError> {
+/// Closes `destination_id`'s breaker (no row: closed, no failures): its receiver answered.
+/// `record_attempt` calls it in the attempt's transaction, on every answer: one indexed delete,
+/// instead of a read of whether there is anything to close that a late failure could slip past.
+pub fn close_breaker(conn: &mut DbConnection, destination_id: &str) -> Result<(), StorageError> {
     diesel::delete(destination_health::table.find(destination_id)).execute(conn)?;
     Ok(())
 }
 
-/// Records what an attempt said about `destination_id` and returns the breaker after it:
+/// Counts a retryable failure of `destination_id`'s receiver and returns the breaker after it:
 /// `threshold` (at least 1) consecutive failures, or a failed probe, open it for `cooldown`.
-pub fn record_breaker_outcome(
+pub fn record_breaker_failure(
     conn: &mut DbConnection,
     destination_id: &str,
-    signal: BreakerSignal,
     threshold: u32,
     cooldown: chrono::Duration,
 ) -> Result<DestinationBreaker, StorageError> {
@@ -193,33 +180,21 @@ pub fn record_breaker_outcome(
     write_transaction(conn, |conn| {
         let before = destination_breaker(conn, destination_id)?;
         let at = now();
-        let after = match signal {
-            BreakerSignal::Answered => DestinationBreaker::closed(destination_id),
-            BreakerSignal::Failing => {
-                let failures = before.consecutive_failures.saturating_add(1);
-                if before.state == BreakerState::HalfOpen || failures >= threshold {
-                    DestinationBreaker {
-                        destination_id: destination_id.to_string(),
-                        state: BreakerState::Open,
-                        consecutive_failures: failures,
-                        opened_at: Some(at),
-                        next_probe_at: Some(at + cooldown),
-                    }
-                } else {
-                    DestinationBreaker {
-                        consecutive_failures: failures,
-                        ..DestinationBreaker::closed(destination_id)
-                    }
-                }
+        let failures = before.consecutive_failures.saturating_add(1);
+        let after = if before.state == BreakerState::HalfOpen || failures >= threshold {
+            DestinationBreaker {
+                destination_id: destination_id.to_string(),
+                state: BreakerState::Open,
+                consecutive_failures: failures,
+                opened_at: Some(at),
+                next_probe_at: Some(at + cooldown),
+            }
+        } else {
+            DestinationBreaker {
+                consecutive_failures: failures,
+                ..DestinationBreaker::closed(destination_id)
             }
         };
-        if after == before {
-            return Ok(after);
-        }
-        if after.state == BreakerState::Closed && after.consecutive_failures == 0 {
-            close_breaker(conn, destination_id)?;
-            return Ok(after);
-        }
         let failures = i32::try_from(after.consecutive_failures).unwrap_or(i32::MAX);
         let values = (
             destination_health::state.eq(after.state.as_str()),

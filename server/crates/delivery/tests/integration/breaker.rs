@@ -349,10 +349,9 @@ impl Channel for LateFailureThenAnswer {
         let (db, id) = (self.db.clone(), destination.destination_id.clone());
         tokio::task::spawn_blocking(move || -> Result<DestinationBreaker> {
             let mut conn = db.get()?;
-            Ok(record_breaker_outcome(
+            Ok(record_breaker_failure(
                 &mut conn,
                 &id,
-                BreakerSignal::Failing,
                 3,
                 chrono::Duration::seconds(60),
             )?)

@@ -29,13 +29,11 @@ fn breaker_opens_probes_and_closes(db: &TestDb) -> Result<()> {
     let dest = destination(conn, &org.id, "down")?;
     let id = dest.id.clone();
     let cooldown = chrono::Duration::seconds(60);
-    let fail = |conn: &mut DbConnection| {
-        record_breaker_outcome(conn, &id, BreakerSignal::Failing, 3, cooldown)
-    };
+    let fail = |conn: &mut DbConnection| record_breaker_failure(conn, &id, 3, cooldown);
 
     ensure!(destination_breaker(conn, &id)?.state == BreakerState::Closed);
     ensure!(
-        record_breaker_outcome(conn, &id, BreakerSignal::Failing, 0, cooldown).is_err(),
+        record_breaker_failure(conn, &id, 0, cooldown).is_err(),
         "threshold 0 is refused"
     );
     // Two failures: still closed, but counted (and stored).
@@ -47,7 +45,7 @@ fn breaker_opens_probes_and_closes(db: &TestDb) -> Result<()> {
     );
     ensure!(destination_health(conn, &id)?.breaker == Some(b.clone()));
     // An answer resets the count and removes the row.
-    record_breaker_outcome(conn, &id, BreakerSignal::Answered, 3, cooldown)?;
+    close_breaker(conn, &id)?;
     ensure!(stored_breakers(conn)?.is_empty());
     ensure!(destination_health(conn, &id)?.breaker.is_none());
 
@@ -86,7 +84,8 @@ fn breaker_opens_probes_and_closes(db: &TestDb) -> Result<()> {
     // Next probe succeeds: closed.
     backdate(conn, &id, cooldown)?;
     ensure!(start_breaker_probes(conn, std::slice::from_ref(&id))? == 1);
-    let b = record_breaker_outcome(conn, &id, BreakerSignal::Answered, 3, cooldown)?;
+    close_breaker(conn, &id)?;
+    let b = destination_breaker(conn, &id)?;
     ensure!(
         b.state == BreakerState::Closed && b.consecutive_failures == 0,
         "{b:?}"
@@ -127,9 +126,7 @@ fn recorded_answer_closes_the_breaker(db: &TestDb) -> Result<()> {
     let cooldown = chrono::Duration::seconds(60);
     let lease = chrono::Duration::seconds(60);
     let id = dest.id.clone();
-    let fail = |conn: &mut DbConnection| {
-        record_breaker_outcome(conn, &id, BreakerSignal::Failing, 3, cooldown)
-    };
+    let fail = |conn: &mut DbConnection| record_breaker_failure(conn, &id, 3, cooldown);
     let record = |conn: &mut DbConnection,
                   claimed: &ClaimedDelivery,
                   worker: &str,
