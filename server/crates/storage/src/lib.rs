@@ -24,9 +24,11 @@ pub mod destinations;
 pub mod drafts;
 pub mod keys;
 pub mod metrics;
+pub mod outages;
 pub mod queue;
 pub mod schema;
 pub mod secrets;
+pub mod system_mail;
 pub mod templates;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -51,8 +53,10 @@ pub use destinations::*;
 pub use drafts::*;
 pub use keys::*;
 pub use metrics::*;
+pub use outages::*;
 pub use queue::*;
 pub use secrets::*;
+pub use system_mail::*;
 pub use templates::*;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");

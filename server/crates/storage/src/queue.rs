@@ -33,7 +33,10 @@ use crate::{
 crate::accounts::string_enum!(
     /// Where a delivery stands. `failed`: the channel reported a permanent or configuration error;
     /// `dead`: the retry budget ran out. Both are dead letters that [`replay_delivery`] requeues.
-    DeliveryStatus { Queued = "queued", InFlight = "in_flight", Delivered = "delivered", Failed = "failed", Dead = "dead" }
+    /// `withheld`: when its attempt came, the destination's organization could no longer read
+    /// the advisory (entitlement is checked again before every attempt, see [`claim_due_except`]);
+    /// it was not sent, and the reason is in the audit log. Final: a replay would be withheld again.
+    DeliveryStatus { Queued = "queued", InFlight = "in_flight", Delivered = "delivered", Failed = "failed", Dead = "dead", Withheld = "withheld" }
 );
 crate::accounts::string_enum!(
     /// How one attempt ended.
@@ -631,6 +634,7 @@ pub fn claim_due_except(
     // destination takes at most one candidate slot: ask for that many more and drop them.
     let wanted = usize::try_from(limit).unwrap_or(1000);
     let query_limit = limit.saturating_add(i64::try_from(paused.len()).unwrap_or(i64::MAX));
+    let mut context = ClaimContext::default();
     let claimed: Vec<DeliveryRow> = write_transaction(conn, |conn| {
         let at = to_micros(now());
         let ids: Vec<CandidateRow> = match conn {
@@ -658,12 +662,12 @@ pub fn claim_due_except(
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let before: Vec<DeliveryRow> = deliveries::table
+        let candidates: Vec<DeliveryRow> = deliveries::table
             .filter(deliveries::id.eq_any(&ids))
             .select(DeliveryRow::as_select())
             .load(conn)?;
         let until = to_micros(now() + lease);
-        for row in before
+        for row in candidates
             .iter()
             .filter(|r| r.status == DeliveryStatus::InFlight.as_str())
         {
@@ -685,6 +689,20 @@ pub fn claim_due_except(
                 ))
                 .execute(conn)?;
         }
+        // Entitlement at send time: the organization may have lost the advisory (a grant
+        // withdrawn, a customer relation ended, the product left its installed base) since
+        // fan-out, and a retry or a replay must not send it anyway.
+        let mut before = Vec::with_capacity(candidates.len());
+        for row in candidates {
+            match context.send_time_restriction(conn, &row)? {
+                None => before.push(row),
+                Some(reason) => withhold(conn, &row, reason, at)?,
+            }
+        }
+        if before.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = before.iter().map(|r| r.id.as_str()).collect();
         // One statement for the whole claim (a round trip per row made claiming the slowest
         // part of a round on PostgreSQL).
         diesel::update(deliveries::table.filter(deliveries::id.eq_any(&ids)))
@@ -708,7 +726,6 @@ pub fn claim_due_except(
         out.sort_by(|a, b| (a.event_at, &a.event_id).cmp(&(b.event_at, &b.event_id)));
         Ok(out)
     })?;
-    let mut context = ClaimContext::default();
     claimed
         .into_iter()
         .map(|row| context.claimed(conn, row))
@@ -722,40 +739,100 @@ struct ClaimContext {
     events: HashMap<String, OutboxEvent>,
     summaries: HashMap<String, AdvisorySummary>,
     advisories: HashMap<String, (String, String)>,
+    /// Destination id -> its organization's reader (entitlement at send time).
+    readers: HashMap<String, Reader>,
+    /// (organization, advisory) -> may it read the advisory under the event's label.
+    entitled: HashMap<(String, String), bool>,
 }
 
 impl ClaimContext {
+    fn event(&mut self, conn: &mut DbConnection, id: &str) -> Result<OutboxEvent, StorageError> {
+        if let Some(e) = self.events.get(id) {
+            return Ok(e.clone());
+        }
+        let e = outbox_events::table
+            .find(id)
+            .select(EventRow::as_select())
+            .first(conn)?
+            .into_model()?;
+        self.events.insert(id.to_string(), e.clone());
+        Ok(e)
+    }
+
+    fn summary(
+        &mut self,
+        conn: &mut DbConnection,
+        revision_id: &str,
+    ) -> Result<AdvisorySummary, StorageError> {
+        if let Some(s) = self.summaries.get(revision_id) {
+            return Ok(s.clone());
+        }
+        let s = crate::revision_summary(conn, revision_id)?;
+        self.summaries.insert(revision_id.to_string(), s.clone());
+        Ok(s)
+    }
+
+    /// Why `row` must not be sent now, if a reason applies: the sharing policy of
+    /// [`sharing_restriction`] judged again, with the entitlement rule as it stands at this
+    /// claim. A WHITE advisory (the common case) costs no query beyond the cached summary.
+    fn send_time_restriction(
+        &mut self,
+        conn: &mut DbConnection,
+        row: &DeliveryRow,
+    ) -> Result<Option<Withheld>, StorageError> {
+        let Some(advisory_id) = &row.advisory_id else {
+            return Ok(None);
+        };
+        let event = self.event(conn, &row.event_id)?;
+        let Some(revision) = &event.revision_id else {
+            return Ok(None);
+        };
+        let label = self.summary(conn, revision)?.tlp.unwrap_or(Tlp::White);
+        match label {
+            Tlp::Red => return Ok(Some(Withheld::TlpRed)),
+            Tlp::White => return Ok(None),
+            Tlp::Green | Tlp::Amber => {}
+        }
+        let reader = match self.readers.get(&row.destination_id) {
+            Some(r) => r.clone(),
+            None => {
+                let org: String = destinations::table
+                    .find(&row.destination_id)
+                    .select(destinations::org_id)
+                    .first(conn)?;
+                let r = Reader::for_org(conn, &org)?;
+                self.readers.insert(row.destination_id.clone(), r.clone());
+                r
+            }
+        };
+        let key = (
+            reader.org_id().unwrap_or_default().to_string(),
+            advisory_id.clone(),
+        );
+        let ok = match self.entitled.get(&key) {
+            Some(ok) => *ok,
+            None => {
+                let ok = crate::may_read_as(conn, &reader, advisory_id, Some(label))?;
+                self.entitled.insert(key, ok);
+                ok
+            }
+        };
+        Ok((!ok).then_some(Withheld::TlpRestricted))
+    }
+
     fn claimed(
         &mut self,
         conn: &mut DbConnection,
         row: DeliveryRow,
     ) -> Result<ClaimedDelivery, StorageError> {
-        let event = match self.events.get(&row.event_id) {
-            Some(e) => e.clone(),
-            None => {
-                let e = outbox_events::table
-                    .find(&row.event_id)
-                    .select(EventRow::as_select())
-                    .first(conn)?
-                    .into_model()?;
-                self.events.insert(row.event_id.clone(), e.clone());
-                e
-            }
-        };
+        let event = self.event(conn, &row.event_id)?;
         let destination = destinations::table
             .find(&row.destination_id)
             .select(DestinationRow::as_select())
             .first(conn)?
             .into_model()?;
         let summary = match &event.revision_id {
-            Some(rev) => Some(match self.summaries.get(rev) {
-                Some(s) => s.clone(),
-                None => {
-                    let s = crate::revision_summary(conn, rev)?;
-                    self.summaries.insert(rev.clone(), s.clone());
-                    s
-                }
-            }),
+            Some(rev) => Some(self.summary(conn, rev)?),
             None => None,
         };
         let (tracking_id, path) = match &row.advisory_id {
@@ -789,6 +866,78 @@ impl ClaimContext {
             previous_receipt,
         })
     }
+}
+
+/// Ends a claimed candidate as `withheld` instead of sending it: the row leaves the queue (its
+/// destination's next delivery may go), and the audit log says why (`delivery.withheld`,
+/// subject `delivery:<id>`), in the claim's transaction. An expired lease of another worker
+/// on it was already recorded as abandoned by the caller.
+fn withhold(
+    conn: &mut DbConnection,
+    row: &DeliveryRow,
+    reason: Withheld,
+    at: i64,
+) -> Result<(), StorageError> {
+    diesel::update(deliveries::table.find(&row.id))
+        .set((
+            deliveries::status.eq(DeliveryStatus::Withheld.as_str()),
+            deliveries::lease_owner.eq(None::<String>),
+            deliveries::lease_until.eq(None::<i64>),
+            deliveries::last_error.eq(Some(format!("withheld: {}", reason.reason()))),
+            deliveries::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    append_audit(
+        conn,
+        "system",
+        "delivery.withheld",
+        &format!("delivery:{}", row.id),
+        &serde_json::json!({
+            "reason": reason.reason(),
+            "code": reason.code(),
+            "when": "send_time",
+            "destination_id": row.destination_id,
+            "advisory_id": row.advisory_id,
+            "event_id": row.event_id,
+            "attempts": row.attempts,
+        }),
+    )?;
+    Ok(())
+}
+
+/// Extends `worker`'s leases on the deliveries in `ids` (its calls still running) to `lease`
+/// from now, in one statement: the engine's heartbeat, so that a lease can be short (a crashed
+/// worker's deliveries are taken over within it) while a live call of any length keeps its own.
+/// Returns how many leases were renewed: fewer than asked means some were lost (the worker
+/// stalled past one and another took the delivery over; its result will not be recorded).
+pub fn renew_leases(
+    conn: &mut DbConnection,
+    worker: &str,
+    ids: &[String],
+    lease: chrono::Duration,
+) -> Result<usize, StorageError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    if lease <= chrono::Duration::zero() {
+        return Err(StorageError::Invalid("lease must be positive".into()));
+    }
+    let at = now();
+    let mut renewed = 0;
+    for chunk in ids.chunks(1000) {
+        renewed += diesel::update(
+            deliveries::table
+                .filter(deliveries::id.eq_any(chunk))
+                .filter(deliveries::status.eq(DeliveryStatus::InFlight.as_str()))
+                .filter(deliveries::lease_owner.eq(worker))
+                // A lease already run out stays lost: another worker may have the row in its
+                // claim at this moment, and the delivery is never sent by two at once.
+                .filter(deliveries::lease_until.ge(to_micros(at))),
+        )
+        .set(deliveries::lease_until.eq(to_micros(at + lease)))
+        .execute(conn)?;
+    }
+    Ok(renewed)
 }
 
 /// Receipt of the most recent delivered delivery of `advisory_id` to `destination_id` other
@@ -954,6 +1103,18 @@ pub fn record_attempt(
             .into_model()?;
         if report.outcome.is_answer() {
             crate::breaker::close_breaker(conn, &delivery.destination_id)?;
+        }
+        // The failure episode, for escalation: any attempt that did not deliver (the receiver
+        // down, refusing, or the destination misconfigured) keeps it going; a delivery ends it.
+        if report.outcome == AttemptOutcome::Delivered {
+            crate::outages::end_outage(conn, &delivery.destination_id)?;
+        } else {
+            crate::outages::note_failure(
+                conn,
+                &delivery.destination_id,
+                at,
+                report.error.as_deref(),
+            )?;
         }
         Ok(delivery)
     })

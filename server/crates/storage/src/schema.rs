@@ -354,6 +354,43 @@ diesel::table! {
 diesel::joinable!(destination_health -> destinations (destination_id));
 diesel::allow_tables_to_appear_in_same_query!(destination_health, destinations);
 
+// a destination's failure episode and its escalation (outages.rs)
+
+diesel::table! {
+    destination_outages (destination_id) {
+        destination_id -> Text,
+        failing_since -> BigInt,
+        last_failure_at -> BigInt,
+        failures -> Integer,
+        last_error -> Nullable<Text>,
+        escalated_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(destination_outages -> destinations (destination_id));
+diesel::allow_tables_to_appear_in_same_query!(destination_outages, destinations);
+
+// Herald's own mail queue (system_mail.rs)
+
+diesel::table! {
+    system_mail (id) {
+        id -> Text,
+        kind -> Text,
+        dedupe_key -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        sent_at -> Nullable<BigInt>,
+    }
+}
+
 // advisory authoring: drafts, per-organization settings, tracking-id counters (drafts.rs)
 
 diesel::table! {
