@@ -2,11 +2,29 @@
 //! call the [`Channel`], and record the attempt with the engine's retry decision. Storage is
 //! synchronous, so every database call runs in `spawn_blocking`.
 //!
+//! Scheduling is continuous ([`Engine::run_until`]): a bounded pool of attempts in flight
+//! (`max_in_flight`) claims new work as soon as slots free, so a receiver that takes its time,
+//! or a plugin that spins until its budget is spent, holds only its own slot; every other
+//! destination's notices keep moving. A destination has at most one delivery in flight (the
+//! claim only offers the oldest open delivery of each destination, which keeps its order).
+//! [`Engine::run_once`] is one claim-and-wait round, for tests and tools.
+//!
+//! Leases follow the work: a claimed delivery's lease is short (default 10 s) and a heartbeat
+//! renews the leases of the calls still running, so after a crash (kill -9) a restarted process,
+//! or another one on the same PostgreSQL, resumes the abandoned deliveries within about a lease,
+//! while a live call of any length never loses its own.
+//!
+//! A destination that keeps failing reaches a person: once its failure episode is older than
+//! `escalate_after` (default 24 h), the engine queues Herald's own mail to the destination's
+//! organization's admins and the manufacturer's PSIRT, once per episode
+//! (`herald_storage::outages`). Nothing is dropped meanwhile; the queue waits.
+//!
 //! A per-destination circuit breaker ([`BreakerSettings`]) stops claiming a destination's
 //! deliveries for a cool-down after repeated retryable failures, so that a receiver that is down
 //! does not burn the retry budget of the deliveries queued behind the failing one. Its state is
 //! stored (`herald_storage::breaker`), so every engine on the database and a restarted one agree.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,8 +32,9 @@ use std::time::{Duration, Instant};
 use chrono::SecondsFormat;
 use herald_storage::{
     AttemptOutcome, AttemptReport, Backend, ClaimedDelivery, Db, DbConnection, DestinationBreaker,
-    NextStep, StorageError, claim_due_except, fan_out_pending, record_attempt,
-    record_breaker_failure, start_breaker_probes, stored_breakers, tlp_str,
+    Escalation, EscalationPolicy, FanOutReport, NextStep, StorageError, claim_due_except,
+    escalate_due, fan_out_pending, record_attempt, record_breaker_failure, renew_leases,
+    start_breaker_probes, stored_breakers, tlp_str,
 };
 use rand::Rng;
 
@@ -30,8 +49,11 @@ pub struct EngineSettings {
     pub worker_id: String,
     /// Public base URL of the portal, e.g. `https://herald.example.com` (no trailing slash needed).
     pub base_url: String,
-    /// Deliveries claimed (and run concurrently) per round; also the fan-out batch.
+    /// Deliveries claimed per [`Engine::run_once`] round; also the fan-out batch.
     pub batch: i64,
+    /// Attempts in flight at once in [`Engine::run_until`] (the pool). A slow destination holds
+    /// one slot; the others keep claiming. Keep it within the plugin host's delivery instances.
+    pub max_in_flight: usize,
     /// Pause between rounds that found nothing to do.
     pub poll_interval: Duration,
     /// Attempts before a delivery is dead (counted since its last replay).
@@ -43,11 +65,21 @@ pub struct EngineSettings {
     pub backoff_cap: Duration,
     /// Longest `RetryAfter` honoured; a receiver asking for more gets this.
     pub retry_after_cap: Duration,
-    /// How long a claim is held; must exceed `attempt_timeout` so that a live worker never
-    /// loses its lease.
+    /// How long a claim is held without renewal: after a crash, how long the crashed worker's
+    /// deliveries wait before another worker (or the restarted process) takes them over.
     pub lease: Duration,
+    /// How often the leases of calls still running are renewed; well below `lease` (at most
+    /// half of it), so that a renewal that waits for its database turn still comes in time.
+    pub heartbeat: Duration,
     /// A channel call taking longer than this counts as a retryable failure.
     pub attempt_timeout: Duration,
+    /// A destination failing for this long (every attempt since then not delivered) is
+    /// escalated to people, once per episode.
+    pub escalate_after: Duration,
+    /// How often [`Engine::run_until`] looks for failure episodes to escalate.
+    pub escalation_check: Duration,
+    /// The manufacturer's PSIRT address (`mailto:` or plain), told of every escalation.
+    pub psirt_contact: Option<String>,
     /// Signs each destination's one-click unsubscribe URL (`Notification::unsubscribe_url`);
     /// without it notifications carry none.
     pub unsubscribe_key: Option<herald_storage::SecretKey>,
@@ -63,16 +95,22 @@ impl Default for EngineSettings {
             // (`HostConfig::max_instances`): a call beyond the pool fails to instantiate and
             // would count as a retryable failure.
             batch: 32,
+            max_in_flight: 32,
             poll_interval: Duration::from_millis(500),
             max_attempts: 8,
             backoff_base: Duration::from_secs(30),
             backoff_cap: Duration::from_secs(600),
             retry_after_cap: Duration::from_secs(3600),
             // The lease is how long a crashed worker's deliveries wait before another worker
-            // takes them over, so it is kept short; the attempt timeout still covers the plugin
-            // host's longest call (30 s SMTP/TCP timeouts plus the call budget).
-            lease: Duration::from_secs(60),
+            // takes them over, so it is short; the heartbeat keeps a live call's lease however
+            // long the call (the attempt timeout covers the plugin host's longest call: 30 s
+            // SMTP/TCP timeouts plus the call budget).
+            lease: Duration::from_secs(10),
+            heartbeat: Duration::from_secs(3),
             attempt_timeout: Duration::from_secs(45),
+            escalate_after: Duration::from_secs(24 * 3600),
+            escalation_check: Duration::from_secs(60),
+            psirt_contact: None,
             unsubscribe_key: None,
         }
     }
@@ -114,6 +152,10 @@ pub enum EngineError {
     Settings(String),
 }
 
+/// How long a freed slot waits for others before the engine claims for it (see
+/// [`Engine::run_until`]).
+const CLAIM_GATHER: Duration = Duration::from_millis(10);
+
 /// What one round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunReport {
@@ -143,6 +185,34 @@ pub struct Engine {
     /// 6,500 such sleeps of about 1 ms for 10,000 deliveries). Here the next call starts as soon
     /// as the last one ends. `None` on PostgreSQL, where row locks let calls run side by side.
     turns: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Deliveries whose attempt this engine is running now: what the heartbeat renews.
+    running: Arc<Mutex<HashSet<String>>>,
+    /// When the templates were last compared with the stored overrides.
+    templates_checked: Arc<Mutex<Option<Instant>>>,
+}
+
+/// Aborts the heartbeat task when the run that started it ends (or is dropped).
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Removes a delivery from the heartbeat's set when its attempt ends, however it ends.
+struct Running {
+    set: Arc<Mutex<HashSet<String>>>,
+    id: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.id);
+    }
 }
 
 enum Decided {
@@ -162,16 +232,21 @@ impl Engine {
         if settings.worker_id.trim().is_empty() {
             return Err(EngineError::Settings("worker_id is empty".into()));
         }
-        if settings.max_attempts == 0 || settings.batch < 1 {
+        if settings.max_attempts == 0 || settings.batch < 1 || settings.max_in_flight == 0 {
             return Err(EngineError::Settings(
-                "max_attempts and batch must be at least 1".into(),
+                "max_attempts, batch and max_in_flight must be at least 1".into(),
             ));
         }
-        if settings.lease <= settings.attempt_timeout {
+        if settings.heartbeat.is_zero() || settings.heartbeat.saturating_mul(2) > settings.lease {
             return Err(EngineError::Settings(format!(
-                "lease ({:?}) must be longer than attempt_timeout ({:?})",
-                settings.lease, settings.attempt_timeout
+                "heartbeat ({:?}) must be positive and at most half the lease ({:?})",
+                settings.heartbeat, settings.lease
             )));
+        }
+        if settings.escalate_after.is_zero() || settings.escalation_check.is_zero() {
+            return Err(EngineError::Settings(
+                "escalate_after and escalation_check must be positive".into(),
+            ));
         }
         if settings.backoff_base.is_zero() || settings.backoff_cap < settings.backoff_base {
             return Err(EngineError::Settings(
@@ -185,6 +260,8 @@ impl Engine {
             templates: Arc::new(Mutex::new(Arc::new(Renderer::new(&[])))),
             turns: (db.backend() == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
             db,
+            running: Arc::default(),
+            templates_checked: Arc::default(),
         })
     }
 
@@ -264,37 +341,174 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs rounds until `shutdown` completes. A round in progress is finished (its attempts
-    /// recorded) before returning; storage errors are logged and retried after the poll interval.
+    /// Runs the engine until `shutdown` completes: continuous scheduling with at most
+    /// `max_in_flight` attempts in flight, new work claimed as soon as slots free. Attempts in
+    /// flight when `shutdown` completes are finished and recorded before returning. Storage
+    /// errors are logged and retried after the poll interval.
     pub async fn run_until<F: Future<Output = ()>>(&self, shutdown: F) {
         tokio::pin!(shutdown);
+        let _heartbeat = self.start_heartbeat();
+        let pool = self.settings.max_in_flight;
+        let poll = self.settings.poll_interval;
+        // Claims are batched a little: one claim per freed slot would cost a claim query per
+        // delivery (it probes every destination's head). A claim waits for a quarter of the pool
+        // to free, or for `CLAIM_GATHER` after the first slot freed, whichever comes first.
+        let claim_min = (pool / 4).max(1);
+        let mut tasks: tokio::task::JoinSet<Result<Decided, EngineError>> =
+            tokio::task::JoinSet::new();
+        let start = Instant::now();
+        let mut next_fan_out = start;
+        let mut next_claim = start;
+        let mut next_escalation = start;
+        let mut report = RunReport::default();
         loop {
-            let busy = match self.run_once().await {
-                Ok(r) => r.claimed > 0 || r.events_fanned_out > 0,
-                Err(e) => {
-                    tracing::error!(error = %e, worker = %self.settings.worker_id, "delivery round failed");
-                    false
+            let now = Instant::now();
+            if now >= next_fan_out {
+                next_fan_out = match self.fan_out().await {
+                    // More may be waiting: go again at once, and claim what it created.
+                    Ok(fan) if fan.events > 0 => {
+                        next_claim = now;
+                        now
+                    }
+                    Ok(_) => now + poll,
+                    Err(e) => {
+                        tracing::error!(error = %e, worker = %self.settings.worker_id, "fan-out failed");
+                        now + poll
+                    }
+                };
+            }
+            if now >= next_escalation {
+                if let Err(e) = self.escalate(herald_storage::now()).await {
+                    tracing::error!(error = %e, "escalating broken destinations failed");
                 }
-            };
-            if busy {
-                // More may be due right away; still give shutdown a chance.
-                tokio::select! {
-                    _ = &mut shutdown => return,
-                    _ = tokio::task::yield_now() => continue,
+                next_escalation = now + self.settings.escalation_check;
+            }
+            let free = pool.saturating_sub(tasks.len());
+            if free > 0 && Instant::now() >= next_claim {
+                match self.claim(i64::try_from(free).unwrap_or(i64::MAX)).await {
+                    Ok(claimed) => {
+                        let n = claimed.len();
+                        report.claimed += n;
+                        for c in claimed {
+                            let engine = self.clone();
+                            tasks.spawn(async move { engine.attempt(c).await });
+                        }
+                        // A full claim may have left more due; a short one drained what is
+                        // due now, so wait for a timer or a freed slot.
+                        next_claim = if n == free {
+                            Instant::now()
+                        } else {
+                            Instant::now() + poll
+                        };
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, worker = %self.settings.worker_id, "claiming deliveries failed");
+                        next_claim = Instant::now() + poll;
+                    }
                 }
+            }
+            let free = pool.saturating_sub(tasks.len());
+            let mut wake = next_fan_out.min(next_escalation);
+            if free > 0 {
+                wake = wake.min(next_claim);
             }
             tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = &mut shutdown => break,
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                    self.tally(&mut report, joined);
+                    while let Some(joined) = tasks.try_join_next() {
+                        self.tally(&mut report, joined);
+                    }
+                    // A slot freed, and the destination that just answered may have its next
+                    // delivery due: claim once a quarter of the pool is free, or when no
+                    // further slot frees within CLAIM_GATHER.
+                    let free = pool.saturating_sub(tasks.len());
+                    let gather = if free >= claim_min || tasks.is_empty() {
+                        Duration::ZERO
+                    } else {
+                        CLAIM_GATHER
+                    };
+                    next_claim = Instant::now() + gather;
+                }
+                _ = tokio::time::sleep_until(wake.into()) => {}
             }
         }
+        while let Some(joined) = tasks.join_next().await {
+            self.tally(&mut report, joined);
+        }
+        tracing::info!(
+            worker = %self.settings.worker_id,
+            claimed = report.claimed,
+            delivered = report.delivered,
+            retries = report.retry_scheduled,
+            failed = report.failed,
+            dead = report.dead,
+            "delivery engine stopped"
+        );
     }
 
     /// One round: fan out pending events, claim up to `batch` due deliveries, deliver them
-    /// concurrently and record every attempt.
+    /// concurrently and record every attempt (waiting for the slowest).
     pub async fn run_once(&self) -> Result<RunReport, EngineError> {
+        let _heartbeat = self.start_heartbeat();
+        let fan = self.fan_out().await?;
+        let claimed = self.claim(self.settings.batch).await?;
+        let mut report = RunReport {
+            events_fanned_out: fan.events,
+            deliveries_created: fan.deliveries,
+            claimed: claimed.len(),
+            ..Default::default()
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for c in claimed {
+            let engine = self.clone();
+            tasks.spawn(async move { engine.attempt(c).await });
+        }
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            if let Some(e) = self.tally(&mut report, joined) {
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    /// Counts one finished attempt into `report`; returns its error, logged.
+    fn tally(
+        &self,
+        report: &mut RunReport,
+        joined: Result<Result<Decided, EngineError>, tokio::task::JoinError>,
+    ) -> Option<EngineError> {
+        match joined {
+            Ok(Ok(Decided::Delivered)) => report.delivered += 1,
+            Ok(Ok(Decided::Retry)) => report.retry_scheduled += 1,
+            Ok(Ok(Decided::Failed)) => report.failed += 1,
+            Ok(Ok(Decided::Dead)) => report.dead += 1,
+            Ok(Ok(Decided::LeaseLost)) => report.lease_lost += 1,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "recording a delivery attempt failed");
+                return Some(e);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a delivery attempt task failed");
+                return Some(EngineError::Task(e.to_string()));
+            }
+        }
+        None
+    }
+
+    /// Fans out up to `batch` pending outbox events.
+    async fn fan_out(&self) -> Result<FanOutReport, EngineError> {
         let batch = self.settings.batch;
-        let fan = self.blocking(move |c| fan_out_pending(c, batch)).await?;
+        self.blocking(move |c| fan_out_pending(c, batch)).await
+    }
+
+    /// Claims up to `limit` due deliveries of destinations whose breaker lets them through,
+    /// marks the probes of breakers whose cool-down is over, and has the templates current.
+    async fn claim(&self, limit: i64) -> Result<Vec<ClaimedDelivery>, EngineError> {
         let worker = self.settings.worker_id.clone();
         let lease = chrono::Duration::from_std(self.settings.lease)
             .map_err(|e| EngineError::Settings(format!("lease: {e}")))?;
@@ -307,7 +521,7 @@ impl Engine {
             .map(|b| b.destination_id.clone())
             .collect();
         let claimed = self
-            .blocking(move |c| claim_due_except(c, &worker, batch, lease, &paused))
+            .blocking(move |c| claim_due_except(c, &worker, limit, lease, &paused))
             .await?;
         // A claimed delivery of a destination whose cool-down is over is its probe.
         let probes: Vec<String> = claimed
@@ -325,44 +539,122 @@ impl Engine {
                 .await?;
         }
         if !claimed.is_empty() {
-            self.refresh_templates().await?;
-        }
-        let mut report = RunReport {
-            events_fanned_out: fan.events,
-            deliveries_created: fan.deliveries,
-            claimed: claimed.len(),
-            ..Default::default()
-        };
-        let mut tasks = tokio::task::JoinSet::new();
-        for c in claimed {
-            let engine = self.clone();
-            tasks.spawn(async move { engine.attempt(c).await });
-        }
-        let mut first_error = None;
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(Decided::Delivered)) => report.delivered += 1,
-                Ok(Ok(Decided::Retry)) => report.retry_scheduled += 1,
-                Ok(Ok(Decided::Failed)) => report.failed += 1,
-                Ok(Ok(Decided::Dead)) => report.dead += 1,
-                Ok(Ok(Decided::LeaseLost)) => report.lease_lost += 1,
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "recording a delivery attempt failed");
-                    first_error.get_or_insert(e);
+            // At most once per poll interval: with continuous claims, once per claim would
+            // read the overrides for every few deliveries.
+            let due = {
+                let mut checked = self
+                    .templates_checked
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let due = checked.is_none_or(|t| t.elapsed() >= self.settings.poll_interval);
+                if due {
+                    *checked = Some(Instant::now());
                 }
-                Err(e) => {
-                    first_error.get_or_insert(EngineError::Task(e.to_string()));
-                }
+                due
+            };
+            if due {
+                self.refresh_templates().await?;
             }
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(report),
+        Ok(claimed)
+    }
+
+    /// Starts renewing the leases of this engine's running attempts every `heartbeat`, until
+    /// the returned guard is dropped.
+    fn start_heartbeat(&self) -> Heartbeat {
+        let engine = self.clone();
+        Heartbeat(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(engine.settings.heartbeat);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = engine.renew().await {
+                    tracing::error!(error = %e, worker = %engine.settings.worker_id, "renewing delivery leases failed");
+                }
+            }
+        }))
+    }
+
+    /// Renews the leases of every attempt running now; returns how many were renewed.
+    pub async fn renew(&self) -> Result<usize, EngineError> {
+        let ids: Vec<String> = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect();
+        if ids.is_empty() {
+            return Ok(0);
         }
+        let worker = self.settings.worker_id.clone();
+        let lease = chrono::Duration::from_std(self.settings.lease)
+            .map_err(|e| EngineError::Settings(format!("lease: {e}")))?;
+        let asked = ids.len();
+        let renewed = self
+            .blocking(move |c| renew_leases(c, &worker, &ids, lease))
+            .await?;
+        if renewed < asked {
+            // Lost leases are not an error here: the attempt's record will be refused and the
+            // delivery's new holder records its own.
+            tracing::warn!(
+                worker = %self.settings.worker_id,
+                lost = asked - renewed,
+                "delivery leases lost before renewal (this worker stalled past them)"
+            );
+        }
+        Ok(renewed)
+    }
+
+    /// Escalates the failure episodes older than `escalate_after` at `at` (Herald's own mail to
+    /// the destination's organization's admins and the PSIRT, once per episode).
+    pub async fn escalate(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Escalation>, EngineError> {
+        let after = chrono::Duration::from_std(self.settings.escalate_after)
+            .map_err(|e| EngineError::Settings(format!("escalate_after: {e}")))?;
+        let settings = self.settings.clone();
+        let made = self
+            .blocking(move |c| {
+                escalate_due(
+                    c,
+                    at,
+                    &EscalationPolicy {
+                        after,
+                        psirt: settings.psirt_contact.as_deref(),
+                        base_url: &settings.base_url,
+                    },
+                    100,
+                )
+            })
+            .await?;
+        for e in &made {
+            tracing::warn!(
+                destination = %e.destination_id,
+                org = %e.org_id,
+                failing_since = %e.failing_since.to_rfc3339(),
+                recipients = e.recipients.len(),
+                "destination failing for longer than the escalation time: people told"
+            );
+        }
+        Ok(made)
     }
 
     /// One delivery attempt.
     async fn attempt(&self, claimed: ClaimedDelivery) -> Result<Decided, EngineError> {
+        // The heartbeat renews this delivery's lease while the attempt runs, and no longer:
+        // registered here rather than at the claim, so that a claim whose deliveries never
+        // start (an error right after it) leaves leases that run out and are taken over.
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(claimed.delivery.id.clone());
+        let _running = Running {
+            set: self.running.clone(),
+            id: claimed.delivery.id.clone(),
+        };
         let started_at = herald_storage::now();
         let clock = Instant::now();
         let attempt_in_round =

@@ -20,3 +20,5 @@ macro_rules! on_both {
 
 mod breaker;
 mod engine;
+mod isolation;
+mod rig;
