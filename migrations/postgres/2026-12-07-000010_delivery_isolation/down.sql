@@ -1,3 +1,2 @@
 DROP TABLE system_mail;
 DROP TABLE destination_outages;
-DROP INDEX deliveries_lease_owner;

@@ -2,7 +2,6 @@
 ALTER TABLE deliveries DROP CONSTRAINT IF EXISTS deliveries_status_check;
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_status_check
     CHECK (status IN ('queued', 'in_flight', 'delivered', 'failed', 'dead', 'withheld'));
-CREATE INDEX deliveries_lease_owner ON deliveries (lease_owner) WHERE status = 'in_flight';
 
 CREATE TABLE destination_outages (
     destination_id  TEXT PRIMARY KEY NOT NULL REFERENCES destinations (id) ON DELETE CASCADE,

@@ -38,8 +38,6 @@ CREATE INDEX deliveries_destination ON deliveries (destination_id, status, event
 CREATE INDEX deliveries_advisory ON deliveries (advisory_id, destination_id);
 CREATE INDEX deliveries_open ON deliveries (destination_id, event_at, event_id)
     WHERE status IN ('queued', 'in_flight');
--- The heartbeat renews one worker's leases in one statement.
-CREATE INDEX deliveries_lease_owner ON deliveries (lease_owner) WHERE status = 'in_flight';
 
 -- 2. A destination's failure episode: from its first failed attempt (any outcome but delivered)
 --    until an attempt is delivered. One row per destination that is failing now. When the

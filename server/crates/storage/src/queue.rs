@@ -644,10 +644,19 @@ pub fn claim_due_except(
                     .bind::<BigInt, _>(query_limit)
                     .load(c)?
             }
-            DbConnection::Sqlite(c) => diesel::sql_query(CLAIM_SQL.replace('$', "?"))
-                .bind::<BigInt, _>(at)
-                .bind::<BigInt, _>(query_limit)
-                .load(c)?,
+            // CROSS JOIN fixes SQLite's join order (destinations outside): for some LIMIT
+            // values its planner drove the join from the due deliveries instead (a MULTI-INDEX
+            // OR over `deliveries_due`) and ran the per-destination head subquery for every due
+            // delivery times every destination: 250 ms instead of 1 ms with 2,000 queued and
+            // 100 destinations, seen once claims came in sizes other than the full batch.
+            DbConnection::Sqlite(c) => diesel::sql_query(
+                CLAIM_SQL
+                    .replace("JOIN deliveries d ON", "CROSS JOIN deliveries d ON")
+                    .replace('$', "?"),
+            )
+            .bind::<BigInt, _>(at)
+            .bind::<BigInt, _>(query_limit)
+            .load(c)?,
         };
         let mut ids: Vec<String> = ids.into_iter().map(|r| r.id).collect();
         if !paused.is_empty() && !ids.is_empty() {
