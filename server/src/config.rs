@@ -48,6 +48,19 @@ pub struct Settings {
     /// How many HTTP worker threads serve requests. Unset: one per CPU Herald may run on
     /// (actix-web's default, which honours a CPU affinity such as `taskset`).
     pub workers: Option<String>,
+    /// Deliveries in flight at once per process (the delivery engine's pool). A slow or
+    /// hanging destination holds one of them; the others keep moving.
+    pub delivery_concurrency: String,
+    /// How long a destination may keep failing before its organization's admins and the
+    /// PSIRT are told by mail (`90m`, `24h`, `2d`, or seconds).
+    pub escalate_after: String,
+    /// The operator's mail relay for Herald's own mail (escalations), as a URL:
+    /// `smtp://host:587?tls=required` (STARTTLS), `smtps://host:465` (TLS), `smtp://host:25`
+    /// (plain, for a relay on the same host); credentials as `smtp://user:password@host`.
+    /// Unset: Herald's own mail waits in its queue (nothing is dropped) and a warning says so.
+    pub mail_relay: Option<String>,
+    /// The From address of Herald's own mail. Default: `herald@<host of the base URL>`.
+    pub mail_from: Option<String>,
 }
 
 impl Default for Settings {
@@ -66,6 +79,10 @@ impl Default for Settings {
             plugin_grants: "email=smtp;hl7-mllp=tcp".to_owned(),
             secret_key: None,
             workers: None,
+            delivery_concurrency: "32".to_owned(),
+            escalate_after: "24h".to_owned(),
+            mail_relay: None,
+            mail_from: None,
         }
     }
 }
@@ -90,6 +107,14 @@ pub struct Config {
     pub secret_key: Option<herald_storage::SecretKey>,
     /// `HERALD_WORKERS`; `None` leaves actix-web's default (one per usable CPU).
     pub workers: Option<std::num::NonZeroUsize>,
+    /// `HERALD_DELIVERY_CONCURRENCY`: deliveries in flight at once.
+    pub delivery_concurrency: usize,
+    /// `HERALD_ESCALATE_AFTER`.
+    pub escalate_after: std::time::Duration,
+    /// `HERALD_MAIL_RELAY` (lettre's SMTP URL form), checked at start-up.
+    pub mail_relay: Option<String>,
+    /// `HERALD_MAIL_FROM`, or `herald@<base URL host>`.
+    pub mail_from: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -256,8 +281,78 @@ impl Config {
                 )
             })?),
         };
+        let delivery_concurrency = s
+            .delivery_concurrency
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1024).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "HERALD_DELIVERY_CONCURRENCY",
+                    format!(
+                        "{:?} is not a number of deliveries from 1 to 1024",
+                        s.delivery_concurrency
+                    ),
+                )
+            })?;
+        let escalate_after = parse_duration(&s.escalate_after)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                invalid(
+                    "HERALD_ESCALATE_AFTER",
+                    format!(
+                        "{:?} is not a duration like 90m, 24h or 2d",
+                        s.escalate_after
+                    ),
+                )
+            })?;
+        let mail_relay = match s.mail_relay.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(u) => {
+                let parsed = url::Url::parse(u).map_err(|e| {
+                    invalid(
+                        "HERALD_MAIL_RELAY",
+                        format!("{:?} is not a URL ({e})", redact_url(u)),
+                    )
+                })?;
+                if !matches!(parsed.scheme(), "smtp" | "smtps") || parsed.host().is_none() {
+                    return Err(invalid(
+                        "HERALD_MAIL_RELAY",
+                        format!(
+                            "{:?} must be smtp://host[:port][?tls=required] or smtps://host[:port]",
+                            redact_url(u)
+                        ),
+                    ));
+                }
+                Some(u.to_owned())
+            }
+        };
+        let mail_from = match s.mail_from.as_deref().map(str::trim) {
+            Some(from) if !from.is_empty() => {
+                from.parse::<lettre::message::Mailbox>().map_err(|e| {
+                    invalid(
+                        "HERALD_MAIL_FROM",
+                        format!("{from:?} is not a mail address ({e})"),
+                    )
+                })?;
+                from.to_owned()
+            }
+            _ => {
+                let host = url::Url::parse(&base_url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .filter(|h| h.contains('.') && h.parse::<std::net::IpAddr>().is_err())
+                    .unwrap_or_else(|| "localhost".to_owned());
+                format!("Herald <herald@{host}>")
+            }
+        };
         Ok(Self {
             workers,
+            delivery_concurrency,
+            escalate_after,
+            mail_relay,
+            mail_from,
             plugin_grants,
             secret_key,
             database_url,
@@ -277,6 +372,24 @@ impl Config {
     pub fn database_url_redacted(&self) -> String {
         redact_url(&self.database_url)
     }
+}
+
+/// Parses `90s`, `90m`, `24h`, `2d`, or a plain number of seconds.
+fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(seconds))
 }
 
 /// Parses `id=cap,cap;id=cap`.
@@ -386,6 +499,30 @@ mod tests {
         );
         assert!(err(&[("HERALD_SECRET_KEY", "not base64!")]).contains("HERALD_SECRET_KEY"));
         assert!(err(&[("HERALD_WORKERS", "0")]).contains("HERALD_WORKERS"));
+        assert!(
+            err(&[("HERALD_DELIVERY_CONCURRENCY", "0")]).contains("HERALD_DELIVERY_CONCURRENCY")
+        );
+        assert!(err(&[("HERALD_ESCALATE_AFTER", "soon")]).contains("HERALD_ESCALATE_AFTER"));
+        assert!(err(&[("HERALD_ESCALATE_AFTER", "0h")]).contains("HERALD_ESCALATE_AFTER"));
+        assert!(err(&[("HERALD_MAIL_RELAY", "http://relay")]).contains("HERALD_MAIL_RELAY"));
+        assert!(err(&[("HERALD_MAIL_FROM", "not an address")]).contains("HERALD_MAIL_FROM"));
+        let c = Config::load_from(
+            None,
+            &env(&[
+                ("HERALD_ESCALATE_AFTER", "90m"),
+                ("HERALD_DELIVERY_CONCURRENCY", "64"),
+                ("HERALD_MAIL_RELAY", "smtp://relay.example:587?tls=required"),
+                ("HERALD_BASE_URL", "https://herald.meridian.example"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(c.escalate_after, std::time::Duration::from_secs(5400));
+        assert_eq!(c.delivery_concurrency, 64);
+        assert_eq!(c.mail_from, "Herald <herald@herald.meridian.example>");
+        let c = Config::load_from(None, &[]).expect("loads");
+        assert_eq!(c.escalate_after, std::time::Duration::from_secs(86_400));
+        assert_eq!(c.mail_relay, None);
+        assert_eq!(c.mail_from, "Herald <herald@localhost>");
         assert!(err(&[("HERALD_WORKERS", "many")]).contains("HERALD_WORKERS"));
         let c = Config::load_from(None, &env(&[("HERALD_WORKERS", "3")])).expect("loads");
         assert_eq!(c.workers.map(|n| n.get()), Some(3));

@@ -9,6 +9,7 @@ pub mod authoring;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod mail;
 pub mod portal;
 pub mod portal_authoring;
 pub mod portal_catalog;

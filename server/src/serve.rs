@@ -14,7 +14,13 @@ use crate::state::AppState;
 /// Loads every plugin component from the configured folder. Components that fail their checks
 /// are left out; the others load.
 pub fn load_plugins(config: &Config) -> anyhow::Result<herald_plugin_host::PluginHost> {
-    let mut host_config = herald_plugin_host::HostConfig::default();
+    let mut host_config = herald_plugin_host::HostConfig {
+        // Every delivery the engine may have in flight gets a plugin instance.
+        max_instances: u32::try_from(config.delivery_concurrency)
+            .unwrap_or(u32::MAX)
+            .max(herald_plugin_host::HostConfig::default().max_instances),
+        ..herald_plugin_host::HostConfig::default()
+    };
     for (id, extra) in &config.plugin_grants {
         let mut granted = host_config.default_capabilities.clone();
         granted.extend(extra.iter().copied());
@@ -179,6 +185,10 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
             let settings = herald_delivery::EngineSettings {
                 base_url: config.base_url.clone(),
                 unsubscribe_key: Some(key.clone()),
+                max_in_flight: config.delivery_concurrency,
+                escalate_after: config.escalate_after,
+                psirt_contact: Some(config.security_contact.clone())
+                    .filter(|c| c.starts_with("mailto:")),
                 ..herald_delivery::EngineSettings::default()
             };
             let channel = Arc::new(herald_plugin_host::WasmChannel::new(
@@ -198,6 +208,12 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
         None => None,
     };
 
+    // Herald's own mail (escalations): queued in the database, sent through the operator's relay.
+    let mail = tokio::spawn(
+        crate::mail::MailSender::new(db.clone(), &config)
+            .context("setting up Herald's own mail (HERALD_MAIL_RELAY, HERALD_MAIL_FROM)")?
+            .run(stop_tx.subscribe()),
+    );
     // Other processes publishing to the same database reach this one's serving cache here.
     let cache_watch = tokio::spawn(crate::web::serving_cache::watch(
         state.clone(),
@@ -222,6 +238,7 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
     let result = server.await.context("web server");
     let _ = stop_tx.send(true);
     let _ = cache_watch.await;
+    let _ = mail.await;
     if let Some(handle) = engine {
         let _ = handle.await;
     }

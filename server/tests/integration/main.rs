@@ -18,6 +18,7 @@ mod portal_authoring;
 mod portal_destinations;
 mod portal_subscriptions;
 mod provider;
+mod system_mail;
 mod templates;
 mod unsubscribe;
 mod web;
