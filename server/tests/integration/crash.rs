@@ -7,9 +7,12 @@
 //! was in flight in both (attempts of one delivery by different workers never overlap in time,
 //! except the `abandoned` attempt a kill leaves behind).
 //!
+//! Leases follow the work: the deliveries the killed process had in flight are resumed within
+//! 15 s of the restart (their 10 s lease runs out; a live call's lease is renewed by the
+//! heartbeat, so the survivor of two never takes over a call still running).
+//!
 //! Needs `target/plugins/webhook.wasm` (scripts/build-wasm plugins) and PostgreSQL (see
-//! herald_storage::testing). A crashed worker's deliveries wait for its lease (60 s) to run out,
-//! so each test takes one to two minutes.
+//! herald_storage::testing).
 
 use crate::common;
 
@@ -87,6 +90,11 @@ impl Server {
             name: name.to_owned(),
             log,
         })
+    }
+
+    /// The delivery engine's worker id in this process (`herald-<pid>`).
+    fn worker(&self) -> String {
+        format!("herald-{}", self.child.id())
     }
 
     /// SIGKILL (`Child::kill` on Unix), then reap.
@@ -205,6 +213,34 @@ fn wait_all_delivered(test: &TestDb, servers: &mut [&mut Server]) -> Result<()> 
     }
 }
 
+/// Waits until every delivery in `ids` has left `in_flight` under its old lease: delivered, or
+/// claimed and delivered by a live process.
+fn wait_resumed(test: &TestDb, ids: &[String], servers: &mut [&mut Server]) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut conn = test.conn()?;
+        let mut waiting = 0;
+        for id in ids {
+            let d = get_delivery(&mut conn, id)?.context("a stranded delivery vanished")?;
+            if d.status != DeliveryStatus::Delivered {
+                waiting += 1;
+            }
+        }
+        if waiting == 0 {
+            return Ok(());
+        }
+        for s in servers.iter_mut() {
+            s.check_running()?;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "{waiting} of {} stranded deliveries not resumed within 60 s",
+            ids.len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The assertions every scenario shares; returns (duplicates, distinct workers, attempts per
 /// outcome).
 fn check_outcome(
@@ -305,16 +341,47 @@ fn kill_and_restart(backend: Backend, two: bool) -> Result<()> {
         }
         wait_received(&received, TOTAL / 5, &mut running)?;
     }
+    let killed_worker = first.worker();
     first.kill()?;
     let at_kill = received.count();
     let delivered_at_kill = delivered_count(&test)?;
+    // What the killed process had in flight: stranded until its leases run out.
+    let stranded: Vec<String> = list_deliveries(
+        &mut *test.conn()?,
+        &DeliveryFilter {
+            status: Some(DeliveryStatus::InFlight),
+            ..Default::default()
+        },
+    )?
+    .into_iter()
+    .filter(|d| d.lease_owner.as_deref() == Some(killed_worker.as_str()))
+    .map(|d| d.id)
+    .collect();
+    ensure!(
+        !stranded.is_empty(),
+        "the killed process had nothing in flight; the test proves nothing"
+    );
     ensure!(
         delivered_at_kill < TOTAL,
         "everything was delivered before the kill; the test proves nothing"
     );
     let killed_after = started.elapsed();
 
+    let restart_at = Instant::now();
     let mut restarted = Server::start("a-restarted", test.url(), work.path())?;
+    let resumed_after = {
+        let mut running: Vec<&mut Server> = vec![&mut restarted];
+        if let Some(s) = second.as_mut() {
+            running.push(s);
+        }
+        wait_resumed(&test, &stranded, &mut running)?;
+        restart_at.elapsed()
+    };
+    ensure!(
+        resumed_after < Duration::from_secs(15),
+        "the {} deliveries in flight at the kill were resumed only {resumed_after:?} after the restart",
+        stranded.len()
+    );
     {
         let mut running: Vec<&mut Server> = vec![&mut restarted];
         if let Some(s) = second.as_mut() {
@@ -332,10 +399,12 @@ fn kill_and_restart(backend: Backend, two: bool) -> Result<()> {
         ensure!(workers >= 2, "only {workers} worker(s) recorded attempts");
     }
     eprintln!(
-        "crash test {backend}{}: seeded in {:.1}s, killed after {:.1}s with {at_kill} requests received and {delivered_at_kill} recorded delivered, all {TOTAL} delivered after {:.1}s; {duplicates} duplicate requests (same delivery id), {workers} workers, attempts {outcomes:?}",
+        "crash test {backend}{}: seeded in {:.1}s, killed after {:.1}s with {at_kill} requests received, {delivered_at_kill} recorded delivered and {} in flight, those resumed {:.1}s after the restart, all {TOTAL} delivered after {:.1}s; {duplicates} duplicate requests (same delivery id), {workers} workers, attempts {outcomes:?}",
         if two { " with two servers" } else { "" },
         seeded.as_secs_f64(),
         killed_after.as_secs_f64(),
+        stranded.len(),
+        resumed_after.as_secs_f64(),
         done_after.as_secs_f64(),
     );
     Ok(())
