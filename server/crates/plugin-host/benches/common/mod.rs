@@ -47,6 +47,19 @@ pub static SINK_CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
 pub struct SinkStats {
     pub received: AtomicUsize,
     pub with_id: AtomicUsize,
+    /// Requests to `/slow`, answered after [`SLOW_ANSWER`].
+    pub slow_received: AtomicUsize,
+}
+
+/// How long `/slow` takes to answer: a hospital's integration engine in trouble.
+pub const SLOW_ANSWER: Duration = Duration::from_secs(5);
+
+pub async fn slow_hook(stats: actix_web::web::Data<SinkStats>) -> actix_web::HttpResponse {
+    stats.slow_received.fetch_add(1, Ordering::Relaxed);
+    actix_web::rt::time::sleep(SLOW_ANSWER).await;
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body("{}")
 }
 
 pub async fn hook(
@@ -73,6 +86,7 @@ pub fn start_sink() -> Result<(u16, Arc<SinkStats>)> {
         actix_web::App::new()
             .app_data(data.clone())
             .route("/hook", actix_web::web::post().to(hook))
+            .route("/slow", actix_web::web::post().to(slow_hook))
     })
     .on_connect(|_, _| {
         SINK_CONNECTIONS.fetch_add(1, Ordering::Relaxed);

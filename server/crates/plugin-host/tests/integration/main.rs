@@ -7,6 +7,7 @@
 mod peers;
 
 mod channel_peers;
+mod engine_isolation;
 mod fhir;
 mod hot_swap;
 mod plugins;

@@ -1,0 +1,173 @@
+//! The delivery engine with the real Wasm host: a plugin that spins until its time limit holds
+//! one slot of the engine's pool, and every other destination's notice (the real webhook plugin
+//! to a loopback receiver) arrives within a second of publication meanwhile. Before continuous
+//! scheduling, an unrelated delivery waited for the spinning call to end.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use herald_delivery::{Engine, EngineSettings};
+use herald_plugin_host::{HostConfig, PluginHost, Secrets, WasmChannel};
+use herald_storage::testing::{TestDb, loopback_webhook, publish_sample, sample_summary};
+use herald_storage::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+fn component(name: &str) -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../target/plugins");
+    let path = match name {
+        "webhook" => root.join("webhook.wasm"),
+        other => root.join("test").join(format!("{other}.wasm")),
+    };
+    assert!(
+        path.is_file(),
+        "{} missing: run `scripts/build-wasm plugins` first",
+        path.display()
+    );
+    path
+}
+
+/// A loopback webhook receiver that answers 200 at once and notes when each request arrived.
+async fn receiver() -> (u16, Arc<Mutex<Vec<Instant>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let seen = arrivals.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let Ok(n) = sock.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+                seen.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(Instant::now());
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+                    .await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    (port, arrivals)
+}
+
+async fn spinning_plugin_holds_only_its_slot(backend: Backend) {
+    let test = tokio::task::spawn_blocking(move || TestDb::new(backend))
+        .await
+        .expect("join")
+        .expect("database");
+    let (port, arrivals) = receiver().await;
+    let host = PluginHost::new(HostConfig {
+        call_timeout: Duration::from_secs(3),
+        max_instances: 8,
+        ..HostConfig::default()
+    })
+    .expect("host");
+    host.load_plugin(&component("webhook")).expect("webhook");
+    host.load_plugin(&component("spin")).expect("spin");
+    let org = {
+        let mut conn = test.conn().expect("conn");
+        let org =
+            ensure_organization(&mut conn, OrgKind::Manufacturer, "Larkspur Medical").expect("org");
+        // The spinning destination comes first in claim order.
+        create_destination(
+            &mut conn,
+            &NewDestination {
+                org_id: &org.id,
+                plugin_id: "test-spin",
+                name: "a spinning plugin",
+                config: serde_json::json!({}),
+                grants: serde_json::json!({}),
+                enabled: true,
+                min_severity: None,
+            },
+            "test",
+        )
+        .expect("spin destination");
+        for i in 0..20 {
+            loopback_webhook(&mut conn, &org.id, &format!("hospital {i:02}"), port)
+                .expect("webhook destination");
+        }
+        org
+    };
+    let engine = Engine::new(
+        test.db.clone(),
+        Arc::new(WasmChannel::new(Arc::new(host), Arc::new(Secrets::new()))),
+        EngineSettings {
+            worker_id: "isolation-test".into(),
+            base_url: "https://herald.larkspur.example".into(),
+            max_in_flight: 4,
+            poll_interval: Duration::from_millis(20),
+            ..EngineSettings::default()
+        },
+    )
+    .expect("engine");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn({
+        let engine = engine.clone();
+        async move {
+            engine
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    let published = Instant::now();
+    publish_sample(
+        &mut *test.conn().expect("conn"),
+        &org.id,
+        &sample_summary("LARK-2026-301", &[("1", "2026-08-01T10:00:00Z")], None, &[]),
+    )
+    .expect("publish");
+    let deadline = published + Duration::from_secs(10);
+    while arrivals.lock().map(|a| a.len()).unwrap_or(0) < 20 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    let mut lateness: Vec<Duration> = arrivals
+        .lock()
+        .map(|a| a.iter().map(|t| *t - published).collect())
+        .unwrap_or_default();
+    lateness.sort();
+    assert_eq!(lateness.len(), 20, "not every destination was reached");
+    let worst = lateness[19];
+    eprintln!("timing: 20 webhook deliveries beside a spinning plugin, worst {worst:?}");
+    assert!(
+        worst < Duration::from_secs(1),
+        "deliveries waited for the spinning plugin: {lateness:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spinning_plugin_holds_only_its_slot_sqlite() {
+    spinning_plugin_holds_only_its_slot(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spinning_plugin_holds_only_its_slot_postgres() {
+    spinning_plugin_holds_only_its_slot(Backend::Postgres).await;
+}
