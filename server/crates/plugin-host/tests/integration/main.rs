@@ -9,5 +9,8 @@ mod peers;
 mod channel_peers;
 mod fhir;
 mod hot_swap;
+mod outbound;
 mod plugins;
+mod pools;
 mod servicenow;
+mod trust;
