@@ -14,7 +14,14 @@ use crate::state::AppState;
 /// Loads every plugin component from the configured folder. Components that fail their checks
 /// are left out; the others load.
 pub fn load_plugins(config: &Config) -> anyhow::Result<herald_plugin_host::PluginHost> {
-    let mut host_config = herald_plugin_host::HostConfig::default();
+    let mut host_config = herald_plugin_host::HostConfig {
+        // Reach and trust are the operator's: the destinations' grants only narrow them.
+        outbound: config.outbound.clone(),
+        system_roots: config.system_roots.clone(),
+        extra_root_certificates: config.tls_extra_roots.clone(),
+        test_instances: config.plugin_test_instances,
+        ..herald_plugin_host::HostConfig::default()
+    };
     for (id, extra) in &config.plugin_grants {
         let mut granted = host_config.default_capabilities.clone();
         granted.extend(extra.iter().copied());
