@@ -1,5 +1,9 @@
 //! Herald's settings: defaults, then `herald.toml` (or the file named by `--config`), then
 //! `HERALD_*` environment variables. A wrong setting stops start-up with a message naming it.
+//!
+//! Settings are strings or paths, so each maps onto one variable; the `[outbound]` section's
+//! settings are `HERALD_OUTBOUND_<NAME>`. `SSL_CERT_FILE` and `SSL_CERT_DIR` are read too (not
+//! settings of Herald's, but the system trust store's location, as for OpenSSL-based tools).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -7,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
-use herald_plugin_host::Capability;
+use herald_plugin_host::{Capability, OutboundPolicy, SystemRoots};
 use serde::{Deserialize, Serialize};
 
 /// Environment variables with the `HERALD_` prefix that are not settings: tests and build scripts
@@ -61,6 +65,50 @@ pub struct Settings {
     pub mail_relay: Option<String>,
     /// The From address of Herald's own mail. Default: `herald@<host of the base URL>`.
     pub mail_from: Option<String>,
+    /// Where delivery plugins may connect beyond public https (`[outbound]`).
+    pub outbound: OutboundSettings,
+    /// A PEM file of CA certificates the plugins' TLS clients trust besides the web roots and
+    /// the system store: a hospital's private CA.
+    pub tls_extra_roots: Option<PathBuf>,
+    /// Plugin instances kept for "Send test", validation and installs, apart from the ones
+    /// deliveries use.
+    pub plugin_test_instances: String,
+}
+
+/// The operator's outbound network policy for delivery plugins. Default: none of either, i.e.
+/// public addresses only, https only. Destination grants can only narrow it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundSettings {
+    /// Non-public address ranges (CIDR, or single addresses) plugins may reach, e.g.
+    /// `["10.20.0.0/16"]`; in the environment a comma-separated list.
+    pub private_ranges: ListSetting,
+    /// Hosts (`host` or `host:port`) plugins may reach over plain http.
+    pub insecure_http_hosts: ListSetting,
+}
+
+/// A list in herald.toml, or a comma-separated string (the environment's form, also accepted
+/// in the file).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ListSetting {
+    List(Vec<String>),
+    Text(String),
+}
+
+impl Default for ListSetting {
+    fn default() -> Self {
+        ListSetting::List(Vec::new())
+    }
+}
+
+impl ListSetting {
+    fn items(&self) -> Vec<&str> {
+        match self {
+            ListSetting::List(items) => items.iter().map(String::as_str).collect(),
+            ListSetting::Text(text) => text.split(',').collect(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -83,6 +131,9 @@ impl Default for Settings {
             escalate_after: "24h".to_owned(),
             mail_relay: None,
             mail_from: None,
+            outbound: OutboundSettings::default(),
+            tls_extra_roots: None,
+            plugin_test_instances: "4".to_owned(),
         }
     }
 }
@@ -115,6 +166,14 @@ pub struct Config {
     pub mail_relay: Option<String>,
     /// `HERALD_MAIL_FROM`, or `herald@<base URL host>`.
     pub mail_from: String,
+    /// `[outbound]`: where plugins may connect beyond public https.
+    pub outbound: OutboundPolicy,
+    /// The system trust store: `SSL_CERT_FILE` / `SSL_CERT_DIR` when set, else the platform's.
+    pub system_roots: SystemRoots,
+    /// The certificates of `HERALD_TLS_EXTRA_ROOTS` (PEM), checked at start-up.
+    pub tls_extra_roots: Vec<String>,
+    /// `HERALD_PLUGIN_TEST_INSTANCES`.
+    pub plugin_test_instances: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +201,7 @@ impl Config {
     /// Like [`Config::load`] with an explicit environment, so tests need not touch the process's.
     pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
         let known = known_settings();
+        let sections = sections();
         for (key, _) in env {
             let Some(rest) = key.strip_prefix("HERALD_") else {
                 continue;
@@ -170,23 +230,45 @@ impl Config {
             }
             None => figment = figment.merge(Toml::file("herald.toml")),
         }
-        // Every setting is a string or a path, so the environment maps onto them one to one.
-        let env_map: std::collections::BTreeMap<String, String> = env
-            .iter()
-            .filter(|(k, _)| !NON_SETTING_PREFIXES.iter().any(|p| k.starts_with(p)))
-            .filter_map(|(k, v)| {
-                k.strip_prefix("HERALD_")
-                    .map(|rest| (rest.to_ascii_lowercase(), v.clone()))
-            })
-            .collect();
-        figment = figment.merge(Serialized::globals(env_map));
+        // Every setting is a string or a path, so the environment maps onto them one to one;
+        // `HERALD_<SECTION>_<NAME>` goes into the section's table.
+        let mut env_map = serde_json::Map::new();
+        for (key, value) in env {
+            if NON_SETTING_PREFIXES.iter().any(|p| key.starts_with(p)) {
+                continue;
+            }
+            let Some(rest) = key.strip_prefix("HERALD_") else {
+                continue;
+            };
+            let name = rest.to_ascii_lowercase();
+            let value = serde_json::Value::String(value.clone());
+            let section = sections.iter().find_map(|section| {
+                name.strip_prefix(&format!("{section}_"))
+                    .map(|field| (section.clone(), field.to_owned()))
+            });
+            match section {
+                Some((section, field)) => {
+                    let table = env_map
+                        .entry(section)
+                        .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+                    if let serde_json::Value::Object(table) = table {
+                        table.insert(field, value);
+                    }
+                }
+                None => {
+                    env_map.insert(name, value);
+                }
+            }
+        }
+        figment = figment.merge(Serialized::globals(serde_json::Value::Object(env_map)));
         let settings: Settings = figment
             .extract()
             .map_err(|e| ConfigError::Load(Box::new(e)))?;
-        Self::validate(settings)
+        let system_roots = system_roots(env)?;
+        Self::validate(settings, system_roots)
     }
 
-    fn validate(s: Settings) -> Result<Self, ConfigError> {
+    fn validate(s: Settings, system_roots: SystemRoots) -> Result<Self, ConfigError> {
         let listen: SocketAddr = s.listen.parse().map_err(|e| {
             invalid(
                 "HERALD_LISTEN",
@@ -347,7 +429,60 @@ impl Config {
                 format!("Herald <herald@{host}>")
             }
         };
+        let outbound = OutboundPolicy {
+            private_ranges: OutboundPolicy::parse_ranges(s.outbound.private_ranges.items())
+                .map_err(|m| {
+                    invalid(
+                        "HERALD_OUTBOUND_PRIVATE_RANGES ([outbound] private_ranges)",
+                        m,
+                    )
+                })?,
+            insecure_http_hosts: OutboundPolicy::parse_hosts(
+                s.outbound.insecure_http_hosts.items(),
+            )
+            .map_err(|m| {
+                invalid(
+                    "HERALD_OUTBOUND_INSECURE_HTTP_HOSTS ([outbound] insecure_http_hosts)",
+                    m,
+                )
+            })?,
+        };
+        let tls_extra_roots = match &s.tls_extra_roots {
+            None => Vec::new(),
+            Some(path) if path.as_os_str().is_empty() => Vec::new(),
+            Some(path) => {
+                let pem = std::fs::read_to_string(path).map_err(|e| {
+                    invalid(
+                        "HERALD_TLS_EXTRA_ROOTS",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                herald_plugin_host::parse_root_pems(&pem).map_err(|m| {
+                    invalid("HERALD_TLS_EXTRA_ROOTS", format!("{}: {m}", path.display()))
+                })?;
+                vec![pem]
+            }
+        };
+        let plugin_test_instances = s
+            .plugin_test_instances
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=256).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "HERALD_PLUGIN_TEST_INSTANCES",
+                    format!(
+                        "{:?} is not a number of plugin instances from 1 to 256",
+                        s.plugin_test_instances
+                    ),
+                )
+            })?;
         Ok(Self {
+            outbound,
+            system_roots,
+            tls_extra_roots,
+            plugin_test_instances,
             workers,
             delivery_concurrency,
             escalate_after,
@@ -414,9 +549,65 @@ fn parse_plugin_grants(text: &str) -> Result<BTreeMap<String, BTreeSet<Capabilit
     Ok(out)
 }
 
+/// The system trust store the way OpenSSL-based tools find it: `SSL_CERT_FILE` and/or
+/// `SSL_CERT_DIR` replace the platform's bundle. A path that does not exist stops start-up (an
+/// OpenSSL tool would silently trust nothing).
+fn system_roots(env: &[(String, String)]) -> Result<SystemRoots, ConfigError> {
+    let get = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| PathBuf::from(v))
+            .filter(|p| !p.as_os_str().is_empty())
+    };
+    let (file, dir) = (get("SSL_CERT_FILE"), get("SSL_CERT_DIR"));
+    if let Some(file) = &file
+        && !file.is_file()
+    {
+        return Err(invalid(
+            "SSL_CERT_FILE",
+            format!("{} is not a file", file.display()),
+        ));
+    }
+    if let Some(dir) = &dir
+        && !dir.is_dir()
+    {
+        return Err(invalid(
+            "SSL_CERT_DIR",
+            format!("{} is not a folder", dir.display()),
+        ));
+    }
+    Ok(if file.is_none() && dir.is_none() {
+        SystemRoots::Platform
+    } else {
+        SystemRoots::Paths { file, dir }
+    })
+}
+
+/// Every setting's name, with a section's settings as `section_name`.
 fn known_settings() -> Vec<String> {
     match serde_json::to_value(Settings::default()) {
-        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        Ok(serde_json::Value::Object(map)) => map
+            .iter()
+            .flat_map(|(key, value)| match value {
+                serde_json::Value::Object(fields) => {
+                    fields.keys().map(|f| format!("{key}_{f}")).collect()
+                }
+                _ => vec![key.clone()],
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The settings that are tables (`[outbound]`).
+fn sections() -> Vec<String> {
+    match serde_json::to_value(Settings::default()) {
+        Ok(serde_json::Value::Object(map)) => map
+            .iter()
+            .filter(|(_, value)| value.is_object())
+            .map(|(key, _)| key.clone())
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -549,5 +740,151 @@ mod tests {
         std::fs::write(&path, "lisen = \"x\"\n").expect("write");
         let e = Config::load_from(Some(&path), &[]).expect_err("typo refused");
         assert!(e.to_string().contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn outbound_policy_from_env_and_toml() {
+        let c = Config::load_from(None, &[]).expect("defaults");
+        assert_eq!(c.outbound, OutboundPolicy::default(), "public https only");
+        let c = Config::load_from(
+            None,
+            &env(&[
+                (
+                    "HERALD_OUTBOUND_PRIVATE_RANGES",
+                    "127.0.0.0/8, 10.20.0.0/16",
+                ),
+                (
+                    "HERALD_OUTBOUND_INSECURE_HTTP_HOSTS",
+                    "127.0.0.1,Mirth.Hospital.Test:8080",
+                ),
+            ]),
+        )
+        .expect("loads");
+        assert!(c.outbound.allows_private("127.0.0.1".parse().expect("ip")));
+        assert!(c.outbound.allows_private("10.20.9.9".parse().expect("ip")));
+        assert!(!c.outbound.allows_private("10.21.0.1".parse().expect("ip")));
+        assert!(c.outbound.allows_insecure_http("mirth.hospital.test", 8080));
+        assert!(!c.outbound.allows_insecure_http("mirth.hospital.test", 80));
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("herald.toml");
+        std::fs::write(
+            &path,
+            "[outbound]\nprivate_ranges = [\"192.168.7.0/24\"]\ninsecure_http_hosts = [\"mirth.lan\"]\n",
+        )
+        .expect("write");
+        let c = Config::load_from(Some(&path), &[]).expect("loads");
+        assert!(
+            c.outbound
+                .allows_private("192.168.7.3".parse().expect("ip"))
+        );
+        assert!(c.outbound.allows_insecure_http("mirth.lan", 80));
+        // The environment wins over the file, as for every setting.
+        let c = Config::load_from(
+            Some(&path),
+            &env(&[("HERALD_OUTBOUND_PRIVATE_RANGES", "10.0.0.0/8")]),
+        )
+        .expect("loads");
+        assert!(
+            !c.outbound
+                .allows_private("192.168.7.3".parse().expect("ip"))
+        );
+        assert!(c.outbound.allows_insecure_http("mirth.lan", 80));
+
+        let e = err(&[("HERALD_OUTBOUND_PRIVATE_RANGES", "intranet")]);
+        assert!(
+            e.contains("HERALD_OUTBOUND_PRIVATE_RANGES") && e.contains("intranet"),
+            "{e}"
+        );
+        let e = err(&[("HERALD_OUTBOUND_INSECURE_HTTP_HOSTS", "http://x/")]);
+        assert!(e.contains("HERALD_OUTBOUND_INSECURE_HTTP_HOSTS"), "{e}");
+        let e = err(&[("HERALD_OUTBOUND_PRIVATE_RANGE", "10.0.0.0/8")]);
+        assert!(
+            e.contains("HERALD_OUTBOUND_PRIVATE_RANGE"),
+            "typo named: {e}"
+        );
+        std::fs::write(&path, "[outbound]\nprivate_range = [\"10.0.0.0/8\"]\n").expect("write");
+        let e = Config::load_from(Some(&path), &[]).expect_err("typo in the file");
+        assert!(e.to_string().contains("private_range"), "{e}");
+    }
+
+    /// A CA certificate made with openssl, for the trust settings.
+    fn ca_pem(dir: &Path) -> PathBuf {
+        let (cert, key) = (dir.join("ca.pem"), dir.join("ca.key"));
+        let out = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+            .args(["-subj", "/CN=Herald Config Test CA"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl is needed to make the test certificate");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        cert
+    }
+
+    #[test]
+    fn trust_settings_are_read_and_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = ca_pem(dir.path());
+        let ca_text = ca.to_str().expect("utf-8 path");
+        let c = Config::load_from(None, &[]).expect("defaults");
+        assert_eq!(c.system_roots, SystemRoots::Platform);
+        assert!(c.tls_extra_roots.is_empty());
+        assert_eq!(c.plugin_test_instances, 4);
+
+        // SSL_CERT_FILE / SSL_CERT_DIR replace the platform's store, as for OpenSSL tools.
+        let c = Config::load_from(None, &env(&[("SSL_CERT_FILE", ca_text)])).expect("loads");
+        assert_eq!(
+            c.system_roots,
+            SystemRoots::Paths {
+                file: Some(ca.clone()),
+                dir: None
+            }
+        );
+        let dir_text = dir.path().to_str().expect("utf-8 path");
+        let c = Config::load_from(None, &env(&[("SSL_CERT_DIR", dir_text)])).expect("loads");
+        assert_eq!(
+            c.system_roots,
+            SystemRoots::Paths {
+                file: None,
+                dir: Some(dir.path().to_path_buf())
+            }
+        );
+        assert!(err(&[("SSL_CERT_FILE", "/nonexistent/ca.pem")]).contains("SSL_CERT_FILE"));
+        assert!(err(&[("SSL_CERT_DIR", ca_text)]).contains("SSL_CERT_DIR"));
+
+        let c =
+            Config::load_from(None, &env(&[("HERALD_TLS_EXTRA_ROOTS", ca_text)])).expect("loads");
+        assert_eq!(c.tls_extra_roots.len(), 1);
+        assert!(c.tls_extra_roots[0].contains("BEGIN CERTIFICATE"));
+        let missing = err(&[("HERALD_TLS_EXTRA_ROOTS", "/nonexistent/roots.pem")]);
+        assert!(missing.contains("HERALD_TLS_EXTRA_ROOTS"), "{missing}");
+        let not_pem = dir.path().join("not.pem");
+        std::fs::write(&not_pem, "hello").expect("write");
+        let bad = err(&[(
+            "HERALD_TLS_EXTRA_ROOTS",
+            not_pem.to_str().expect("utf-8 path"),
+        )]);
+        assert!(
+            bad.contains("HERALD_TLS_EXTRA_ROOTS") && bad.contains("no PEM certificate"),
+            "{bad}"
+        );
+
+        let c =
+            Config::load_from(None, &env(&[("HERALD_PLUGIN_TEST_INSTANCES", "2")])).expect("loads");
+        assert_eq!(c.plugin_test_instances, 2);
+        for bad in ["0", "many", "1000"] {
+            assert!(
+                err(&[("HERALD_PLUGIN_TEST_INSTANCES", bad)])
+                    .contains("HERALD_PLUGIN_TEST_INSTANCES")
+            );
+        }
     }
 }

@@ -19,6 +19,11 @@ pub fn load_plugins(config: &Config) -> anyhow::Result<herald_plugin_host::Plugi
         max_instances: u32::try_from(config.delivery_concurrency)
             .unwrap_or(u32::MAX)
             .max(herald_plugin_host::HostConfig::default().max_instances),
+        // Reach and trust are the operator's: the destinations' grants only narrow them.
+        outbound: config.outbound.clone(),
+        system_roots: config.system_roots.clone(),
+        extra_root_certificates: config.tls_extra_roots.clone(),
+        test_instances: config.plugin_test_instances,
         ..herald_plugin_host::HostConfig::default()
     };
     for (id, extra) in &config.plugin_grants {

@@ -259,10 +259,7 @@ fn communication(config: &Config, n: &Notification) -> Value {
             if udi_di.is_empty() {
                 return None;
             }
-            let display = match &p.version {
-                Some(v) => format!("{} {}", p.name, v),
-                None => p.name.clone(),
-            };
+            let display = full_name(&p.name, p.version.as_deref());
             Some(json!({
                 "type": "DeviceDefinition",
                 "identifier": { "system": UDI_DI_SYSTEM, "value": udi_di },
@@ -330,6 +327,24 @@ fn communication(config: &Config, n: &Notification) -> Value {
     resource
 }
 
+/// A product's full name, printed once. A CSAF `full_product_name` usually carries the version
+/// already ("InfuBar Pump 1.0", version "1.0"), and appending it printed "InfuBar Pump 1.0
+/// 1.0"; the version is added only where the name does not end with it.
+fn full_name(name: &str, version: Option<&str>) -> String {
+    let name = name.trim();
+    match version.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(version)
+            if !name
+                .split_whitespace()
+                .next_back()
+                .is_some_and(|last| last.eq_ignore_ascii_case(version)) =>
+        {
+            format!("{name} {version}")
+        }
+        _ => name.to_string(),
+    }
+}
+
 /// The payload text of a WHITE/CLEAR notice: title, severity, CVEs, products, summary, TLP.
 fn detailed_text(n: &Notification) -> String {
     let mut text = format!("{} ({} v{})", n.title, n.tracking_id, n.version);
@@ -347,10 +362,7 @@ fn detailed_text(n: &Notification) -> String {
             .products
             .iter()
             .map(|p| {
-                let mut s = p.name.clone();
-                if let Some(v) = &p.version {
-                    s.push_str(&format!(" {v}"));
-                }
+                let mut s = full_name(&p.name, p.version.as_deref());
                 if let Some(di) = &p.udi_di {
                     s.push_str(&format!(" (UDI-DI {di})"));
                 }
@@ -569,6 +581,19 @@ mod tests {
             ),
             other => panic!("expected misconfigured, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_product_name_carrying_its_version_is_printed_once() {
+        assert_eq!(
+            full_name("InfuBar Pump 1.0", Some("1.0")),
+            "InfuBar Pump 1.0"
+        );
+        assert_eq!(full_name("InfuCare 300", Some("4.2")), "InfuCare 300 4.2");
+        assert_eq!(full_name("InfuCare 300", None), "InfuCare 300");
+        assert_eq!(full_name("Gateway", Some(" ")), "Gateway");
+        // 1.0 in another place of the name is not the version at its end.
+        assert_eq!(full_name("Pump 1.0 Mini", Some("1.0")), "Pump 1.0 Mini 1.0");
     }
 
     #[test]

@@ -6,6 +6,13 @@
 //! signature per secret (two during a key rotation). The host computes the MACs through the
 //! `signing` capability; this plugin only ever names the secrets. `user-agent` says which
 //! version of this plugin sent the message.
+//!
+//! TLP: an advisory labelled anything but WHITE/CLEAR (GREEN, AMBER, RED) goes out as a thin
+//! notification (`"restricted": true`): event, ids, tracking id, version, TLP, severity, dates
+//! and the portal and CSAF document URLs, but no title, CVEs, products or summary. The receiver
+//! fetches the document with its own read token, the pattern webhook platforms recommend:
+//! webhook bodies end up in logs and queues that the TLP audience does not cover, as email, HL7,
+//! FHIR and ServiceNow messages do, which withhold the same details.
 
 use herald_plugin_sdk::config::{check_secret_name, check_url, field, field_error};
 use herald_plugin_sdk::{
@@ -122,6 +129,8 @@ struct Message<'a, D> {
 
 #[derive(Serialize)]
 struct AdvisoryData<'a> {
+    /// Always false here: the receiver can tell a full notice from a thin one.
+    restricted: bool,
     tracking_id: &'a str,
     version: &'a str,
     title: &'a str,
@@ -133,6 +142,24 @@ struct AdvisoryData<'a> {
     current_release_date: &'a str,
     tlp: &'a str,
     summary: &'a str,
+    portal_url: &'a str,
+    csaf_url: &'a str,
+    previous_receipt: Option<ReceiptData<'a>>,
+    attempt: u32,
+}
+
+/// A restricted (TLP other than WHITE/CLEAR) advisory's notice: what identifies it and where
+/// to fetch it, nothing of its content.
+#[derive(Serialize)]
+struct RestrictedData<'a> {
+    restricted: bool,
+    tracking_id: &'a str,
+    version: &'a str,
+    tlp: &'a str,
+    severity: Option<&'a str>,
+    cvss_score: Option<f64>,
+    initial_release_date: &'a str,
+    current_release_date: &'a str,
     portal_url: &'a str,
     csaf_url: &'a str,
     previous_receipt: Option<ReceiptData<'a>>,
@@ -198,11 +225,25 @@ impl Channel for Webhook {
 
     fn deliver(config: String, n: Notification) -> Result<Receipt, DeliveryError> {
         let config = Config::checked(&config)?;
+        let previous_receipt = n.previous_receipt.as_ref().map(|r| ReceiptData {
+            remote_id: r.remote_id.as_deref(),
+            detail: &r.detail,
+        });
+        if herald_plugin_sdk::tlp_restricted(&n.tlp) {
+            let body = Message {
+                kind: &n.event_kind,
+                delivery_id: &n.delivery_id,
+                timestamp: now_millis() / 1000,
+                data: restricted(&n, previous_receipt),
+            };
+            return config.post(&n.delivery_id, &body);
+        }
         let body = Message {
             kind: &n.event_kind,
             delivery_id: &n.delivery_id,
             timestamp: now_millis() / 1000,
             data: AdvisoryData {
+                restricted: false,
                 tracking_id: &n.tracking_id,
                 version: &n.version,
                 title: &n.title,
@@ -227,10 +268,7 @@ impl Channel for Webhook {
                 summary: &n.summary,
                 portal_url: &n.portal_url,
                 csaf_url: &n.csaf_url,
-                previous_receipt: n.previous_receipt.as_ref().map(|r| ReceiptData {
-                    remote_id: r.remote_id.as_deref(),
-                    detail: &r.detail,
-                }),
+                previous_receipt,
                 attempt: n.attempt,
             },
         };
@@ -252,6 +290,27 @@ impl Channel for Webhook {
     }
 }
 
+/// The thin notice of a restricted advisory.
+fn restricted<'a>(
+    n: &'a Notification,
+    previous_receipt: Option<ReceiptData<'a>>,
+) -> RestrictedData<'a> {
+    RestrictedData {
+        restricted: true,
+        tracking_id: &n.tracking_id,
+        version: &n.version,
+        tlp: &n.tlp,
+        severity: n.severity.as_deref(),
+        cvss_score: n.cvss_score,
+        initial_release_date: &n.initial_release_date,
+        current_release_date: &n.current_release_date,
+        portal_url: &n.portal_url,
+        csaf_url: &n.csaf_url,
+        previous_receipt,
+        attempt: n.attempt,
+    }
+}
+
 herald_plugin_sdk::export_channel!(Webhook);
 
 #[cfg(test)]
@@ -262,6 +321,67 @@ mod tests {
     /// What `validate_config` says, as the one-line text `deliver` would report.
     fn problems(config: &str) -> Result<(), String> {
         Webhook::validate_config(config.to_string()).map_err(|e| describe_problems(&e))
+    }
+
+    fn note(tlp: &str) -> Notification {
+        Notification {
+            delivery_id: "dlv-1".into(),
+            event_kind: "advisory.published".into(),
+            tracking_id: "EXMED-SA-2026-0042".into(),
+            version: "2".into(),
+            title: "InfuCare 300 pump: hard-coded password".into(),
+            severity: Some("high".into()),
+            cvss_score: Some(8.1),
+            cves: vec!["CVE-2026-99911".into()],
+            products: vec![herald_plugin_sdk::NotifiedProduct {
+                product_id: "CSAFPID-0001".into(),
+                name: "InfuCare 300".into(),
+                version: Some("4.2".into()),
+                udi_di: Some("04012345678901".into()),
+                cpe: None,
+                purl: None,
+            }],
+            initial_release_date: "2026-11-01T00:00:00Z".into(),
+            current_release_date: "2026-11-02T00:00:00Z".into(),
+            tlp: tlp.into(),
+            summary: "Update to firmware 4.3.".into(),
+            portal_url: "https://advisories.example/EXMED-SA-2026-0042".into(),
+            csaf_url: "https://advisories.example/.well-known/csaf/amber/2026/x.json".into(),
+            previous_receipt: None,
+            attempt: 1,
+            rendered: None,
+            unsubscribe_url: None,
+        }
+    }
+
+    #[test]
+    fn restricted_advisories_go_out_thin() {
+        let n = note("AMBER");
+        let thin = serde_json::to_string(&restricted(&n, None)).expect("json");
+        for detail in [
+            "InfuCare",
+            "CVE-2026-99911",
+            "firmware",
+            "04012345678901",
+            "password",
+        ] {
+            assert!(!thin.contains(detail), "{detail} in {thin}");
+        }
+        for kept in [
+            "EXMED-SA-2026-0042",
+            "\"tlp\":\"AMBER\"",
+            "\"restricted\":true",
+            &n.portal_url,
+            &n.csaf_url,
+        ] {
+            assert!(thin.contains(kept), "{kept} missing from {thin}");
+        }
+        for tlp in ["GREEN", "AMBER+STRICT", "TLP:RED"] {
+            assert!(herald_plugin_sdk::tlp_restricted(tlp), "{tlp}");
+        }
+        for tlp in ["WHITE", "CLEAR", ""] {
+            assert!(!herald_plugin_sdk::tlp_restricted(tlp), "{tlp}");
+        }
     }
 
     #[test]

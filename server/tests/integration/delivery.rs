@@ -55,8 +55,12 @@ async fn publish_posts_to_webhook(backend: Backend) {
     actix_web::rt::spawn(running);
 
     let h = harness(backend);
-    let host = herald_plugin_host::PluginHost::new(herald_plugin_host::HostConfig::default())
-        .expect("plugin host");
+    let host = herald_plugin_host::PluginHost::new(herald_plugin_host::HostConfig {
+        // The receivers are on loopback: the operator lets plugins reach it.
+        outbound: herald_plugin_host::OutboundPolicy::loopback(),
+        ..herald_plugin_host::HostConfig::default()
+    })
+    .expect("plugin host");
     host.load_plugin(&plugin_dir().join("webhook.wasm"))
         .expect("webhook plugin loads");
     let host = Arc::new(host);

@@ -27,8 +27,12 @@ fn plugin_host() -> Arc<herald_plugin_host::PluginHost> {
         "{} has no webhook.wasm: run scripts/build-wasm plugins first",
         dir.display()
     );
-    let host = herald_plugin_host::PluginHost::new(herald_plugin_host::HostConfig::default())
-        .expect("plugin host");
+    let host = herald_plugin_host::PluginHost::new(herald_plugin_host::HostConfig {
+        // The receivers are on loopback: the operator lets plugins reach it.
+        outbound: herald_plugin_host::OutboundPolicy::loopback(),
+        ..herald_plugin_host::HostConfig::default()
+    })
+    .expect("plugin host");
     host.load_plugin(&dir.join("webhook.wasm"))
         .expect("webhook plugin loads");
     Arc::new(host)

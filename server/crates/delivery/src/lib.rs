@@ -105,9 +105,11 @@ pub struct DestinationConfig {
 pub struct Grants {
     /// Hosts (`host` or `host:port`) the plugin may reach over the `http` capability.
     pub http_hosts: Vec<String>,
-    /// Plain http (not https) allowed for the granted hosts.
+    /// Plain http (not https) allowed for the granted hosts, where the operator's outbound
+    /// policy allows it too (`HERALD_OUTBOUND_INSECURE_HTTP_HOSTS`): a grant only narrows it.
     pub allow_insecure_http: bool,
-    /// Loopback and private addresses allowed (tests and on-premise receivers).
+    /// Loopback and private addresses allowed (on-premise receivers), inside the operator's
+    /// outbound policy only (`HERALD_OUTBOUND_PRIVATE_RANGES`): a grant only narrows it.
     pub allow_private_addresses: bool,
     /// `host:port` pairs for the `tcp` capability.
     pub tcp_endpoints: Vec<String>,

@@ -193,6 +193,8 @@ fn main() -> Result<()> {
         max_instances: u32::try_from(concurrency).unwrap_or(u32::MAX).max(32),
         // BENCH_PERFMAP=1: let `perf record` name the plugin's functions.
         perf_map: std::env::var_os("BENCH_PERFMAP").is_some(),
+        // The sink is on loopback.
+        outbound: herald_plugin_host::OutboundPolicy::loopback(),
         ..HostConfig::default()
     })
     .context("starting the plugin host")?;

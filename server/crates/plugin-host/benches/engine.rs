@@ -133,6 +133,8 @@ fn main() -> Result<()> {
         .build()?;
     let host = PluginHost::new(HostConfig {
         max_instances: u32::try_from(batch).unwrap_or(u32::MAX).max(32),
+        // The sink is on loopback.
+        outbound: herald_plugin_host::OutboundPolicy::loopback(),
         ..HostConfig::default()
     })?;
     host.load_plugin(&wasm)?;

@@ -25,10 +25,12 @@ use crate::bindings::herald::delivery::{
 use crate::capability::{Capability, ImportKind, classify_import};
 use crate::http::{HttpClients, HttpContext, HttpLimits};
 use crate::manifest::{Manifest, ManifestError};
+use crate::outbound::{OutboundPolicy, Reach};
+use crate::pool::{Pool, Pools};
 use crate::secrets::{SecretSource, Secrets};
 use crate::smtp::{SmtpContext, SmtpLimits, SmtpRelay};
 use crate::tcp::{TcpContext, TcpLimits};
-use crate::tls::TlsRoots;
+use crate::tls::{CA_PIN_FIELD, SystemRoots, TlsRoots};
 use herald_delivery::{DeliveryError, DestinationConfig, Notification, Receipt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -54,13 +56,24 @@ pub struct HostConfig {
     pub memory_limit: usize,
     /// Fuel (roughly, wasm instructions) of one export call.
     pub fuel_per_call: u64,
-    /// Plugin instances that may exist at once (sizes the pooling allocator).
+    /// Plugin instances deliveries may use at once. A delivery beyond it waits for one to
+    /// free up.
     pub max_instances: u32,
+    /// Plugin instances kept for interactive calls: "Send test", validation, plugin installs and
+    /// upgrades. Deliveries never use them, and these calls never use the deliveries' ones, so
+    /// a burst of send-tests against a slow receiver cannot starve deliveries. The pooling
+    /// allocator holds `max_instances + test_instances`.
+    pub test_instances: u32,
     pub http: HttpLimits,
     pub smtp: SmtpLimits,
     pub tcp: TcpLimits,
-    /// Extra trusted root certificates (PEM), added to the webpki roots for `smtp` and `tcp`
-    /// TLS: a private CA, or a test's self-signed certificate. Certificate checks are never
+    /// Where plugins may go beyond public https: the operator's outbound policy. Destination
+    /// grants only narrow it. Default: public addresses only, https only.
+    pub outbound: OutboundPolicy,
+    /// The system's trust store, trusted besides the webpki roots by `http`, `smtp` and `tcp`.
+    pub system_roots: SystemRoots,
+    /// Extra trusted root certificates (PEM texts, each one or more certificates), added to the
+    /// webpki and system roots: a private CA, or a test's own CA. Certificate checks are never
     /// switched off; trusting something else must be this explicit.
     pub extra_root_certificates: Vec<String>,
     /// Capabilities a plugin without an entry in `capability_grants` may import.
@@ -80,9 +93,12 @@ impl Default for HostConfig {
             memory_limit: 64 << 20,
             fuel_per_call: 10_000_000_000,
             max_instances: 32,
+            test_instances: 4,
             http: HttpLimits::default(),
             smtp: SmtpLimits::default(),
             tcp: TcpLimits::default(),
+            outbound: OutboundPolicy::default(),
+            system_roots: SystemRoots::Platform,
             extra_root_certificates: Vec::new(),
             // smtp and tcp reach beyond http's policy: a plugin importing them needs an
             // explicit grant per plugin id (and its destinations their own grants).
@@ -184,6 +200,8 @@ pub struct LoadReport {
 pub enum HostError {
     #[error("cannot set up the wasm engine: {0}")]
     Engine(String),
+    #[error("cannot set up the trusted TLS roots: {0}")]
+    Tls(String),
     #[error("cannot read plugin folder {path}: {source}")]
     ReadDir {
         path: PathBuf,
@@ -286,15 +304,21 @@ pub struct PluginHost {
     plugins: RwLock<BTreeMap<String, Arc<LoadedPlugin>>>,
     /// Shared by every call: pooled, kept-alive connections (grants are checked per request).
     http: Arc<HttpClients>,
-    /// Shared by every call: the roots the `smtp` and `tcp` capabilities trust, parsed once.
+    /// Shared by every call: the roots the `http`, `smtp` and `tcp` capabilities trust, read
+    /// once.
     tls: Arc<TlsRoots>,
+    /// The operator's outbound policy, shared by every call.
+    outbound: Arc<OutboundPolicy>,
+    /// Instances for deliveries, and for interactive calls.
+    pools: Pools,
     _ticker: EpochTicker,
 }
 
 impl PluginHost {
     /// Set up the engine (pooling allocator, fuel, epochs) and start the epoch ticker.
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
-        let n = config.max_instances.max(1);
+        let pools = Pools::new(config.max_instances, config.test_instances);
+        let n = pools.instances();
         let mut pool = PoolingAllocationConfig::default();
         // A component built by wit-component holds its module plus small shim/fixup modules.
         pool.total_component_instances(n)
@@ -332,9 +356,13 @@ impl PluginHost {
         let mut linker = Linker::new(&engine);
         bindings::Channel::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
             .map_err(|e| HostError::Engine(format!("{e:#}")))?;
-        let http = HttpClients::new().map_err(HostError::Engine)?;
+        let tls = Arc::new(
+            TlsRoots::new(&config.system_roots, &config.extra_root_certificates)
+                .map_err(HostError::Tls)?,
+        );
+        let outbound = Arc::new(config.outbound.clone());
+        let http = HttpClients::new(outbound.clone(), &tls).map_err(HostError::Tls)?;
         let ticker = EpochTicker::start(&engine, config.epoch_tick);
-        let tls = Arc::new(TlsRoots::new(config.extra_root_certificates.clone()));
         Ok(Self {
             engine,
             linker,
@@ -342,6 +370,8 @@ impl PluginHost {
             plugins: RwLock::new(BTreeMap::new()),
             http: Arc::new(http),
             tls,
+            outbound,
+            pools,
             _ticker: ticker,
         })
     }
@@ -380,7 +410,13 @@ impl PluginHost {
     /// identity, pre-instantiate it and make it available under its id. Compiles: call at
     /// start-up or from a blocking thread.
     pub fn load_plugin(&self, wasm_path: &Path) -> Result<PluginSummary, HostError> {
-        let plugin = prepare(&self.engine, &self.linker, &self.config, wasm_path)?;
+        let plugin = prepare(
+            &self.engine,
+            &self.linker,
+            &self.config,
+            &self.pools,
+            wasm_path,
+        )?;
         let mut plugins = self
             .plugins
             .write()
@@ -405,14 +441,15 @@ impl PluginHost {
         self_test: &DestinationConfig,
         secrets: &Secrets,
     ) -> Result<PluginSummary, HostError> {
-        let (engine, linker, config) = (
+        let (engine, linker, config, pools) = (
             self.engine.clone(),
             self.linker.clone(),
             self.config.clone(),
+            self.pools.clone(),
         );
         let path = wasm_path.to_path_buf();
         let candidate =
-            tokio::task::spawn_blocking(move || prepare(&engine, &linker, &config, &path))
+            tokio::task::spawn_blocking(move || prepare(&engine, &linker, &config, &pools, &path))
                 .await
                 .map_err(|e| {
                     HostError::Engine(format!("loading the new version panicked: {e}"))
@@ -463,14 +500,15 @@ impl PluginHost {
         wasm_path: &Path,
         configs: &[serde_json::Value],
     ) -> Result<Installed, HostError> {
-        let (engine, linker, config) = (
+        let (engine, linker, config, pools) = (
             self.engine.clone(),
             self.linker.clone(),
             self.config.clone(),
+            self.pools.clone(),
         );
         let path = wasm_path.to_path_buf();
         let candidate =
-            tokio::task::spawn_blocking(move || prepare(&engine, &linker, &config, &path))
+            tokio::task::spawn_blocking(move || prepare(&engine, &linker, &config, &pools, &path))
                 .await
                 .map_err(|e| {
                     HostError::Engine(format!("loading the new version panicked: {e}"))
@@ -524,6 +562,8 @@ impl PluginHost {
             &configs[..configs.len().min(MAX_SELF_TEST_CONFIGS)]
         };
         let id = &candidate.info.id;
+        // One interactive instance at a time for the whole self-test.
+        let _permit = self.pools.acquire(Pool::Interactive).await?;
         let sample: Notification = serde_json::from_value(serde_json::json!({
             "delivery_id": "self-test",
             "event_kind": "advisory.published",
@@ -545,7 +585,7 @@ impl PluginHost {
         }))
         .map_err(|e| format!("cannot build the sample notification: {e}"))?;
         for (i, config) in configs.iter().enumerate() {
-            let text = config.to_string();
+            let text = plugin_config(config);
             let accepted_before = match current {
                 Some(current) => matches!(
                     self.call(
@@ -632,7 +672,24 @@ impl PluginHost {
         config: &serde_json::Value,
     ) -> Result<Vec<ConfigIssue>, HostError> {
         let plugin = self.plugin(plugin_id)?;
-        let config = config.to_string();
+        // The host's own field: checked here, never shown to the plugin.
+        let pin_issue = self
+            .tls
+            .destination_pin(config)
+            .err()
+            .map(|message| ConfigIssue {
+                field: CA_PIN_FIELD.to_string(),
+                message,
+            });
+        let config = plugin_config(config);
+        let _permit = self
+            .pools
+            .acquire(Pool::Interactive)
+            .await
+            .map_err(|message| HostError::PluginFailed {
+                id: plugin.info.id.clone(),
+                message,
+            })?;
         let state = CallState::pure(&plugin.info.id, &self.config);
         let result = match self
             .call(&plugin, state, Export::ValidateConfig(config))
@@ -646,7 +703,7 @@ impl PluginHost {
             id: plugin.info.id.clone(),
             message,
         })?;
-        Ok(match result {
+        let mut issues: Vec<ConfigIssue> = match result {
             Ok(()) => Vec::new(),
             Err(errors) => errors
                 .into_iter()
@@ -655,7 +712,9 @@ impl PluginHost {
                     message: e.message,
                 })
                 .collect(),
-        })
+        };
+        issues.extend(pin_issue);
+        Ok(issues)
     }
 
     /// Run the plugin's `test` export for a destination (sends a harmless test message).
@@ -682,7 +741,14 @@ impl PluginHost {
         let plugin = self
             .plugin(&destination.plugin_id)
             .map_err(|e| DeliveryError::Misconfigured(e.to_string()))?;
-        let config = destination.config.to_string();
+        // Waits for a delivery instance (never an interactive one); the call's time starts
+        // once it has one.
+        let _permit = self
+            .pools
+            .acquire(Pool::Deliveries)
+            .await
+            .map_err(DeliveryError::Retryable)?;
+        let config = plugin_config(&destination.config);
         let wit_notification = to_wit_notification(notification);
         let secrets = Arc::new(secrets.clone());
         let state = CallState::with_http(
@@ -705,7 +771,13 @@ impl PluginHost {
         destination: &DestinationConfig,
         secrets: &Secrets,
     ) -> Result<Receipt, DeliveryError> {
-        let config = destination.config.to_string();
+        // Send-tests and upgrade self-tests use the interactive instances only.
+        let _permit = self
+            .pools
+            .acquire(Pool::Interactive)
+            .await
+            .map_err(DeliveryError::Retryable)?;
+        let config = plugin_config(&destination.config);
         let secrets = Arc::new(secrets.clone());
         let state = CallState::with_http(self, &plugin, destination, "self-test", secrets.clone());
         let result = self
@@ -753,6 +825,7 @@ fn prepare(
     engine: &Engine,
     linker: &Linker<CallState>,
     config: &HostConfig,
+    pools: &Pools,
     wasm_path: &Path,
 ) -> Result<LoadedPlugin, HostError> {
     let path = wasm_path.to_path_buf();
@@ -813,7 +886,10 @@ fn prepare(
     let state = CallState::pure(&manifest.id, config);
     // A pure call (no capability does I/O), so a plain thread-parking executor runs it, also
     // where no tokio runtime is (start-up, `herald plugins list`).
-    let info = match block_on(invoke(engine, config, &pre, state, Export::Describe)) {
+    let info = match block_on(async {
+        let _permit = pools.acquire(Pool::Interactive).await?;
+        invoke(engine, config, &pre, state, Export::Describe).await
+    }) {
         Ok(Returned::Info(info)) => Ok(info),
         Ok(_) => Err(unexpected()),
         Err(message) => Err(message),
@@ -839,6 +915,20 @@ fn prepare(
         path,
         pre,
     })
+}
+
+/// A destination's configuration as its plugin sees it: without the fields the host reads for
+/// itself (`tls_ca_pem`), which plugins (whose configurations refuse unknown fields) know
+/// nothing about.
+fn plugin_config(config: &serde_json::Value) -> String {
+    match config.as_object() {
+        Some(map) if map.contains_key(CA_PIN_FIELD) => {
+            let mut map = map.clone();
+            map.remove(CA_PIN_FIELD);
+            serde_json::Value::Object(map).to_string()
+        }
+        _ => config.to_string(),
+    }
 }
 
 /// One export call of the channel world.
@@ -1048,9 +1138,23 @@ impl CallState {
     ) -> Self {
         let (config, imports) = (&host.config, &plugin.imports);
         let deadline = Instant::now() + config.call_timeout;
+        let reach = Reach {
+            operator: host.outbound.clone(),
+            destination_allows_private: destination.grants.allow_private_addresses,
+        };
+        // Only a plugin that reaches the network reads the destination's CA pin.
+        let network = [Capability::Http, Capability::Smtp, Capability::Tcp]
+            .iter()
+            .any(|c| imports.contains(c));
+        let pin = if network {
+            host.tls.destination_pin(&destination.config)
+        } else {
+            Ok(None)
+        };
         let http = imports.contains(&Capability::Http).then(|| HttpContext {
             destination_id: destination.destination_id.clone(),
             grants: destination.grants.clone(),
+            pin: pin.clone(),
             secrets: secrets.clone(),
             limits: config.http.clone(),
             clients: host.http.clone(),
@@ -1062,12 +1166,16 @@ impl CallState {
             relay: SmtpRelay::from_destination(destination),
             secrets: secrets.clone(),
             limits: config.smtp.clone(),
+            reach: reach.clone(),
             tls: host.tls.clone(),
+            pin: pin.clone(),
             deadline,
             messages: 0,
         });
         let tcp = imports.contains(&Capability::Tcp).then(|| TcpContext {
             grants: destination.grants.clone(),
+            reach,
+            pin,
             limits: config.tcp.clone(),
             tls: host.tls.clone(),
             deadline,

@@ -1,16 +1,19 @@
-//! The host side of the `http` capability: the only way a plugin reaches the network.
+//! The host side of the `http` capability: the only way a plugin reaches the network over http.
 //!
 //! Every request must target a host granted to the destination (`host` matches any port,
-//! `host:port` only that port), use https unless the destination allows plain http, and resolve
-//! only to public addresses unless the destination allows private ones. The address check is
-//! made on the addresses actually connected to: destinations without private addresses use a
-//! client whose resolver refuses any name with a non-public answer (and IP-literal hosts are
-//! checked before sending), so a second DNS answer cannot slip past and every pooled connection
-//! of that client was made to a checked address. No redirects are followed (a redirect could
-//! lead to an ungranted host) and no proxy is used.
+//! `host:port` only that port), use https unless both the operator's outbound policy and the
+//! destination allow plain http to that host, and resolve only to addresses the effective
+//! policy allows (public ones, plus the operator's private ranges where the destination allows
+//! private addresses; see [`crate::outbound`]). The address check is made on the addresses
+//! actually connected to: each client's resolver refuses any name with an answer outside its
+//! rule (and IP-literal hosts are checked before sending), so a second DNS answer cannot slip
+//! past and every pooled connection of that client was made to a checked address. No redirects
+//! are followed (a redirect could lead to an ungranted host) and no proxy is used.
 //!
 //! The clients ([`HttpClients`]) are shared by all calls of a host: connections are pooled and
-//! kept alive across deliveries, while grants and caps are still checked per request.
+//! kept alive across deliveries, while grants and caps are still checked per request. They
+//! trust the operator's roots ([`crate::tls`]); a destination with a pinned CA gets a client
+//! trusting exactly that CA (one per pin and address rule, cached).
 //! Calls per invocation, body sizes and time are capped. `{{secret:NAME}}` in header values, and
 //! in `application/x-www-form-urlencoded` request bodies (form-encoded there: OAuth token
 //! requests), is replaced here, so the plugin never holds the secret.
@@ -19,12 +22,14 @@
 //! instance per call and cannot keep a token itself.
 
 use crate::bindings::herald::delivery::http::{HttpError, Request, Response};
+use crate::outbound::{INSECURE_HTTP_SETTING, OutboundPolicy, Reach};
 use crate::secrets::Secrets;
+use crate::tls::{Pin, TlsRoots};
 use herald_delivery::Grants;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,13 +54,18 @@ impl Default for HttpLimits {
     }
 }
 
-/// The host's shared HTTP clients, one per address policy, so that a connection made for a
+/// The host's shared HTTP clients, one per address rule, so that a connection made for a
 /// destination allowed private addresses is never reused for one that is not.
 pub(crate) struct HttpClients {
-    /// Resolves through [`PublicOnlyResolver`]: it connects only to public addresses.
+    policy: Arc<OutboundPolicy>,
+    /// Connects only to public addresses.
     public_only: reqwest::Client,
-    /// For destinations granted private and loopback addresses.
-    any_address: reqwest::Client,
+    /// Public addresses and the operator's private ranges, for destinations allowing private
+    /// addresses.
+    with_private: reqwest::Client,
+    /// Clients trusting exactly one destination's pinned CA: by the pin's SHA-256 and whether
+    /// private addresses are allowed.
+    pinned: Mutex<HashMap<([u8; 32], bool), reqwest::Client>>,
     pub tokens: TokenCache,
 }
 
@@ -63,33 +73,67 @@ pub(crate) struct HttpClients {
 /// servers.
 const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(4);
 
+/// Pinned clients kept at most; past it the cache starts over.
+const MAX_PINNED_CLIENTS: usize = 64;
+
 impl HttpClients {
-    pub fn new() -> Result<Self, String> {
-        let builder = || {
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .no_proxy()
-                // Deliveries to one receiver come in bursts; keep connections warm between
-                // them, but for less time than common receivers keep an idle connection open
-                // (5 s in Node.js, Apache httpd and actix-web). Otherwise a request can be
-                // written into a connection the receiver is closing at that moment and fail
-                // with "connection closed before message completed" (hyperium/hyper#2136):
-                // retried later, but a spurious failure that counts against the destination.
-                .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
-        };
-        let public_only = builder()
-            .dns_resolver(Arc::new(PublicOnlyResolver))
-            .build()
-            .map_err(|e| format!("cannot build the http client: {e}"))?;
-        let any_address = builder()
-            .build()
-            .map_err(|e| format!("cannot build the http client: {e}"))?;
+    pub fn new(policy: Arc<OutboundPolicy>, tls: &TlsRoots) -> Result<Self, String> {
+        let operator_roots = tls.rustls_config();
         Ok(Self {
-            public_only,
-            any_address,
+            public_only: build_client(&policy, false, &operator_roots)?,
+            with_private: build_client(&policy, true, &operator_roots)?,
+            policy,
+            pinned: Mutex::new(HashMap::new()),
             tokens: TokenCache::default(),
         })
     }
+
+    /// The client for a destination's address rule and CA pin.
+    fn client(&self, allow_private: bool, pin: Option<&Pin>) -> Result<reqwest::Client, String> {
+        let Some(pin) = pin else {
+            return Ok(if allow_private {
+                self.with_private.clone()
+            } else {
+                self.public_only.clone()
+            });
+        };
+        let mut pinned = self.pinned.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = pinned.get(&(pin.sha256, allow_private)) {
+            return Ok(client.clone());
+        }
+        let client = build_client(&self.policy, allow_private, &pin.rustls)?;
+        if pinned.len() >= MAX_PINNED_CLIENTS {
+            pinned.clear();
+        }
+        pinned.insert((pin.sha256, allow_private), client.clone());
+        Ok(client)
+    }
+}
+
+fn build_client(
+    policy: &Arc<OutboundPolicy>,
+    allow_private: bool,
+    tls: &tokio_rustls::rustls::ClientConfig,
+) -> Result<reqwest::Client, String> {
+    let resolver = PolicyResolver(Reach {
+        operator: policy.clone(),
+        destination_allows_private: allow_private,
+    });
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        // Deliveries to one receiver come in bursts; keep connections warm between
+        // them, but for less time than common receivers keep an idle connection open
+        // (5 s in Node.js, Apache httpd and actix-web). Otherwise a request can be
+        // written into a connection the receiver is closing at that moment and fail
+        // with "connection closed before message completed" (hyperium/hyper#2136):
+        // retried later, but a spurious failure that counts against the destination.
+        .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
+        .dns_resolver(Arc::new(resolver))
+        // The same roots (and explanations of refused certificates) as smtp and tcp.
+        .use_preconfigured_tls(tls.clone())
+        .build()
+        .map_err(|e| format!("cannot build the http client: {e}"))
 }
 
 /// OAuth 2.0 client-credentials token answers (RFC 6749 section 4.4), replayed to later calls
@@ -194,7 +238,7 @@ impl TokenCache {
     }
 }
 
-/// A name that resolved to a non-public address, for a destination that does not allow those.
+/// A name that resolved to an address the effective outbound policy does not allow.
 #[derive(Debug)]
 struct AddressRefused(String);
 
@@ -206,33 +250,29 @@ impl std::fmt::Display for AddressRefused {
 
 impl std::error::Error for AddressRefused {}
 
-/// The resolver of the public-only client: the system resolver, refusing the whole answer when
-/// any address in it is loopback, private or reserved. It runs at connect time, so the check
-/// is on the addresses the connection is actually made to.
-struct PublicOnlyResolver;
+/// The resolver of every client: the system resolver, refusing the whole answer when any
+/// address in it is outside the client's rule. It runs at connect time, so the check is on the
+/// addresses the connection is actually made to.
+struct PolicyResolver(Reach);
 
-impl reqwest::dns::Resolve for PublicOnlyResolver {
+impl reqwest::dns::Resolve for PolicyResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_string();
+        let reach = self.0.clone();
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if addrs.is_empty() {
                 return Err(format!("{host} has no addresses").into());
             }
-            if let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
-                return Err(Box::new(AddressRefused(refusal(&host, bad.ip())))
-                    as Box<dyn std::error::Error + Send + Sync>);
+            if let Err(refusal) = reach.check(&host, &addrs) {
+                return Err(
+                    Box::new(AddressRefused(refusal)) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
     }
-}
-
-fn refusal(host: &str, ip: IpAddr) -> String {
-    format!(
-        "{host} resolves to {ip}, a loopback/private/reserved address, which this destination does not allow"
-    )
 }
 
 /// What one invocation may do over http; lives in the call's `Store`.
@@ -240,6 +280,8 @@ pub(crate) struct HttpContext {
     /// Whose call this is: scopes the token cache.
     pub destination_id: String,
     pub grants: Grants,
+    /// The destination's pinned CA, if it has one (`Err`: its `tls_ca_pem` is unusable).
+    pub pin: Result<Option<Arc<Pin>>, String>,
     pub secrets: Arc<Secrets>,
     pub limits: HttpLimits,
     pub clients: Arc<HttpClients>,
@@ -258,20 +300,11 @@ impl HttpContext {
         }
         let url = reqwest::Url::parse(&request.url)
             .map_err(|e| HttpError::InvalidRequest(format!("url {:?}: {e}", request.url)))?;
-        match url.scheme() {
-            "https" => {}
-            "http" if self.grants.allow_insecure_http => {}
-            "http" => {
-                return Err(HttpError::Denied(format!(
-                    "plain http to {} is not allowed for this destination (use https)",
-                    url.host_str().unwrap_or_default()
-                )));
-            }
-            other => {
-                return Err(HttpError::InvalidRequest(format!(
-                    "scheme {other:?} is not http or https"
-                )));
-            }
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(HttpError::InvalidRequest(format!(
+                "scheme {:?} is not http or https",
+                url.scheme()
+            )));
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(HttpError::InvalidRequest(
@@ -285,6 +318,20 @@ impl HttpContext {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| HttpError::InvalidRequest(format!("url {:?} has no port", url)))?;
+        if url.scheme() == "http" {
+            // The operator's policy first: it decides; the destination can only narrow it.
+            if !self.clients.policy.allows_insecure_http(&host, port) {
+                return Err(HttpError::Denied(format!(
+                    "plain http to {host} is not allowed by the operator's outbound policy \
+                     ({INSECURE_HTTP_SETTING}); use https"
+                )));
+            }
+            if !self.grants.allow_insecure_http {
+                return Err(HttpError::Denied(format!(
+                    "plain http to {host} is not allowed for this destination (use https)"
+                )));
+            }
+        }
         if !host_granted(&self.grants.http_hosts, &host, port) {
             return Err(HttpError::Denied(format!(
                 "host {host}:{port} is not granted to this destination"
@@ -320,20 +367,22 @@ impl HttpContext {
             return Err(HttpError::Timeout("the call's time is used up".into()));
         }
         let max_response = self.limits.max_response_body;
-        let client = if self.grants.allow_private_addresses {
-            &self.clients.any_address
-        } else {
-            // A name is checked by the client's resolver when it connects; an IP literal
-            // never reaches a resolver, so it is checked here.
-            // (The url parser has normalised every IPv4 spelling, and brackets IPv6.)
-            let literal = host.trim_start_matches('[').trim_end_matches(']');
-            if let Ok(ip) = literal.parse::<IpAddr>()
-                && !is_public(ip)
-            {
-                return Err(HttpError::Denied(refusal(&host, ip)));
-            }
-            &self.clients.public_only
+        // A name is checked by the client's resolver when it connects; an IP literal
+        // never reaches a resolver, so it is checked here.
+        // (The url parser has normalised every IPv4 spelling, and brackets IPv6.)
+        let reach = Reach {
+            operator: self.clients.policy.clone(),
+            destination_allows_private: self.grants.allow_private_addresses,
         };
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<IpAddr>() {
+            reach.check_ip(&host, ip).map_err(HttpError::Denied)?;
+        }
+        let pin = self.pin.clone().map_err(HttpError::Denied)?;
+        let client = self
+            .clients
+            .client(self.grants.allow_private_addresses, pin.as_deref())
+            .map_err(HttpError::Denied)?;
         {
             let mut response = client
                 .request(method, url)
@@ -489,76 +538,9 @@ pub fn host_granted(grants: &[String], host: &str, port: u16) -> bool {
     })
 }
 
-/// Whether an address is globally routable, i.e. not loopback, private, link-local, shared,
-/// documentation, benchmarking, multicast or otherwise reserved.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_v4(v4);
-            }
-            let s = v6.segments();
-            let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0];
-            if nat64 {
-                let o = v6.octets();
-                return is_public_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
-            }
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || v6 == Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0))
-        }
-    }
-}
-
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let o = ip.octets();
-    !(ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || ip.is_multicast()
-        || o[0] == 0
-        || (o[0] == 100 && (o[1] & 0xc0) == 64) // shared address space 100.64/10
-        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
-        || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking 198.18/15
-        || o[0] >= 240)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn public_addresses() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-            "64:ff9b::10.0.0.1",
-        ] {
-            let ip: IpAddr = private.parse().expect("address");
-            assert!(!is_public(ip), "{private} must not count as public");
-        }
-        for public in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {
-            let ip: IpAddr = public.parse().expect("address");
-            assert!(is_public(ip), "{public} is public");
-        }
-    }
 
     fn answer(status: u16, body: &str) -> Response {
         Response {
@@ -616,9 +598,16 @@ mod tests {
         let ctx = HttpContext {
             destination_id: "dest".into(),
             grants: Grants::default(),
+            pin: Ok(None),
             secrets: Arc::new(Secrets::new().with("client", "s3c&r=t +%")),
             limits: HttpLimits::default(),
-            clients: Arc::new(HttpClients::new().expect("http clients")),
+            clients: Arc::new(
+                HttpClients::new(
+                    Arc::default(),
+                    &TlsRoots::new(&crate::tls::SystemRoots::Off, &[]).expect("roots"),
+                )
+                .expect("http clients"),
+            ),
             deadline: Instant::now(),
             calls: 0,
         };

@@ -13,8 +13,14 @@
 //! - the host side of each capability: `http` with host grants, address checks, caps and
 //!   `{{secret:NAME}}` substitution ([`http`]); `smtp` through the destination's relay with
 //!   STARTTLS or implicit TLS ([`smtp`]); `tcp` request/reply exchanges with granted endpoints
-//!   ([`tcp`]), both trusting the webpki roots plus the operator's extra ones (`tls`); `signing`, HMACs keyed by secrets the plugin never sees ([`signing`]); `log` and
+//!   ([`tcp`]); `signing`, HMACs keyed by secrets the plugin never sees ([`signing`]); `log` and
 //!   `clock`;
+//! - the operator's outbound policy, which destination grants only narrow, checked by http,
+//!   smtp and tcp on the addresses they connect to ([`outbound`]), and the TLS roots all three
+//!   trust: webpki, the system store, the operator's extra roots, or a destination's pinned CA
+//!   ([`tls`]);
+//! - two shares of instances, for deliveries and for interactive calls such as "Send test"
+//!   (`pool`), so neither can use up the other's;
 //! - [`herald_delivery::Channel`] for the delivery engine ([`WasmChannel`]);
 //! - hot swap: [`PluginDirWatcher`] notices new versions in the plugin folder,
 //!   [`PluginHost::install`] self-tests them and swaps them in atomically ([`watch`]).
@@ -23,11 +29,13 @@ pub mod capability;
 pub mod host;
 pub mod http;
 pub mod manifest;
+pub mod outbound;
+mod pool;
 pub mod secrets;
 pub mod signing;
 pub mod smtp;
 pub mod tcp;
-mod tls;
+pub mod tls;
 pub mod watch;
 
 pub use capability::Capability;
@@ -37,9 +45,11 @@ pub use host::{
 };
 pub use http::HttpLimits;
 pub use manifest::Manifest;
+pub use outbound::OutboundPolicy;
 pub use secrets::{SecretSource, Secrets};
 pub use smtp::{SmtpLimits, SmtpRelay, SmtpTlsMode};
 pub use tcp::TcpLimits;
+pub use tls::{CA_PIN_FIELD, SystemRoots, parse_root_pems};
 pub use watch::PluginDirWatcher;
 
 /// Host bindings generated from the WIT contract (the same files the guest SDK uses).

@@ -6,23 +6,31 @@
 //! looked up in the destination's secrets here. TLS is always on: `starttls` requires STARTTLS
 //! (lettre's `starttls_relay`: it fails rather than downgrade, and never sends AUTH in the
 //! clear), `tls` is implicit TLS (`relay`, port 465). Certificates are checked against the
-//! webpki roots plus only the extra roots the host configuration names explicitly
-//! ([`crate::HostConfig::extra_root_certificates`]); there is no "accept invalid certs".
+//! operator's roots, or exactly the destination's pinned CA ([`crate::tls`]); there is no
+//! "accept invalid certs".
+//!
+//! The relay's name is resolved here and checked against the operator's outbound policy
+//! narrowed by the destination ([`crate::outbound`]) before anything connects; lettre is then
+//! handed the checked address (the TLS server name stays the relay's name), so a second DNS
+//! answer cannot lead the session elsewhere. Without that, the relay host of a destination was
+//! a port scanner for the internal network.
 //!
 //! The relay's answer is classified for the plugin: 5xx -> `rejected` (permanent), 4xx,
 //! connection, TLS and timeout failures -> `transient`; policy and configuration problems,
 //! including a refused AUTH, -> `denied`.
 
 use crate::bindings::herald::delivery::smtp::{Message as WitMessage, SmtpError};
+use crate::outbound::Reach;
 use crate::secrets::Secrets;
-use crate::tls::TlsRoots;
+use crate::tls::{Pin, TlsRoots};
 use herald_delivery::DestinationConfig;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::Tls;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -143,7 +151,11 @@ pub(crate) struct SmtpContext {
     pub relay: Result<SmtpRelay, String>,
     pub secrets: Arc<Secrets>,
     pub limits: SmtpLimits,
+    /// The operator's policy narrowed by the destination's grants.
+    pub reach: Reach,
     pub tls: Arc<TlsRoots>,
+    /// The destination's pinned CA, if it has one (`Err`: its `tls_ca_pem` is unusable).
+    pub pin: Result<Option<Arc<Pin>>, String>,
     pub deadline: Instant,
     pub messages: u32,
 }
@@ -164,13 +176,18 @@ impl SmtpContext {
         }
         let relay = self.relay.clone().map_err(SmtpError::Denied)?;
         let email = compose(&self.limits, &relay, message)?;
-        let transport = self.transport(&relay)?;
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let timeout = remaining.min(self.limits.timeout);
         if timeout.is_zero() {
             return Err(SmtpError::Transient("the call's time is used up".into()));
         }
+        let started = Instant::now();
+        let address = self.relay_address(&relay, timeout).await?;
+        let transport = self.transport(&relay, address)?;
+        let timeout = timeout.saturating_sub(started.elapsed());
         let secrets = self.secrets.clone();
+        let host = relay.host.clone();
+        let pinned = matches!(self.pin, Ok(Some(_)));
         async move {
             match tokio::time::timeout(timeout, transport.send(email)).await {
                 Err(_) => Err(SmtpError::Transient(format!(
@@ -182,10 +199,37 @@ impl SmtpContext {
                     response.code(),
                     response.message().collect::<Vec<_>>().join(" ")
                 )),
-                Ok(Err(e)) => Err(classify(&e, &secrets)),
+                Ok(Err(e)) => Err(classify(&e, &secrets, &host, pinned)),
             }
         }
         .await
+    }
+
+    /// The relay's address, resolved here and checked against the effective outbound policy:
+    /// the first address of the answer (every one of which is allowed).
+    async fn relay_address(
+        &self,
+        relay: &SmtpRelay,
+        timeout: Duration,
+    ) -> Result<IpAddr, SmtpError> {
+        let host = relay.host.trim().to_ascii_lowercase();
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<SocketAddr> = match literal.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, relay.port())],
+            Err(_) => tokio::time::timeout(
+                timeout,
+                tokio::net::lookup_host((host.as_str(), relay.port())),
+            )
+            .await
+            .map_err(|_| SmtpError::Transient(format!("resolving {host} took too long")))?
+            .map_err(|e| SmtpError::Transient(format!("cannot resolve {host}: {e}")))?
+            .collect(),
+        };
+        self.reach.check(&host, &addrs).map_err(SmtpError::Denied)?;
+        addrs
+            .first()
+            .map(SocketAddr::ip)
+            .ok_or_else(|| SmtpError::Transient(format!("{host} has no addresses")))
     }
 }
 
@@ -269,29 +313,34 @@ fn compose(limits: &SmtpLimits, relay: &SmtpRelay, m: WitMessage) -> Result<Mess
 }
 
 impl SmtpContext {
+    /// A transport to the checked `address`, verifying the relay's certificate for its name.
     fn transport(
         &self,
         relay: &SmtpRelay,
+        address: IpAddr,
     ) -> Result<AsyncSmtpTransport<Tokio1Executor>, SmtpError> {
-        let mut tls = TlsParameters::builder(relay.host.clone());
-        for cert in self.tls.lettre_roots().map_err(SmtpError::Denied)? {
-            tls = tls.add_root_certificate(cert.clone());
-        }
-        let tls = tls
-            .build()
-            .map_err(|e| SmtpError::Denied(format!("cannot set up TLS: {e}")))?;
-        let builder = match relay.tls {
-            SmtpTlsMode::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&relay.host)
-                    .map(|b| b.tls(Tls::Required(tls)))
-            }
-            SmtpTlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&relay.host)
-                .map(|b| b.tls(Tls::Wrapper(tls))),
-        }
-        .map_err(|e| SmtpError::Denied(format!("smtp relay {:?}: {e}", relay.host)))?;
-        let mut builder = builder
-            .port(relay.port())
-            .timeout(Some(self.limits.timeout));
+        let pin = self.pin.clone().map_err(SmtpError::Denied)?;
+        let name = relay
+            .host
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let tls = self
+            .tls
+            .lettre_parameters(name, pin.as_deref())
+            .map_err(SmtpError::Denied)?;
+        let tls = match relay.tls {
+            // Required: no downgrade, no AUTH in the clear.
+            SmtpTlsMode::Starttls => Tls::Required(tls),
+            SmtpTlsMode::Tls => Tls::Wrapper(tls),
+        };
+        // "Dangerous" only in that lettre leaves TLS to us: it is set right here, and the
+        // address was resolved and checked above.
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(address.to_string())
+                .tls(tls)
+                .port(relay.port())
+                .timeout(Some(self.limits.timeout));
         if let (Some(user), Some(secret)) = (&relay.username, &relay.password_secret) {
             let password = self.secrets.get(secret).ok_or_else(|| {
                 SmtpError::Denied(format!(
@@ -312,9 +361,31 @@ fn has_line_break(s: &str) -> bool {
 const AUTH_REFUSED: &[&str] = &["530", "534", "535", "538"];
 
 /// 5xx -> rejected, except a refused AUTH (denied: an operator must fix the credentials); 4xx
-/// and everything on the way (connection, TLS, timeout) -> transient.
-fn classify(e: &lettre::transport::smtp::Error, secrets: &Secrets) -> SmtpError {
-    let message = secrets.redact(&error_chain(e));
+/// and everything on the way (connection, TLS, timeout) -> transient. A refused certificate
+/// says which settings would make Herald trust it (lettre builds its own TLS client, so the
+/// certificate's names are not at hand here as they are for http and tcp).
+fn classify(
+    e: &lettre::transport::smtp::Error,
+    secrets: &Secrets,
+    host: &str,
+    pinned: bool,
+) -> SmtpError {
+    let mut message = secrets.redact(&error_chain(e));
+    if message.contains("invalid peer certificate") && pinned {
+        message = format!(
+            "the certificate of relay {host} was refused ({message}): it is not issued by the \
+             CA in this destination's {} field",
+            crate::tls::CA_PIN_FIELD
+        );
+    } else if message.contains("invalid peer certificate") {
+        message = format!(
+            "the certificate of relay {host} was refused ({message}): if it comes from a \
+             private CA, the operator adds that CA with HERALD_TLS_EXTRA_ROOTS or the system \
+             store (SSL_CERT_FILE / SSL_CERT_DIR), or the destination's owner pins it in the \
+             destination's {} field",
+            crate::tls::CA_PIN_FIELD
+        );
+    }
     let code = e.status().map(|c| c.to_string());
     if e.is_permanent() && code.is_some_and(|c| AUTH_REFUSED.contains(&c.as_str())) {
         SmtpError::Denied(format!("the relay refused authentication: {message}"))

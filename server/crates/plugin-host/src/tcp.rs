@@ -2,14 +2,15 @@
 //! with a `host:port` the operator granted to the destination.
 //!
 //! Connect only to an exact grant in `Grants::tcp_endpoints`; the name is resolved here and
-//! the connection goes to the checked addresses (loopback and private ones only where the
-//! destination allows them). Optional TLS is checked against the webpki roots plus the
-//! explicitly configured extra roots. Write the payload, then read until the delimiter, with a
-//! byte cap and a deadline that never outlives the call's own.
+//! the connection goes to the checked addresses (non-public ones only inside the operator's
+//! outbound policy, and only where the destination allows private addresses too; see
+//! [`crate::outbound`]). Optional TLS trusts the operator's roots, or exactly the destination's
+//! pinned CA ([`crate::tls`]). Write the payload, then read until the delimiter, with a byte cap
+//! and a deadline that never outlives the call's own.
 
 use crate::bindings::herald::delivery::tcp::{ExchangeRequest, TcpError};
-use crate::http::is_public;
-use crate::tls::TlsRoots;
+use crate::outbound::Reach;
+use crate::tls::{Pin, TlsRoots};
 use herald_delivery::Grants;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -42,6 +43,10 @@ impl Default for TcpLimits {
 /// What one invocation may do over tcp; lives in the call's `Store`.
 pub(crate) struct TcpContext {
     pub grants: Grants,
+    /// The operator's policy narrowed by the destination's grants.
+    pub reach: Reach,
+    /// The destination's pinned CA, if it has one (`Err`: its `tls_ca_pem` is unusable).
+    pub pin: Result<Option<Arc<Pin>>, String>,
     pub limits: TcpLimits,
     pub tls: Arc<TlsRoots>,
     pub deadline: Instant,
@@ -101,38 +106,62 @@ impl TcpContext {
             return Err(TcpError::Timeout("no time left for the exchange".into()));
         }
         let tls = if request.tls {
-            Some(self.tls.rustls_config().map_err(TcpError::Denied)?)
+            Some(match self.pin.clone().map_err(TcpError::Denied)? {
+                Some(pin) => pin.rustls.clone(),
+                None => self.tls.rustls_config(),
+            })
         } else {
             None
         };
-        let allow_private = self.grants.allow_private_addresses;
+        let reach = self.reach.clone();
         let max_reply = self.limits.max_reply;
         async move {
             let started = Instant::now();
             let addrs = resolve(&host, port, timeout).await?;
-            if !allow_private && let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
-                return Err(TcpError::Denied(format!(
-                    "{host} resolves to {}, a loopback/private/reserved address, which this destination does not allow",
-                    bad.ip()
-                )));
-            }
+            reach.check(&host, &addrs).map_err(TcpError::Denied)?;
             let left = timeout.saturating_sub(started.elapsed());
             let stream = tokio::time::timeout(left, tokio::net::TcpStream::connect(&addrs[..]))
                 .await
                 .map_err(|_| TcpError::Transport(format!("connecting to {host}:{port} timed out")))?
-                .map_err(|e| TcpError::Transport(format!("cannot connect to {host}:{port}: {e}")))?;
+                .map_err(|e| {
+                    TcpError::Transport(format!("cannot connect to {host}:{port}: {e}"))
+                })?;
             match tls {
-                None => talk(stream, &request.payload, &request.read_until, max_reply, timeout, started).await,
+                None => {
+                    talk(
+                        stream,
+                        &request.payload,
+                        &request.read_until,
+                        max_reply,
+                        timeout,
+                        started,
+                    )
+                    .await
+                }
                 Some(config) => {
-                    let name = rustls::pki_types::ServerName::try_from(host.clone())
-                        .map_err(|e| TcpError::Denied(format!("{host} is not a TLS server name: {e}")))?;
+                    let name =
+                        rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| {
+                            TcpError::Denied(format!("{host} is not a TLS server name: {e}"))
+                        })?;
                     let connector = tokio_rustls::TlsConnector::from(config);
                     let left = timeout.saturating_sub(started.elapsed());
                     let stream = tokio::time::timeout(left, connector.connect(name, stream))
                         .await
-                        .map_err(|_| TcpError::Timeout(format!("TLS handshake with {host}:{port} timed out")))?
-                        .map_err(|e| TcpError::Transport(format!("TLS with {host}:{port} failed: {e}")))?;
-                    talk(stream, &request.payload, &request.read_until, max_reply, timeout, started).await
+                        .map_err(|_| {
+                            TcpError::Timeout(format!("TLS handshake with {host}:{port} timed out"))
+                        })?
+                        .map_err(|e| {
+                            TcpError::Transport(format!("TLS with {host}:{port} failed: {e}"))
+                        })?;
+                    talk(
+                        stream,
+                        &request.payload,
+                        &request.read_until,
+                        max_reply,
+                        timeout,
+                        started,
+                    )
+                    .await
                 }
             }
         }

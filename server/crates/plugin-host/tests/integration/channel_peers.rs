@@ -17,7 +17,7 @@ use base64::Engine as _;
 use herald_delivery::{
     DeliveryError, DestinationConfig, Grants, Notification, NotifiedProduct, Receipt,
 };
-use herald_plugin_host::{Capability, HostConfig, PluginHost, Secrets};
+use herald_plugin_host::{Capability, HostConfig, OutboundPolicy, PluginHost, Secrets};
 use peers::{Peer, component};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -90,6 +90,8 @@ fn base_config() -> HostConfig {
     HostConfig {
         call_timeout: Duration::from_secs(10),
         max_instances: 4,
+        // The peers are on loopback: the operator lets plugins reach it.
+        outbound: OutboundPolicy::loopback(),
         ..HostConfig::default()
     }
 }
@@ -178,6 +180,8 @@ fn email_destination(port: u16, tls: &str) -> DestinationConfig {
         }),
         grants: Grants {
             smtp: true,
+            // The relay is on loopback.
+            allow_private_addresses: true,
             ..Grants::default()
         },
     }
@@ -938,8 +942,45 @@ async fn webhook_signed_receiver_down_then_up_with_key_rotation() {
         other => panic!("missing signing secret: {other:?}"),
     }
 
+    // TLP:AMBER: a thin, still signed notification; the receiver fetches the document with its
+    // own read token.
+    let mut amber = notification("dlv-hook-5", 1);
+    amber.tlp = "AMBER".into();
+    amber.csaf_url =
+        "https://advisories.examplemed.test/.well-known/csaf/amber/2026/exmed-sa-2026-0042.json"
+            .into();
+    host.deliver(&dest(&["hook_key_new"]), &amber, &secrets)
+        .await
+        .expect("amber delivered");
+
     let seen = records(&record);
-    assert_eq!(seen.len(), 3, "{seen:#?}");
+    assert_eq!(seen.len(), 4, "{seen:#?}");
+    let thin = &seen[3];
+    assert_eq!(thin["id"], "dlv-hook-5");
+    assert_eq!(thin["verified"], json!([true, false]), "{thin}");
+    let body = thin["body"].to_string();
+    for detail in [
+        "InfuCare",
+        "CVE-2026-99911",
+        "firmware 4.3",
+        "04012345678901",
+        "friends",
+    ] {
+        assert!(
+            !body.contains(detail),
+            "{detail} sent under TLP:AMBER: {body}"
+        );
+    }
+    let data = &thin["body"]["data"];
+    assert_eq!(data["restricted"], true);
+    assert_eq!(data["tlp"], "AMBER");
+    assert_eq!(data["tracking_id"], "EXMED-SA-2026-0042");
+    assert_eq!(data["portal_url"], amber.portal_url.as_str());
+    assert_eq!(data["csaf_url"], amber.csaf_url.as_str());
+    assert!(
+        data.get("title").is_none() && data.get("products").is_none(),
+        "{data}"
+    );
     let rotated = &seen[0];
     assert_eq!(rotated["id"], "dlv-hook-1");
     assert_eq!(rotated["verified"], json!([true, true]), "{rotated}");
@@ -955,6 +996,7 @@ async fn webhook_signed_receiver_down_then_up_with_key_rotation() {
     );
     assert_eq!(rotated["body"]["data"]["tracking_id"], "EXMED-SA-2026-0042");
     assert_eq!(rotated["body"]["data"]["title"], TITLE);
+    assert_eq!(rotated["body"]["data"]["restricted"], false);
 
     assert_eq!(seen[1]["id"], "dlv-hook-2");
     assert_eq!(seen[1]["verified"], json!([true, false]));
@@ -962,7 +1004,10 @@ async fn webhook_signed_receiver_down_then_up_with_key_rotation() {
     assert_eq!(seen[2]["verified"], json!([false, false]));
     // One record per delivery id: the receiver-down attempt left nothing behind.
     let ids: Vec<&str> = seen.iter().map(|r| r["id"].as_str().expect("id")).collect();
-    assert_eq!(ids, vec!["dlv-hook-1", "dlv-hook-2", "dlv-hook-3"]);
+    assert_eq!(
+        ids,
+        vec!["dlv-hook-1", "dlv-hook-2", "dlv-hook-3", "dlv-hook-5"]
+    );
     // The keys never leave the host.
     let everything = serde_json::to_string(&seen).expect("json");
     assert!(!everything.contains(&new_key) && !everything.contains(&old_key));

@@ -60,7 +60,8 @@ fn notification(delivery_id: &str, severity: Option<&str>) -> Notification {
         products: vec![
             NotifiedProduct {
                 product_id: "CSAFPID-0001".into(),
-                name: "InfuCare 300".into(),
+                // A CSAF full product name carries the version already.
+                name: "InfuCare 300 4.2".into(),
                 version: Some("4.2".into()),
                 udi_di: Some("04012345678901".into()),
                 ..NotifiedProduct::default()
@@ -139,7 +140,13 @@ async fn posts_a_valid_r4_communication_the_receiver_accepts() {
         c["about"][0]["identifier"],
         json!({ "system": "http://hl7.org/fhir/NamingSystem/gs1-di", "value": "04012345678901" })
     );
+    // The full name once, not "InfuCare 300 4.2 4.2".
+    assert_eq!(c["about"][0]["display"], "InfuCare 300 4.2");
     let text = c["payload"][0]["contentString"].as_str().expect("text");
+    assert!(
+        text.contains("InfuCare 300 4.2 (UDI-DI 04012345678901)") && !text.contains("4.2 4.2"),
+        "{text}"
+    );
     for expected in [
         "Update to firmware 4.3.",
         "CVE-2026-99901, CVE-2026-99902",

@@ -229,6 +229,7 @@ async fn folder_watch_swaps_new_versions_and_refuses_broken_ones() {
             // The held delivery must outlast compiling the new version (slow in debug builds).
             call_timeout: Duration::from_secs(60),
             max_instances: 8,
+            outbound: herald_plugin_host::OutboundPolicy::loopback(),
             ..HostConfig::default()
         })
         .expect("host"),

@@ -10,5 +10,8 @@ mod channel_peers;
 mod engine_isolation;
 mod fhir;
 mod hot_swap;
+mod outbound;
 mod plugins;
+mod pools;
 mod servicenow;
+mod trust;

@@ -6,7 +6,8 @@ use herald_delivery::{
     Channel, DeliveryError, DestinationConfig, Grants, Notification, NotifiedProduct,
 };
 use herald_plugin_host::{
-    Capability, ConfigFieldKind, HostConfig, HostError, PluginHost, Secrets, WasmChannel,
+    Capability, ConfigFieldKind, HostConfig, HostError, OutboundPolicy, PluginHost, Secrets,
+    WasmChannel,
 };
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -38,10 +39,12 @@ fn component(name: &str) -> PathBuf {
     }
 }
 
-fn test_config() -> HostConfig {
+pub(crate) fn test_config() -> HostConfig {
     HostConfig {
         call_timeout: Duration::from_secs(1),
         max_instances: 8,
+        // The receivers are on loopback: the operator lets plugins reach it.
+        outbound: OutboundPolicy::loopback(),
         ..HostConfig::default()
     }
 }
@@ -57,7 +60,7 @@ fn host_with(config: HostConfig, plugins: &[&str]) -> PluginHost {
     host
 }
 
-fn notification(delivery_id: &str) -> Notification {
+pub(crate) fn notification(delivery_id: &str) -> Notification {
     Notification {
         delivery_id: delivery_id.into(),
         event_kind: "advisory.published".into(),
@@ -104,7 +107,7 @@ fn destination(plugin: &str, receiver: &Receiver, config: serde_json::Value) -> 
     }
 }
 
-fn webhook_destination(receiver: &Receiver) -> DestinationConfig {
+pub(crate) fn webhook_destination(receiver: &Receiver) -> DestinationConfig {
     destination(
         "webhook",
         receiver,
@@ -112,14 +115,14 @@ fn webhook_destination(receiver: &Receiver) -> DestinationConfig {
     )
 }
 
-fn secrets() -> Secrets {
+pub(crate) fn secrets() -> Secrets {
     Secrets::new().with("hook_token", "Bearer tok-3141592653")
 }
 
 // ---- a tiny loopback HTTP receiver -------------------------------------------------------------
 
 #[derive(Debug, Clone)]
-struct Recorded {
+pub(crate) struct Recorded {
     method: String,
     path: String,
     headers: Vec<(String, String)>,
@@ -133,15 +136,15 @@ impl Recorded {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
-    fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("receiver got JSON")
     }
 }
 
 type Reply = (u16, Vec<(String, String)>);
 
-struct Receiver {
-    addr: SocketAddr,
+pub(crate) struct Receiver {
+    pub(crate) addr: SocketAddr,
     requests: Arc<Mutex<Vec<Recorded>>>,
     replies: Arc<Mutex<VecDeque<Reply>>>,
     task: tokio::task::JoinHandle<()>,
@@ -149,7 +152,7 @@ struct Receiver {
 
 impl Receiver {
     /// Answers 200 unless replies were queued with [`Receiver::reply`].
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -196,10 +199,10 @@ impl Receiver {
         }
     }
 
-    fn host_port(&self) -> String {
+    pub(crate) fn host_port(&self) -> String {
         format!("127.0.0.1:{}", self.addr.port())
     }
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.addr.port())
     }
     fn reply(&self, status: u16, headers: &[(&str, &str)]) {
@@ -211,7 +214,7 @@ impl Receiver {
                 .collect(),
         ));
     }
-    fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().expect("lock").clone()
     }
 }
@@ -222,7 +225,7 @@ impl Drop for Receiver {
     }
 }
 
-async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Recorded> {
+pub(crate) async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Recorded> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -395,8 +398,8 @@ async fn http_policy_refuses_before_anything_is_sent() {
         (&other_host, "is not granted"),
         (&other_port, "is not granted"),
         (&no_plain_http, "plain http"),
-        (&no_private, "loopback/private"),
-        (&via_localhost, "loopback/private"),
+        (&no_private, "allow_private_addresses"),
+        (&via_localhost, "allow_private_addresses"),
     ] {
         match host.deliver(dest, &n, &secrets()).await {
             Err(DeliveryError::Misconfigured(m)) => assert!(m.contains(expected), "{m}"),

@@ -142,7 +142,7 @@ impl Drop for Peer {
 /// A plugin host with short limits for peer tests (a stalled peer fails fast) and the plugin
 /// `name` from target/plugins loaded.
 pub fn host_with(name: &str) -> herald_plugin_host::PluginHost {
-    use herald_plugin_host::{HostConfig, HttpLimits, PluginHost};
+    use herald_plugin_host::{HostConfig, HttpLimits, OutboundPolicy, PluginHost};
     use std::time::Duration;
     let host = PluginHost::new(HostConfig {
         call_timeout: Duration::from_secs(5),
@@ -151,6 +151,8 @@ pub fn host_with(name: &str) -> herald_plugin_host::PluginHost {
             request_timeout: Duration::from_millis(1500),
             ..HttpLimits::default()
         },
+        // The peers are on loopback: the operator lets plugins reach it.
+        outbound: OutboundPolicy::loopback(),
         ..HostConfig::default()
     })
     .expect("host");
