@@ -19,5 +19,6 @@ mod portal_destinations;
 mod portal_subscriptions;
 mod provider;
 mod templates;
+mod tenant;
 mod unsubscribe;
 mod web;
