@@ -21,45 +21,24 @@ use herald_csaf::authoring::{
     draft_from_document, first_revision, next_revision,
 };
 use herald_csaf::{Finding, Rejection};
-use herald_storage::{
-    ApiToken, DbConnection, DraftState, NewDraft, OrgKind, Role, StorageError, StoredDraft, User,
-};
+use herald_storage::{DbConnection, DraftState, NewDraft, Role, StorageError, StoredDraft};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::error::{FieldError, ServiceError};
 use crate::publish::{PublishError, Published, publish_document};
-use crate::web::error::{FieldError, WebError};
+use crate::service::Principal;
 
-/// Who acts, as the authoring rules see it.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub org_id: String,
-    /// `user:<id>` for a person (through the portal or a token bound to the user), `token:<id>`
-    /// for a token without a user. Drafts record it as author and editor; the four-eyes rule
-    /// compares it.
-    pub actor: String,
-    /// The user's role; `None` for a token without a user.
-    pub role: Option<Role>,
+/// Who acts, as the authoring rules see it: the service's one principal.
+pub type Caller = Principal;
+
+/// People with the admin role of the manufacturer (also through a token made for them).
+pub fn is_admin(caller: &Caller) -> bool {
+    caller.is_manufacturer() && caller.role == Some(Role::Admin)
 }
 
-impl Caller {
-    /// Publishers and admins, and `publish` tokens without a user (machine publishing).
-    pub fn may_author(&self) -> bool {
-        matches!(self.role, None | Some(Role::Publisher) | Some(Role::Admin))
-    }
-
-    /// Approvers and admins: people only.
-    pub fn may_approve(&self) -> bool {
-        matches!(self.role, Some(Role::Approver) | Some(Role::Admin))
-    }
-
-    pub fn may_read(&self) -> bool {
-        self.may_author() || self.may_approve()
-    }
-
-    pub fn is_admin(&self) -> bool {
-        self.role == Some(Role::Admin)
-    }
+fn may_read(caller: &Caller) -> bool {
+    caller.is_publisher() || caller.is_approver()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,13 +82,13 @@ impl From<PublishError> for AuthoringError {
     }
 }
 
-impl From<AuthoringError> for WebError {
+impl From<AuthoringError> for ServiceError {
     fn from(e: AuthoringError) -> Self {
         match e {
-            AuthoringError::NotFound => WebError::NotFound,
-            AuthoringError::Forbidden(m) => WebError::Refused(m),
-            AuthoringError::Conflict(m) => WebError::Conflict(m),
-            AuthoringError::Draft(d) => WebError::InvalidFields(
+            AuthoringError::NotFound => ServiceError::NotFound,
+            AuthoringError::Forbidden(m) => ServiceError::Refused(m),
+            AuthoringError::Conflict(m) => ServiceError::Conflict(m),
+            AuthoringError::Draft(d) => ServiceError::InvalidFields(
                 d.problems
                     .into_iter()
                     .map(|p| FieldError {
@@ -118,7 +97,7 @@ impl From<AuthoringError> for WebError {
                     })
                     .collect(),
             ),
-            AuthoringError::Invalid(r) => WebError::Invalid(r.findings),
+            AuthoringError::Invalid(r) => ServiceError::Invalid(r.findings),
             AuthoringError::Storage(s) => s.into(),
             AuthoringError::Publish(p) => p.into(),
         }
@@ -131,41 +110,13 @@ fn forbidden(message: &str) -> AuthoringError {
     AuthoringError::Forbidden(message.to_string())
 }
 
-/// The caller behind an API token (which must carry the `publish` scope; the web layer checks).
-/// A token bound to a user acts as that user, with the user's role.
-pub fn caller_for_token(conn: &mut DbConnection, token: &ApiToken) -> Result<Caller> {
-    let org = herald_storage::find_organization(conn, &token.org_id)?
-        .ok_or_else(|| forbidden("the token's organization no longer exists"))?;
-    if org.kind != OrgKind::Manufacturer {
-        return Err(forbidden("drafts belong to the manufacturer"));
+/// Drafts belong to the manufacturer: anyone else is refused before any rule is looked at.
+pub fn check_caller(caller: &Caller) -> Result<()> {
+    if caller.is_manufacturer() {
+        Ok(())
+    } else {
+        Err(forbidden("drafts belong to the manufacturer"))
     }
-    match &token.user_id {
-        None => Ok(Caller {
-            org_id: org.id,
-            actor: format!("token:{}", token.id),
-            role: None,
-        }),
-        Some(user_id) => {
-            let user = herald_storage::find_user(conn, user_id)?
-                .filter(|u| !u.disabled && u.org_id == org.id)
-                .ok_or_else(|| forbidden("the token's user is disabled or gone"))?;
-            caller_for_user(conn, &user)
-        }
-    }
-}
-
-/// The caller behind a portal user.
-pub fn caller_for_user(conn: &mut DbConnection, user: &User) -> Result<Caller> {
-    let org = herald_storage::find_organization(conn, &user.org_id)?
-        .ok_or_else(|| forbidden("the user's organization no longer exists"))?;
-    if org.kind != OrgKind::Manufacturer || user.disabled {
-        return Err(forbidden("drafts belong to the manufacturer"));
-    }
-    Ok(Caller {
-        org_id: org.id,
-        actor: format!("user:{}", user.id),
-        role: Some(user.role),
-    })
 }
 
 /// A stored draft as callers see it.
@@ -188,13 +139,66 @@ pub struct DraftView {
     pub published_at: Option<DateTime<Utc>>,
     pub published_by: Option<String>,
     pub published_version: Option<String>,
+    /// For an uploaded document held for approval (four-eyes): the version it publishes. Its
+    /// `draft` then carries only the title and TLP; the document is published byte for byte.
+    pub uploaded_version: Option<String>,
+}
+
+/// Key of the stored draft JSON under which an uploaded document waits for approval (the text of
+/// the document, so that the very bytes uploaded are what is signed and published).
+const UPLOAD_KEY: &str = "uploaded_document";
+
+/// The uploaded document a held publication carries, if this draft is one.
+fn uploaded(stored: &StoredDraft) -> Option<&str> {
+    stored
+        .draft
+        .get(UPLOAD_KEY)
+        .and_then(serde_json::Value::as_str)
+}
+
+/// Title, TLP and version of an uploaded document, for lists and previews.
+fn upload_facts(text: &str) -> (Draft, Option<String>) {
+    let doc: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let title = doc
+        .pointer("/document/title")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let tlp = match doc
+        .pointer("/document/distribution/tlp/label")
+        .and_then(serde_json::Value::as_str)
+    {
+        Some("GREEN") => herald_csaf::Tlp::Green,
+        Some("AMBER") => herald_csaf::Tlp::Amber,
+        Some("RED") => herald_csaf::Tlp::Red,
+        _ => herald_csaf::Tlp::White,
+    };
+    let version = doc
+        .pointer("/document/tracking/version")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string);
+    (
+        Draft {
+            title,
+            tlp,
+            ..Draft::default()
+        },
+        version,
+    )
 }
 
 fn view(stored: StoredDraft) -> Result<DraftView> {
-    let draft: Draft = serde_json::from_value(stored.draft).map_err(|e| {
-        AuthoringError::Storage(StorageError::Corrupt(format!("draft {}: {e}", stored.id)))
-    })?;
+    let (draft, uploaded_version) = match uploaded(&stored) {
+        Some(text) => upload_facts(text),
+        None => (
+            serde_json::from_value(stored.draft).map_err(|e| {
+                AuthoringError::Storage(StorageError::Corrupt(format!("draft {}: {e}", stored.id)))
+            })?,
+            None,
+        ),
+    };
     Ok(DraftView {
+        uploaded_version,
         id: stored.id,
         tracking_id: stored.tracking_id,
         state: stored.state.as_str().to_string(),
@@ -251,7 +255,7 @@ fn publisher(config: &Config) -> PublisherInfo {
 }
 
 fn require_author(caller: &Caller) -> Result<()> {
-    if caller.may_author() {
+    if caller.is_publisher() {
         Ok(())
     } else {
         Err(forbidden(
@@ -261,7 +265,7 @@ fn require_author(caller: &Caller) -> Result<()> {
 }
 
 fn require_reader(caller: &Caller) -> Result<()> {
-    if caller.may_read() {
+    if may_read(caller) {
         Ok(())
     } else {
         Err(forbidden(
@@ -375,18 +379,23 @@ fn tracking_for(
     Ok(tracking)
 }
 
-/// Builds the document the draft would publish at `now` (catalog products resolved).
+/// Builds the document the draft would publish at `now` (catalog products resolved) and the
+/// version it gets; a held upload is its uploaded document as it is.
 fn build(
     conn: &mut DbConnection,
     config: &Config,
     stored: &StoredDraft,
     now: DateTime<Utc>,
-) -> Result<(Vec<u8>, TrackingInput)> {
+) -> Result<(Vec<u8>, String)> {
+    if let Some(text) = uploaded(stored) {
+        let (_, version) = upload_facts(text);
+        return Ok((text.as_bytes().to_vec(), version.unwrap_or_default()));
+    }
     let mut draft: Draft = view(stored.clone())?.draft;
     resolve_products(conn, config, &stored.manufacturer_org_id, &mut draft)?;
     let tracking = tracking_for(conn, config, stored, &draft, now)?;
     let doc = build_document(&draft, &publisher(config), &tracking)?;
-    Ok((document_bytes(&doc), tracking))
+    Ok((document_bytes(&doc), tracking.version))
 }
 
 fn load(conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<StoredDraft> {
@@ -427,7 +436,7 @@ pub fn create(
                 advisory_id: None,
                 base_version: None,
                 draft: &json,
-                actor: &caller.actor,
+                actor: &caller.actor(),
             },
         )
         .map_err(AuthoringError::from)
@@ -494,7 +503,7 @@ pub fn start_update(
             advisory_id: Some(&advisory.id),
             base_version: Some(&advisory.current.version),
             draft: &json,
-            actor: &caller.actor,
+            actor: &caller.actor(),
         },
     )?;
     view(stored)
@@ -508,13 +517,19 @@ pub fn save(
     draft: &Draft,
 ) -> Result<DraftView> {
     require_author(caller)?;
+    if uploaded(&load(conn, caller, id)?).is_some() {
+        return Err(AuthoringError::Conflict(format!(
+            "draft {id} holds an uploaded document awaiting approval; it is not edited through \
+             the form: discard it and upload the corrected document"
+        )));
+    }
     let json = to_json(draft)?;
     view(herald_storage::update_draft(
         conn,
         &caller.org_id,
         id,
         &json,
-        &caller.actor,
+        &caller.actor(),
     )?)
 }
 
@@ -524,7 +539,7 @@ pub fn discard(conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<Dra
         conn,
         &caller.org_id,
         id,
-        &caller.actor,
+        &caller.actor(),
     )?)
 }
 
@@ -539,7 +554,7 @@ pub struct Preview {
     /// Draft fields the document cannot be built from.
     pub field_errors: Vec<FieldError>,
     /// Failed tests of the built document: errors block publication, warnings do not.
-    #[schema(value_type = Vec<crate::web::error::FindingBody>)]
+    #[schema(value_type = Vec<crate::error::FindingBody>)]
     #[serde(serialize_with = "serialize_findings")]
     pub findings: Vec<Finding>,
     /// Nothing blocks publication.
@@ -550,7 +565,7 @@ fn serialize_findings<S: serde::Serializer>(f: &[Finding], s: S) -> Result<S::Ok
     use serde::ser::SerializeSeq;
     let mut seq = s.serialize_seq(Some(f.len()))?;
     for finding in f {
-        seq.serialize_element(&crate::web::error::FindingBody::from(finding))?;
+        seq.serialize_element(&crate::error::FindingBody::from(finding))?;
     }
     seq.end()
 }
@@ -562,14 +577,14 @@ fn preview_of(
     now: DateTime<Utc>,
 ) -> Result<Preview> {
     match build(conn, config, stored, now) {
-        Ok((bytes, tracking)) => {
+        Ok((bytes, version)) => {
             let (findings, valid) = match herald_csaf::validate(&bytes) {
                 Ok(v) => (v.warnings, true),
                 Err(r) => (r.findings, false),
             };
             Ok(Preview {
                 document: serde_json::from_slice(&bytes).ok(),
-                version: Some(tracking.version),
+                version: Some(version),
                 field_errors: Vec::new(),
                 findings,
                 valid,
@@ -628,7 +643,7 @@ pub fn submit(
         conn,
         &caller.org_id,
         id,
-        &caller.actor,
+        &caller.actor(),
     )?)
 }
 
@@ -642,13 +657,13 @@ pub fn approval_refusal(
         return Some("the draft is no longer open");
     }
     if !four_eyes {
-        return (!caller.may_author() && !caller.may_approve())
+        return (!caller.is_publisher() && !caller.is_approver())
             .then_some("publishing needs the publisher, approver or admin role");
     }
-    if !caller.may_approve() {
+    if !caller.is_approver() {
         return Some("the four-eyes rule is on: publishing needs an approver or admin");
     }
-    if stored.created_by == caller.actor || stored.updated_by == caller.actor {
+    if stored.created_by == caller.actor() || stored.updated_by == caller.actor() {
         return Some(
             "the four-eyes rule is on: the author or last editor of a draft cannot approve it",
         );
@@ -680,13 +695,13 @@ pub fn publish(
         }
         herald_storage::check_draft_base(conn, &stored)?;
         let (bytes, _) = build(conn, config, &stored, now)?;
-        let published = publish_document(conn, config, &bytes, &caller.org_id, &caller.actor)?;
+        let published = publish_document(conn, config, &bytes, &caller.org_id, &caller.actor())?;
         let marked = herald_storage::mark_draft_published(
             conn,
             &caller.org_id,
             id,
             &published.version,
-            &caller.actor,
+            &caller.actor(),
         )?;
         Ok((published, view(marked)?))
     });
@@ -698,9 +713,41 @@ pub fn publish(
     result
 }
 
+/// Holds an uploaded, valid CSAF document for approval: a draft of the caller's organization,
+/// already submitted, that carries the document as uploaded (published byte for byte by
+/// [`publish`] once an approver who is not its submitter approves it). An update of a published
+/// advisory records the version it was uploaded against, so that an approval after the advisory
+/// moved on is refused like any stale update.
+pub fn hold_upload(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    document: &str,
+    tracking_id: &str,
+) -> Result<DraftView> {
+    require_author(caller)?;
+    let existing = herald_storage::get_advisory(conn, tracking_id)?;
+    let json = serde_json::json!({ UPLOAD_KEY: document });
+    let stored = herald_storage::write_transaction_as(conn, |conn| {
+        let created = herald_storage::create_draft(
+            conn,
+            &NewDraft {
+                manufacturer_org_id: &caller.org_id,
+                tracking_id,
+                advisory_id: existing.as_ref().map(|a| a.id.as_str()),
+                base_version: existing.as_ref().map(|a| a.current.version.as_str()),
+                draft: &json,
+                actor: &caller.actor(),
+            },
+        )?;
+        herald_storage::submit_draft(conn, &caller.org_id, &created.id, &caller.actor())
+            .map_err(AuthoringError::from)
+    })?;
+    view(stored)
+}
+
 /// Turns the four-eyes rule on or off (the manufacturer's admins only; audited).
 pub fn set_four_eyes(conn: &mut DbConnection, caller: &Caller, on: bool) -> Result<()> {
-    if !caller.is_admin() {
+    if !is_admin(caller) {
         return Err(forbidden(
             "only an admin of the manufacturer changes the four-eyes rule",
         ));
@@ -709,7 +756,7 @@ pub fn set_four_eyes(conn: &mut DbConnection, caller: &Caller, on: bool) -> Resu
         conn,
         &caller.org_id,
         on,
-        &caller.actor,
+        &caller.actor(),
     )?)
 }
 

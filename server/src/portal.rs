@@ -11,9 +11,10 @@ use app::model::{
 use herald_csaf::{AdvisorySummary, Tlp};
 use herald_storage::AdvisoryFilter;
 
+use crate::error::ServiceError;
 use crate::publish::csaf_url;
+use crate::service::Principal;
 use crate::state::AppState;
-use crate::web::error::WebError;
 
 /// Rows per page of the advisory list unless `per_page` says otherwise, and its bounds.
 const LIST_PAGE_SIZE: i64 = 25;
@@ -31,31 +32,24 @@ impl HeraldPortal {
     pub fn new(state: AppState) -> Self {
         Self { state }
     }
+
+    /// The principal of the signed-in viewer (the session cookie resolved it to its user); a
+    /// viewer nobody is signed in as, or whose user was disabled meanwhile, is refused.
+    pub(crate) async fn principal(&self, viewer: &Viewer) -> Result<Principal, PortalError> {
+        let Some(user_id) = viewer.user_id.clone() else {
+            return Err(PortalError::Forbidden);
+        };
+        self.state
+            .db(move |conn| Principal::of_user_id(conn, &user_id))
+            .await
+            .map_err(portal_error)?
+            .ok_or(PortalError::Forbidden)
+    }
 }
 
-/// Logs the cause and gives the page only a kind (and a reference for internal errors).
-pub(crate) fn portal_error(e: WebError) -> PortalError {
-    match e {
-        WebError::NotFound => PortalError::NotFound,
-        WebError::Unauthorized | WebError::Forbidden | WebError::Refused(_) => {
-            PortalError::Forbidden
-        }
-        WebError::BadRequest(m) | WebError::Conflict(m) | WebError::TooLarge(m) => {
-            PortalError::Invalid(m)
-        }
-        WebError::Invalid(f) => PortalError::Invalid(format!("{} failed tests", f.len())),
-        e @ WebError::InvalidFields(_) => PortalError::Invalid(e.to_string()),
-        WebError::Unavailable(m) => {
-            let reference = uuid::Uuid::new_v4().simple().to_string();
-            tracing::error!(reference = %reference, reason = %m, "portal request failed");
-            PortalError::Internal(reference)
-        }
-        WebError::Internal(cause) => {
-            let reference = uuid::Uuid::new_v4().simple().to_string();
-            tracing::error!(reference = %reference, error = ?cause, "portal request failed");
-            PortalError::Internal(reference)
-        }
-    }
+/// The one mapping of service errors to what a page may show ([`ServiceError::to_portal`]).
+pub(crate) fn portal_error(e: ServiceError) -> PortalError {
+    e.to_portal()
 }
 
 fn tlp_text(t: Option<Tlp>) -> String {
@@ -192,21 +186,24 @@ impl Portal for HeraldPortal {
         let found = self
             .state
             .db(move |conn| {
-                let Some((_session, user)) = herald_storage::lookup_session(conn, &cookie)? else {
+                let Some(p) = Principal::from_session(conn, &cookie)? else {
                     return Ok(None);
                 };
-                let kind = herald_storage::find_organization(conn, &user.org_id)?.map(|o| o.kind);
-                Ok(Some((user, kind)))
+                let name = match p.user_id() {
+                    Some(id) => herald_storage::find_user(conn, id)?.map(|u| u.display_name),
+                    None => None,
+                };
+                Ok(Some((p, name)))
             })
             .await
             .map_err(portal_error)?;
         Ok(match found {
-            Some((user, kind)) => Viewer {
-                user_id: Some(user.id),
-                organization_id: Some(user.org_id),
-                display_name: Some(user.display_name),
-                manufacturer: kind == Some(herald_storage::OrgKind::Manufacturer),
-                role: Some(user.role.as_str().to_string()),
+            Some((p, display_name)) => Viewer {
+                user_id: p.user_id().map(str::to_owned),
+                organization_id: Some(p.org_id.clone()),
+                display_name,
+                manufacturer: p.is_manufacturer(),
+                role: p.role.map(|r| r.as_str().to_string()),
             },
             None => Viewer::default(),
         })
@@ -225,7 +222,7 @@ impl Portal for HeraldPortal {
                         &email,
                         &serde_json::json!({}),
                     )?;
-                    return Err(WebError::Unauthorized);
+                    return Err(ServiceError::Unauthorized);
                 };
                 Ok(herald_storage::create_session(conn, &user.id, SESSION_TTL)?.token)
             })

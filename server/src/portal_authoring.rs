@@ -18,8 +18,8 @@ use herald_csaf::authoring::{
 use herald_storage::DbConnection;
 
 use crate::authoring::{self as service, AuthoringError, Caller, DraftView};
+use crate::error::ServiceError;
 use crate::portal::{HeraldPortal, portal_error};
-use crate::web::error::WebError;
 
 fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -43,7 +43,7 @@ fn form_field(path: &str) -> String {
         .replace("known_not_affected", "not_affected")
 }
 
-fn form_errors(errors: Vec<crate::web::error::FieldError>) -> Vec<FormFieldError> {
+fn form_errors(errors: Vec<crate::error::FieldError>) -> Vec<FormFieldError> {
     errors
         .into_iter()
         .map(|e| FormFieldError {
@@ -260,11 +260,11 @@ fn actor_name(conn: &mut DbConnection, actor: &str) -> String {
     }
 }
 
-fn caller_of(conn: &mut DbConnection, user_id: &str) -> Result<Caller, WebError> {
-    let user = herald_storage::find_user(conn, user_id)?
-        .filter(|u| !u.disabled)
-        .ok_or(WebError::Forbidden)?;
-    Ok(service::caller_for_user(conn, &user)?)
+fn caller_of(conn: &mut DbConnection, user_id: &str) -> Result<Caller, ServiceError> {
+    let caller =
+        crate::service::Principal::of_user_id(conn, user_id)?.ok_or(ServiceError::Forbidden)?;
+    service::check_caller(&caller)?;
+    Ok(caller)
 }
 
 fn refusal(e: AuthoringError) -> Result<Refusal, PortalError> {
@@ -277,7 +277,7 @@ fn refusal(e: AuthoringError) -> Result<Refusal, PortalError> {
             errors: form_errors(
                 d.problems
                     .into_iter()
-                    .map(|p| crate::web::error::FieldError {
+                    .map(|p| crate::error::FieldError {
                         field: p.field,
                         message: p.message,
                     })
@@ -294,7 +294,7 @@ impl HeraldPortal {
     async fn with_caller<T, F>(&self, viewer: &Viewer, f: F) -> Result<T, PortalError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection, &Caller) -> Result<T, WebError> + Send + 'static,
+        F: FnOnce(&mut DbConnection, &Caller) -> Result<T, ServiceError> + Send + 'static,
     {
         let Some(user_id) = viewer.user_id.clone() else {
             return Err(PortalError::Forbidden);
@@ -315,7 +315,7 @@ impl HeraldPortal {
             let mut drafts = Vec::new();
             for d in list {
                 let stored = herald_storage::get_draft(conn, &caller.org_id, &d.id)?
-                    .ok_or(WebError::NotFound)?;
+                    .ok_or(ServiceError::NotFound)?;
                 drafts.push(DraftSummary {
                     can_approve: service::approval_refusal(caller, &stored, four_eyes).is_none(),
                     author: actor_name(conn, &d.created_by),
@@ -330,8 +330,8 @@ impl HeraldPortal {
             Ok(DraftsView {
                 drafts,
                 four_eyes,
-                can_author: caller.may_author(),
-                can_configure: caller.is_admin(),
+                can_author: caller.is_publisher(),
+                can_configure: service::is_admin(caller),
             })
         })
         .await
@@ -346,8 +346,8 @@ impl HeraldPortal {
         let config = self.state.config.clone();
         self.with_caller(viewer, move |conn, caller| {
             let view = service::get(conn, caller, &id)?;
-            let stored =
-                herald_storage::get_draft(conn, &caller.org_id, &id)?.ok_or(WebError::NotFound)?;
+            let stored = herald_storage::get_draft(conn, &caller.org_id, &id)?
+                .ok_or(ServiceError::NotFound)?;
             let four_eyes = service::four_eyes(conn, caller)?;
             let preview = if stored.state.is_open() {
                 Some(service::preview(
@@ -407,11 +407,11 @@ impl HeraldPortal {
                     .map(|p| form_errors(p.field_errors))
                     .unwrap_or_default(),
                 four_eyes,
-                can_edit: open && caller.may_author(),
+                can_edit: open && caller.is_publisher(),
                 can_submit: stored.state == herald_storage::DraftState::Draft
-                    && caller.may_author(),
+                    && caller.is_publisher(),
                 can_approve: refusal.is_none(),
-                can_discard: open && caller.may_author(),
+                can_discard: open && caller.is_publisher(),
                 approval_note: if open {
                     refusal.map(str::to_string)
                 } else {

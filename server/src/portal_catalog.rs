@@ -7,10 +7,10 @@ use app::catalog::{
     CatalogFamily, CatalogItem, CatalogNode, CatalogVendor, CatalogView, ProductForm, ProductSaved,
 };
 use app::model::{PortalError, Viewer};
-use herald_storage::{CatalogEntry, CatalogProduct, OrgKind, Reader, Role};
+use herald_storage::{CatalogEntry, CatalogProduct, Reader};
 
+use crate::error::ServiceError;
 use crate::portal::{HeraldPortal, portal_error};
-use crate::web::error::WebError;
 
 /// Who looks at the catalog: how they read, and whether they may edit (for which manufacturer).
 struct CatalogViewer {
@@ -39,35 +39,27 @@ fn optional(s: String) -> Option<String> {
 
 impl HeraldPortal {
     async fn catalog_viewer(&self, viewer: &Viewer) -> Result<CatalogViewer, PortalError> {
-        let Some(user_id) = viewer.user_id.clone() else {
-            return Ok(CatalogViewer {
-                reader: Reader::Anonymous,
-                editor_of: None,
-                user_id: None,
-            });
+        let anonymous = CatalogViewer {
+            reader: Reader::Anonymous,
+            editor_of: None,
+            user_id: None,
         };
-        self.state
-            .db(move |conn| {
-                let Some(user) = herald_storage::find_user(conn, &user_id)?.filter(|u| !u.disabled)
-                else {
-                    return Ok(CatalogViewer {
-                        reader: Reader::Anonymous,
-                        editor_of: None,
-                        user_id: None,
-                    });
-                };
-                let org = herald_storage::find_organization(conn, &user.org_id)?
-                    .ok_or(WebError::Forbidden)?;
-                let editor = org.kind == OrgKind::Manufacturer
-                    && matches!(user.role, Role::Admin | Role::Publisher);
-                Ok(CatalogViewer {
-                    reader: Reader::of(org.kind, org.id.clone()),
-                    editor_of: editor.then_some(org.id),
-                    user_id: Some(user.id),
-                })
-            })
-            .await
-            .map_err(portal_error)
+        if viewer.user_id.is_none() {
+            return Ok(anonymous);
+        }
+        // A user disabled meanwhile reads as anonymous.
+        let p = match self.principal(viewer).await {
+            Ok(p) => p,
+            Err(PortalError::Forbidden) => return Ok(anonymous),
+            Err(e) => return Err(e),
+        };
+        // The catalog is edited by whoever may publish for the manufacturer.
+        let editor = p.is_publisher();
+        Ok(CatalogViewer {
+            reader: p.reader(),
+            editor_of: editor.then(|| p.org_id.clone()),
+            user_id: p.user_id().map(str::to_owned),
+        })
     }
 
     pub(crate) async fn catalog_view(&self, viewer: &Viewer) -> Result<CatalogView, PortalError> {
@@ -141,7 +133,7 @@ impl HeraldPortal {
             .map_err(portal_error)?;
         match saved {
             Ok(p) => Ok(ProductSaved::Saved(p.id)),
-            Err(WebError::InvalidFields(fields)) => {
+            Err(ServiceError::InvalidFields(fields)) => {
                 let field = fields.first().map(|f| f.field.clone()).unwrap_or_default();
                 let message = fields
                     .into_iter()
@@ -150,7 +142,7 @@ impl HeraldPortal {
                     .join("; ");
                 Ok(ProductSaved::Refused { field, message })
             }
-            Err(WebError::Conflict(message)) => Ok(ProductSaved::Refused {
+            Err(ServiceError::Conflict(message)) => Ok(ProductSaved::Refused {
                 field: String::new(),
                 message,
             }),

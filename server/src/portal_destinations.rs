@@ -1,71 +1,31 @@
 //! The server side of the portal's destination pages and delivery log: what
-//! [`HeraldPortal`](crate::portal::HeraldPortal) answers for `app::destinations`, and the one
-//! place these pages are authorized.
+//! [`HeraldPortal`](crate::portal::HeraldPortal) answers for `app::destinations`. An adapter: it
+//! turns the form's text into typed input, calls one use case of
+//! [`crate::service::destinations`] (where every rule of who sees and changes what lives, the
+//! same the REST API uses) and maps the result onto the pages' view models.
 //!
-//! Who may do what, decided here from the signed-in user as stored (never from anything the
-//! browser sends): a hospital's users see only their own organization's destinations and the
-//! deliveries to them; the manufacturer's users see every organization's. Only users with the
-//! `admin` role create, change or test destinations and replay deliveries. Something a user may
-//! not see answers "not found", exactly like something that does not exist, so ids of other
-//! organizations' destinations cannot be probed.
-//!
-//! Secrets are write-only: the pages learn secret names and whether each is set, never a value.
+//! Secrets are write-only: the pages learn secret names and whether each is set, never a value;
+//! configuration, grants and secret names only reach the destination's organization's admins.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use app::destinations::{
     AttemptView, DeliveryLogQuery, DeliveryLogView, DeliveryView, DestinationDetail,
     DestinationForm, DestinationSummary, DestinationsView, FieldIssue, FieldView, GrantsView,
-    HealthView, LOG_PAGE_SIZE, PluginView, SEVERITIES, SaveResult, SecretStatus, TestOutcomeView,
+    HealthView, LOG_PAGE_SIZE, PluginView, SaveResult, SecretStatus, TestOutcomeView,
 };
 use app::model::{PortalError, Viewer};
 use chrono::{DateTime, Utc};
 use herald_delivery::Grants;
 use herald_plugin_host::{Capability, ConfigFieldKind, PluginHost};
-use herald_storage::{
-    BreakerState, DeliveryLogFilter, DeliveryStatus, Destination, DestinationHealth,
-    DestinationUpdate, NewDestination, OrgKind, Role, write_transaction,
-};
+use herald_storage::{BreakerState, DeliveryLogFilter, DeliveryStatus, DestinationHealth};
 use serde_json::Value;
 
+use crate::error::ServiceError;
 use crate::portal::{HeraldPortal, portal_error};
-use crate::web::destinations::{check_config, run_test};
-use crate::web::error::WebError;
-
-/// Longest destination name accepted.
-const MAX_NAME_LEN: usize = 200;
-
-/// The signed-in user the pages act for, as stored.
-pub(crate) struct Actor {
-    pub(crate) user_id: String,
-    pub(crate) org_id: String,
-    pub(crate) org_name: String,
-    pub(crate) manufacturer: bool,
-    pub(crate) admin: bool,
-}
-
-impl Actor {
-    pub(crate) fn audit_name(&self) -> String {
-        format!("user:{}", self.user_id)
-    }
-
-    fn can_see(&self, org_id: &str) -> bool {
-        self.manufacturer || self.org_id == org_id
-    }
-
-    /// `None`: every organization.
-    fn org_filter(&self) -> Option<String> {
-        (!self.manufacturer).then(|| self.org_id.clone())
-    }
-
-    fn require_admin(&self) -> Result<(), PortalError> {
-        if self.admin {
-            Ok(())
-        } else {
-            Err(PortalError::Forbidden)
-        }
-    }
-}
+use crate::service::destinations::{
+    self as service, DestinationChange, DestinationInfo, NewDestinationInput, named_secrets,
+};
 
 fn time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -180,19 +140,6 @@ fn config_value(kind: ConfigFieldKind, text: &str) -> Result<Option<Value>, Stri
     }))
 }
 
-/// Secret names a configuration value refers to.
-fn named_secrets(value: Option<&Value>) -> Vec<String> {
-    match value {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn grant_list(text: &str) -> Vec<String> {
     text.split(|c: char| c == ',' || c.is_whitespace())
         .map(str::trim)
@@ -230,8 +177,8 @@ fn issue(field: &str, message: impl Into<String>) -> FieldIssue {
     }
 }
 
-/// The form's problems that need no plugin call, and the configuration, grants and secret
-/// changes it asks for.
+/// The form's text as typed input: the configuration, grants and secret changes it asks for,
+/// and what in it cannot be read as such (the service checks everything else).
 struct CheckedForm {
     issues: Vec<FieldIssue>,
     config: Value,
@@ -243,25 +190,12 @@ fn check_form(
     form: &DestinationForm,
     plugin: &PluginView,
     info: &herald_plugin_host::PluginInfo,
-    current: Option<&Destination>,
+    current: Option<&Value>,
 ) -> CheckedForm {
     let mut issues = Vec::new();
-    if form.name.is_empty() {
-        issues.push(issue("name", "Give the destination a name."));
-    } else if form.name.chars().count() > MAX_NAME_LEN {
-        issues.push(issue("name", format!("At most {MAX_NAME_LEN} characters.")));
-    }
-    if let Some(m) = &form.min_severity
-        && !SEVERITIES.contains(&m.as_str())
-    {
-        issues.push(issue(
-            "min_severity",
-            format!("{m:?} is not one of {}.", SEVERITIES.join(", ")),
-        ));
-    }
     // Keys the form does not show (set through the API) stay as they are.
     let mut config = current
-        .and_then(|d| d.config.as_object().cloned())
+        .and_then(|c| c.as_object().cloned())
         .unwrap_or_default();
     for field in &info.config_fields {
         let text = form
@@ -344,49 +278,6 @@ fn check_form(
 }
 
 impl HeraldPortal {
-    pub(crate) async fn actor(&self, viewer: &Viewer) -> Result<Actor, PortalError> {
-        let Some(user_id) = viewer.user_id.clone() else {
-            return Err(PortalError::Forbidden);
-        };
-        self.state
-            .db(move |conn| {
-                let user = herald_storage::find_user(conn, &user_id)?
-                    .filter(|u| !u.disabled)
-                    .ok_or(WebError::Forbidden)?;
-                let org = herald_storage::find_organization(conn, &user.org_id)?
-                    .ok_or(WebError::Forbidden)?;
-                Ok(Actor {
-                    user_id: user.id,
-                    org_id: org.id,
-                    org_name: org.name,
-                    manufacturer: org.kind == OrgKind::Manufacturer,
-                    admin: user.role == Role::Admin,
-                })
-            })
-            .await
-            .map_err(portal_error)
-    }
-
-    /// A destination the actor may see; anything else is "not found".
-    pub(crate) async fn visible_destination(
-        &self,
-        actor: &Actor,
-        id: &str,
-    ) -> Result<Destination, PortalError> {
-        let id = id.to_owned();
-        let found = self
-            .state
-            .db(move |conn| Ok(herald_storage::get_destination(conn, &id)?))
-            .await
-            .map_err(portal_error)?
-            .ok_or(PortalError::NotFound)?;
-        if actor.can_see(&found.org_id) {
-            Ok(found)
-        } else {
-            Err(PortalError::NotFound)
-        }
-    }
-
     fn plugin_name(&self, plugin_id: &str) -> String {
         self.state
             .plugins
@@ -399,40 +290,24 @@ impl HeraldPortal {
         &self,
         viewer: &Viewer,
     ) -> Result<DestinationsView, PortalError> {
-        let actor = self.actor(viewer).await?;
-        let org = actor.org_filter();
-        let rows = self
-            .state
-            .db(move |conn| {
-                let orgs: HashMap<String, String> = herald_storage::list_organizations(conn)?
-                    .into_iter()
-                    .map(|o| (o.id, o.name))
-                    .collect();
-                let mut out = Vec::new();
-                for d in herald_storage::list_destinations(conn, org.as_deref())? {
-                    let health = herald_storage::destination_health(conn, &d.id)?;
-                    let org_name = orgs.get(&d.org_id).cloned().unwrap_or_default();
-                    out.push((d, org_name, health));
-                }
-                Ok(out)
-            })
-            .await
-            .map_err(portal_error)?;
+        let p = self.principal(viewer).await?;
+        let list = service::list(&self.state, &p).await.map_err(portal_error)?;
         Ok(DestinationsView {
-            org_name: actor.org_name.clone(),
-            manufacturer: actor.manufacturer,
-            can_edit: actor.admin,
-            items: rows
+            org_name: p.org_name.clone(),
+            manufacturer: p.is_manufacturer(),
+            // Creating: an admin, for its own organization.
+            can_edit: p.can_edit_destinations_of(&p.org_id),
+            items: list
                 .into_iter()
-                .map(|(d, org_name, health)| DestinationSummary {
+                .map(|d| DestinationSummary {
                     plugin_name: self.plugin_name(&d.plugin_id),
+                    health: health_view(&d.health),
                     id: d.id,
-                    org_name,
+                    org_name: d.org_name,
                     plugin_id: d.plugin_id,
                     name: d.name,
                     enabled: d.enabled,
                     min_severity: d.min_severity,
-                    health: health_view(&health),
                 })
                 .collect(),
         })
@@ -442,7 +317,7 @@ impl HeraldPortal {
         &self,
         viewer: &Viewer,
     ) -> Result<Vec<PluginView>, PortalError> {
-        self.actor(viewer).await?;
+        self.principal(viewer).await?;
         let Some(host) = self.state.plugins.as_ref() else {
             return Ok(Vec::new());
         };
@@ -456,21 +331,19 @@ impl HeraldPortal {
         viewer: &Viewer,
         id: &str,
     ) -> Result<DestinationDetail, PortalError> {
-        let actor = self.actor(viewer).await?;
-        let d = self.visible_destination(&actor, id).await?;
+        let p = self.principal(viewer).await?;
+        let d: DestinationInfo = service::get(&self.state, &p, id)
+            .await
+            .map_err(portal_error)?;
         let dest_id = d.id.clone();
-        let org_id = d.org_id.clone();
-        let (secret_names, health, org_name, audit) = self
+        let audit = self
             .state
             .db(move |conn| {
-                let names = herald_storage::destination_secret_names(conn, &dest_id)?;
-                let health = herald_storage::destination_health(conn, &dest_id)?;
-                let org = herald_storage::find_organization(conn, &org_id)?
-                    .map(|o| o.name)
-                    .unwrap_or_default();
-                let audit =
-                    herald_storage::list_audit(conn, Some(&format!("destination:{dest_id}")), 200)?;
-                Ok((names, health, org, audit))
+                Ok(herald_storage::list_audit(
+                    conn,
+                    Some(&format!("destination:{dest_id}")),
+                    200,
+                )?)
             })
             .await
             .map_err(portal_error)?;
@@ -491,25 +364,35 @@ impl HeraldPortal {
                     .collect()
             })
             .unwrap_or_default();
-        let config: BTreeMap<String, String> = d
-            .config
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.clone(), config_text(kinds.get(k).copied(), v)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        // Every secret the destination has, and any its configuration names but lacks.
-        let mut secrets: BTreeMap<String, bool> =
-            secret_names.into_iter().map(|n| (n, true)).collect();
-        for (field, kind) in &kinds {
-            if *kind == ConfigFieldKind::SecretRef {
-                for name in named_secrets(d.config.get(field)) {
-                    secrets.entry(name).or_insert(false);
+        // Configuration, grants and secrets: only for those who may read them.
+        let (config, secrets, grants) = match &d.settings {
+            Some(settings) => {
+                let config: BTreeMap<String, String> = settings
+                    .config
+                    .as_object()
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, v)| (k.clone(), config_text(kinds.get(k).copied(), v)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                // Every secret the destination has, and any its configuration names but lacks.
+                let mut secrets: BTreeMap<String, bool> = settings
+                    .secret_names
+                    .iter()
+                    .map(|n| (n.clone(), true))
+                    .collect();
+                for (field, kind) in &kinds {
+                    if *kind == ConfigFieldKind::SecretRef {
+                        for name in named_secrets(settings.config.get(field)) {
+                            secrets.entry(name).or_insert(false);
+                        }
+                    }
                 }
+                (config, secrets, grants_view(&settings.grants))
             }
-        }
+            None => (BTreeMap::new(), BTreeMap::new(), GrantsView::default()),
+        };
         let last_test = audit
             .iter()
             .find(|e| e.action == "destination.test")
@@ -532,11 +415,13 @@ impl HeraldPortal {
                     .and_then(Value::as_str)
                     .map(str::to_string),
             });
-        let subscription = self.subscription_view(&actor, &d).await?;
+        let subscription = self.subscription_view(&p, &d.id, &d.org_id).await?;
         Ok(DestinationDetail {
             subscription,
+            health: health_view(&d.health),
+            can_edit: d.can_edit,
             id: d.id,
-            org_name,
+            org_name: d.org_name,
             plugin,
             plugin_id: d.plugin_id,
             name: d.name,
@@ -547,9 +432,7 @@ impl HeraldPortal {
                 .into_iter()
                 .map(|(name, set)| SecretStatus { name, set })
                 .collect(),
-            grants: grants_view(&d.grants),
-            can_edit: actor.admin,
-            health: health_view(&health),
+            grants,
             last_test,
             created_at: time(d.created_at),
             updated_at: time(d.updated_at),
@@ -561,10 +444,13 @@ impl HeraldPortal {
         viewer: &Viewer,
         form: DestinationForm,
     ) -> Result<SaveResult, PortalError> {
-        let actor = self.actor(viewer).await?;
-        actor.require_admin()?;
+        let p = self.principal(viewer).await?;
         let current = match form.id.as_deref() {
-            Some(id) => Some(self.visible_destination(&actor, id).await?),
+            Some(id) => Some(
+                service::get(&self.state, &p, id)
+                    .await
+                    .map_err(portal_error)?,
+            ),
             None => None,
         };
         let Some(host) = self.state.plugins.clone() else {
@@ -588,98 +474,82 @@ impl HeraldPortal {
                 )],
             });
         };
+        let base = current
+            .as_ref()
+            .and_then(|d| d.settings.as_ref())
+            .map(|s| &s.config);
         let CheckedForm {
-            mut issues,
+            issues,
             config,
             grants,
             secrets,
-        } = check_form(&form, &plugin, &info, current.as_ref());
-        let mut names: BTreeSet<String> = match &current {
-            Some(d) => {
-                let id = d.id.clone();
-                self.state
-                    .db(move |conn| Ok(herald_storage::destination_secret_names(conn, &id)?))
-                    .await
-                    .map_err(portal_error)?
-                    .into_iter()
-                    .collect()
-            }
-            None => BTreeSet::new(),
-        };
-        names.extend(secrets.keys().cloned());
-        match check_config(&host, &plugin_id, &config, &names).await {
-            Ok(()) => {}
-            Err(WebError::InvalidFields(found)) => {
-                issues.extend(found.into_iter().map(|f| {
-                    let field = match f.field.strip_prefix("config.") {
-                        Some(name) => name.to_string(),
-                        None if f.field == "plugin_id" => f.field,
-                        None => "form".to_string(),
-                    };
-                    FieldIssue {
-                        field,
-                        message: f.message,
-                    }
-                }));
-            }
-            Err(e) => return Err(portal_error(e)),
-        }
+        } = check_form(&form, &plugin, &info, base);
         if !issues.is_empty() {
             return Ok(SaveResult::Rejected { issues });
         }
-        let grants =
-            serde_json::to_value(&grants).map_err(|e| portal_error(WebError::internal(e)))?;
-        let app_config = self.state.config.clone();
-        let audit = actor.audit_name();
-        let org_id = actor.org_id.clone();
-        let id = self
-            .state
-            .db(move |conn| {
-                let key = if secrets.is_empty() {
-                    None
-                } else {
-                    Some(crate::secrets::secret_key(&app_config).map_err(WebError::internal)?)
-                };
-                let d = write_transaction(conn, |conn| {
-                    let d = match current {
-                        Some(current) => herald_storage::update_destination(
-                            conn,
-                            &current.id,
-                            &DestinationUpdate {
-                                name: Some(&form.name),
-                                config: Some(config.clone()),
-                                grants: Some(grants.clone()),
-                                enabled: Some(form.enabled),
-                                min_severity: Some(form.min_severity.as_deref()),
-                            },
-                            &audit,
-                        )?,
-                        None => herald_storage::create_destination(
-                            conn,
-                            &NewDestination {
-                                org_id: &org_id,
-                                plugin_id: &plugin_id,
-                                name: &form.name,
-                                config: config.clone(),
-                                grants: grants.clone(),
-                                enabled: form.enabled,
-                                min_severity: form.min_severity.as_deref(),
-                            },
-                            &audit,
-                        )?,
-                    };
-                    if let Some(key) = &key {
-                        herald_storage::put_destination_secrets(
-                            conn, key, &d.id, &secrets, &audit,
-                        )?;
-                    }
-                    Ok(d)
-                })?;
-                Ok(d.id)
-            })
-            .await
-            .map_err(portal_error)?;
-        Ok(SaveResult::Saved { id })
+        let saved = match current {
+            Some(current) => {
+                service::update(
+                    &self.state,
+                    &p,
+                    &current.id,
+                    DestinationChange {
+                        name: Some(form.name.clone()),
+                        config: Some(config),
+                        grants: Some(grants),
+                        enabled: Some(form.enabled),
+                        min_severity: Some(form.min_severity.clone()),
+                        secrets,
+                    },
+                )
+                .await
+            }
+            None => {
+                service::create(
+                    &self.state,
+                    &p,
+                    NewDestinationInput {
+                        org_id: None,
+                        plugin_id,
+                        name: form.name.clone(),
+                        config,
+                        grants,
+                        enabled: form.enabled,
+                        min_severity: form.min_severity.clone(),
+                        secrets: secrets
+                            .into_iter()
+                            .filter_map(|(k, v)| v.map(|v| (k, v)))
+                            .collect(),
+                    },
+                )
+                .await
+            }
+        };
+        match saved {
+            Ok(d) => Ok(SaveResult::Saved { id: d.id }),
+            Err(ServiceError::InvalidFields(found)) => Ok(SaveResult::Rejected {
+                issues: found
+                    .into_iter()
+                    .map(|f| {
+                        // The form names a configuration field by its own name.
+                        let field = match f.field.strip_prefix("config.") {
+                            Some(name) => name.to_string(),
+                            None if ["plugin_id", "name", "min_severity"]
+                                .contains(&f.field.as_str()) =>
+                            {
+                                f.field
+                            }
+                            None => "form".to_string(),
+                        };
+                        FieldIssue {
+                            field,
+                            message: f.message,
+                        }
+                    })
+                    .collect(),
+            }),
+            Err(e) => Err(portal_error(e)),
+        }
     }
 
     pub(crate) async fn test_destination_now(
@@ -687,28 +557,8 @@ impl HeraldPortal {
         viewer: &Viewer,
         id: &str,
     ) -> Result<TestOutcomeView, PortalError> {
-        let actor = self.actor(viewer).await?;
-        actor.require_admin()?;
-        let d = self.visible_destination(&actor, id).await?;
-        let result = run_test(&self.state, &d).await.map_err(portal_error)?;
-        let detail = serde_json::json!({
-            "ok": result.ok,
-            "error": result.error,
-            "remote_id": result.remote_id,
-            "detail": result.detail,
-        });
-        let audit = actor.audit_name();
-        let subject = format!("destination:{}", d.id);
-        self.state
-            .db(move |conn| {
-                Ok(herald_storage::append_audit(
-                    conn,
-                    &audit,
-                    "destination.test",
-                    &subject,
-                    &detail,
-                )?)
-            })
+        let p = self.principal(viewer).await?;
+        let result = service::send_test(&self.state, &p, id)
             .await
             .map_err(portal_error)?;
         Ok(TestOutcomeView {
@@ -725,7 +575,8 @@ impl HeraldPortal {
         viewer: &Viewer,
         query: &DeliveryLogQuery,
     ) -> Result<DeliveryLogView, PortalError> {
-        let actor = self.actor(viewer).await?;
+        let actor = self.principal(viewer).await?;
+        actor.require_read().map_err(portal_error)?;
         let status = query
             .status
             .as_deref()
@@ -744,7 +595,7 @@ impl HeraldPortal {
         };
         let page = query.page.min(1_000_000);
         let org = actor.org_filter();
-        let manufacturer = actor.manufacturer;
+        let manufacturer = actor.is_manufacturer();
         let (page_rows, destinations, orgs, events) = self
             .state
             .db(move |conn| {
@@ -843,7 +694,7 @@ impl HeraldPortal {
             page,
             page_size: LOG_PAGE_SIZE,
             manufacturer,
-            can_replay: actor.admin,
+            can_replay: actor.is_admin(),
             destinations: destinations
                 .iter()
                 .map(|d| {
@@ -864,35 +715,13 @@ impl HeraldPortal {
         viewer: &Viewer,
         id: &str,
     ) -> Result<(), PortalError> {
-        let actor = self.actor(viewer).await?;
-        actor.require_admin()?;
-        let id = id.to_owned();
-        let org_id = self
-            .state
-            .db({
-                let id = id.clone();
-                move |conn| {
-                    let Some(d) = herald_storage::get_delivery(conn, &id)? else {
-                        return Ok(None);
-                    };
-                    Ok(herald_storage::get_destination(conn, &d.destination_id)?.map(|d| d.org_id))
-                }
-            })
-            .await
-            .map_err(portal_error)?
-            .ok_or(PortalError::NotFound)?;
-        if !actor.can_see(&org_id) {
-            return Err(PortalError::NotFound);
-        }
-        let audit = actor.audit_name();
-        self.state
-            .db(move |conn| Ok(herald_storage::replay_delivery(conn, &id, &audit)?))
+        let p = self.principal(viewer).await?;
+        service::replay_delivery(&self.state, &p, id)
             .await
             .map(|_| ())
             .map_err(portal_error)
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

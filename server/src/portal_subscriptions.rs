@@ -2,16 +2,16 @@
 //! and the one place its form is authorized. Anyone who may see the destination sees its
 //! subscription; only an admin of the destination's own organization changes it (a hospital
 //! never reaches another organization's destination at all: "not found"). Saving goes through
-//! [`store_subscription`], the same checks and storage call as `PUT /api/v1/subscriptions/{id}`.
+//! [`crate::service::subscriptions::save`], the same use case as `PUT /api/v1/subscriptions/{id}`.
 
 use app::destinations::{FieldIssue, SaveResult, SubscriptionForm, SubscriptionView};
 use app::model::{PortalError, ProductOption, Viewer};
-use herald_storage::{AdvisoryFilter, Destination, Subscription};
+use herald_storage::{AdvisoryFilter, Subscription};
 
+use crate::error::ServiceError;
 use crate::portal::{HeraldPortal, portal_error};
-use crate::portal_destinations::Actor;
-use crate::web::customers::store_subscription;
-use crate::web::error::WebError;
+use crate::service::Principal;
+use crate::service::subscriptions as service;
 
 /// Family names from the form's text: separated by commas or lines.
 fn family_list(text: &str) -> Vec<String> {
@@ -26,16 +26,17 @@ impl HeraldPortal {
     /// The destination's subscription with the products its organization may choose from.
     pub(crate) async fn subscription_view(
         &self,
-        actor: &Actor,
-        d: &Destination,
+        p: &Principal,
+        destination_id: &str,
+        org_id: &str,
     ) -> Result<SubscriptionView, PortalError> {
         let filter = AdvisoryFilter {
-            reader: crate::web::auth::reader_for_org(&self.state, Some(d.org_id.clone()))
+            reader: crate::web::auth::reader_for_org(&self.state, Some(org_id.to_owned()))
                 .await
                 .map_err(portal_error)?,
             ..AdvisoryFilter::default()
         };
-        let dest_id = d.id.clone();
+        let dest_id = destination_id.to_owned();
         let (s, listed) = self
             .state
             .db(move |conn| {
@@ -71,7 +72,7 @@ impl HeraldPortal {
             security_contact: s.security_contact,
             routine_opt_out: s.routine_opt_out,
             products,
-            can_edit: actor.admin && actor.org_id == d.org_id,
+            can_edit: p.can_edit_destinations_of(org_id),
         })
     }
 
@@ -80,14 +81,7 @@ impl HeraldPortal {
         viewer: &Viewer,
         form: SubscriptionForm,
     ) -> Result<SaveResult, PortalError> {
-        let actor = self.actor(viewer).await?;
-        let d = self
-            .visible_destination(&actor, &form.destination_id)
-            .await?;
-        // Seeing another organization's destination (the manufacturer) is not owning it.
-        if !actor.admin || actor.org_id != d.org_id {
-            return Err(PortalError::Forbidden);
-        }
+        let p = self.principal(viewer).await?;
         let subscription = Subscription {
             product_ids: form.product_ids,
             families: family_list(&form.families),
@@ -95,22 +89,9 @@ impl HeraldPortal {
             security_contact: form.security_contact,
             routine_opt_out: form.routine_opt_out,
         };
-        let (dest_id, actor_name) = (d.id.clone(), actor.audit_name());
-        let stored = self
-            .state
-            .db(move |conn| {
-                Ok(store_subscription(
-                    conn,
-                    &dest_id,
-                    &subscription,
-                    &actor_name,
-                ))
-            })
-            .await
-            .map_err(portal_error)?;
-        match stored {
-            Ok(_) => Ok(SaveResult::Saved { id: d.id }),
-            Err(WebError::InvalidFields(fields)) => Ok(SaveResult::Rejected {
+        match service::save(&self.state, &p, &form.destination_id, subscription).await {
+            Ok((d, _)) => Ok(SaveResult::Saved { id: d.id }),
+            Err(ServiceError::InvalidFields(fields)) => Ok(SaveResult::Rejected {
                 issues: fields
                     .into_iter()
                     .map(|f| FieldIssue {

@@ -8,9 +8,9 @@ use app::templates::{TemplateRow, TemplatesView};
 use herald_delivery::templates::{self, Part};
 use herald_storage::StorageError;
 
+use crate::error::ServiceError;
 use crate::portal::{HeraldPortal, portal_error};
-use crate::portal_destinations::Actor;
-use crate::web::error::WebError;
+use crate::service::Principal;
 use crate::web::templates::check_override;
 
 fn time(us: i64) -> String {
@@ -20,22 +20,26 @@ fn time(us: i64) -> String {
 }
 
 /// The message a refused override shows next to its field.
-fn refusal(e: WebError) -> Result<String, PortalError> {
+fn refusal(e: ServiceError) -> Result<String, PortalError> {
     match e {
-        WebError::InvalidFields(fields) => Ok(fields
+        ServiceError::InvalidFields(fields) => Ok(fields
             .into_iter()
             .map(|f| f.message)
             .collect::<Vec<_>>()
             .join("; ")),
-        WebError::TooLarge(m) | WebError::BadRequest(m) => Ok(m),
+        ServiceError::TooLarge(m) | ServiceError::BadRequest(m) => Ok(m),
         other => Err(portal_error(other)),
     }
 }
 
 impl HeraldPortal {
-    async fn manufacturer_actor(&self, viewer: &Viewer, admin: bool) -> Result<Actor, PortalError> {
-        let actor = self.actor(viewer).await?;
-        if !actor.manufacturer || (admin && !actor.admin) {
+    async fn manufacturer_actor(
+        &self,
+        viewer: &Viewer,
+        admin: bool,
+    ) -> Result<Principal, PortalError> {
+        let actor = self.principal(viewer).await?;
+        if !actor.is_manufacturer() || (admin && !actor.is_admin()) {
             return Err(PortalError::Forbidden);
         }
         Ok(actor)
@@ -88,7 +92,7 @@ impl HeraldPortal {
         }
         rows.sort_by(|a, b| (&a.kind, &a.channel, &a.part).cmp(&(&b.kind, &b.channel, &b.part)));
         Ok(TemplatesView {
-            can_edit: actor.admin,
+            can_edit: actor.is_admin(),
             rows,
         })
     }
@@ -111,7 +115,7 @@ impl HeraldPortal {
             part.to_owned(),
             body.to_owned(),
         );
-        let actor = actor.audit_name();
+        let actor = actor.actor();
         self.state
             .db(move |conn| {
                 match herald_storage::put_template_override(
@@ -138,7 +142,7 @@ impl HeraldPortal {
             return Err(PortalError::NotFound);
         }
         let (kind, channel, part) = (kind.to_owned(), channel.to_owned(), part.to_owned());
-        let actor = actor.audit_name();
+        let actor = actor.actor();
         let removed = self
             .state
             .db(move |conn| {

@@ -26,7 +26,7 @@ pub struct Published {
     /// `advisory.published` for a new tracking id, `advisory.updated` for a new revision.
     pub event: String,
     /// Optional tests that did not pass: published anyway, shown to the publisher.
-    #[schema(value_type = Vec<crate::web::error::FindingBody>)]
+    #[schema(value_type = Vec<crate::error::FindingBody>)]
     #[serde(serialize_with = "serialize_findings")]
     pub warnings: Vec<Finding>,
 }
@@ -35,7 +35,7 @@ fn serialize_findings<S: serde::Serializer>(f: &[Finding], s: S) -> Result<S::Ok
     use serde::ser::SerializeSeq;
     let mut seq = s.serialize_seq(Some(f.len()))?;
     for finding in f {
-        seq.serialize_element(&crate::web::error::FindingBody::from(finding))?;
+        seq.serialize_element(&crate::error::FindingBody::from(finding))?;
     }
     seq.end()
 }
@@ -65,24 +65,24 @@ impl From<StorageError> for PublishError {
     }
 }
 
-impl From<PublishError> for crate::web::error::WebError {
+impl From<PublishError> for crate::error::ServiceError {
     fn from(e: PublishError) -> Self {
-        use crate::web::error::WebError;
+        use crate::error::ServiceError;
         match e {
             PublishError::Invalid(r) => {
                 if r.findings
                     .iter()
                     .any(|f| f.test_id == herald_csaf::SIZE_TEST_ID)
                 {
-                    WebError::TooLarge(r.to_string())
+                    ServiceError::TooLarge(r.to_string())
                 } else {
-                    WebError::Invalid(r.findings)
+                    ServiceError::Invalid(r.findings)
                 }
             }
-            PublishError::Conflict(m) => WebError::Conflict(m),
+            PublishError::Conflict(m) => ServiceError::Conflict(m),
             PublishError::Storage(s) => s.into(),
-            PublishError::Signing(k) => WebError::internal(k),
-            PublishError::MasterKey(m) => WebError::internal(anyhow::anyhow!(m)),
+            PublishError::Signing(k) => ServiceError::internal(k),
+            PublishError::MasterKey(m) => ServiceError::internal(anyhow::anyhow!(m)),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use herald_storage::{Db, DbConnection};
 
 use crate::config::Config;
-use crate::web::error::WebError;
+use crate::error::ServiceError;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,17 +19,17 @@ pub struct AppState {
 
 impl AppState {
     /// Runs blocking database work off the async executor.
-    pub async fn db<T, F>(&self, f: F) -> Result<T, WebError>
+    pub async fn db<T, F>(&self, f: F) -> Result<T, ServiceError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, WebError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ServiceError> + Send + 'static,
     {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = db.get().map_err(WebError::from)?;
+            let mut conn = db.get().map_err(ServiceError::from)?;
             f(&mut conn)
         })
         .await
-        .map_err(WebError::internal)?
+        .map_err(ServiceError::internal)?
     }
 }

@@ -7,11 +7,12 @@ use herald_storage::{AdvisoryFilter, Scope};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 
-use crate::publish::{Published, csaf_url, portal_url, publish_document};
+use crate::error::{ErrorBody, FieldError, FindingBody, ServiceError};
+use crate::publish::{Published, csaf_url, portal_url};
+use crate::service::publish::{Submitted, submit_document};
 use crate::state::AppState;
 use crate::web::auth::{ApiCaller, ReadCaller};
 use crate::web::destinations;
-use crate::web::error::{ErrorBody, FieldError, FindingBody, WebError};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -45,7 +46,7 @@ use crate::web::error::{ErrorBody, FieldError, FindingBody, WebError};
         crate::web::drafts::get_settings, crate::web::drafts::put_settings,
     ),
     components(schemas(
-        AdvisoryResource, Published, ErrorBody, FindingBody, FieldError, crate::web::Health,
+        AdvisoryResource, Published, PendingPublication, ErrorBody, FindingBody, FieldError, crate::web::Health,
         destinations::DestinationResource, destinations::CreateDestination,
         destinations::UpdateDestination, destinations::TestResult, destinations::ReplayCount,
         destinations::DeliveryResource, destinations::AttemptResource,
@@ -183,7 +184,7 @@ pub async fn list_advisories(
     // A bad credential is refused (401) even where anonymous callers may read.
     caller: ReadCaller,
     params: web::Query<ListParams>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let parsed = crate::advisory_list::parse(&crate::advisory_list::ListParams {
         q: params.q.as_deref(),
         cve: params.cve.as_deref(),
@@ -193,9 +194,9 @@ pub async fn list_advisories(
         to: params.to.as_deref(),
         sort: params.sort.as_deref(),
     })
-    .map_err(WebError::BadRequest)?;
+    .map_err(ServiceError::BadRequest)?;
     let limit = crate::advisory_list::bounded("limit", params.limit.as_deref(), 50, MAX_API_LIMIT)
-        .map_err(WebError::BadRequest)?;
+        .map_err(ServiceError::BadRequest)?;
     let offset = match params
         .offset
         .as_deref()
@@ -208,7 +209,7 @@ pub async fn list_advisories(
             .ok()
             .filter(|o| (0..=i64::from(i32::MAX)).contains(o))
             .ok_or_else(|| {
-                WebError::BadRequest(format!(
+                ServiceError::BadRequest(format!(
                     "offset must be a whole number from 0 to {}",
                     i32::MAX
                 ))
@@ -300,7 +301,7 @@ pub async fn get_advisory(
     state: web::Data<AppState>,
     caller: ReadCaller,
     tracking_id: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let tracking_id = tracking_id.into_inner();
     let reader = caller.reader.clone();
     let row = state
@@ -313,7 +314,7 @@ pub async fn get_advisory(
             Ok(herald_storage::may_read(conn, &reader, &row.id)?.then_some(row))
         })
         .await?
-        .ok_or(WebError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     let mut resp = HttpResponse::Ok();
     private_if_personal(&mut resp, &caller);
     Ok(resp.json(AdvisoryResource::new(
@@ -323,11 +324,23 @@ pub async fn get_advisory(
     )))
 }
 
-/// Publishes a CSAF 2.0 document (a new advisory or a new revision of one).
+/// A publication held for approval under the four-eyes rule.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PendingPublication {
+    /// Id of the pending publication (a submitted draft carrying the document as uploaded).
+    pub pending: String,
+    /// Where an approver who is not the submitter approves it (`POST`).
+    pub approve: String,
+    pub draft: crate::authoring::DraftView,
+}
+
+/// Publishes a CSAF 2.0 document (a new advisory or a new revision of one). With the four-eyes
+/// rule on, a document from someone who is not an approver is held for approval instead (202).
 #[utoipa::path(post, path = "/api/v1/advisories",
     request_body(content = Object, content_type = "application/json", description = "A CSAF 2.0 document"),
     responses(
         (status = 201, body = Published),
+        (status = 202, body = PendingPublication, description = "Held for approval (four-eyes rule)"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "Same or older version of a known advisory"),
         (status = 413, body = ErrorBody),
@@ -338,32 +351,35 @@ pub async fn create_advisory(
     state: web::Data<AppState>,
     caller: ApiCaller,
     body: web::Bytes,
-) -> Result<HttpResponse, WebError> {
-    let token = caller.require(Scope::Publish)?.clone();
+) -> Result<HttpResponse, ServiceError> {
+    let p = caller.require(Scope::Publish)?.clone();
     if body.len() > herald_csaf::MAX_DOCUMENT_BYTES {
-        return Err(WebError::TooLarge(format!(
+        return Err(ServiceError::TooLarge(format!(
             "the document has {} bytes; the limit is {}",
             body.len(),
             herald_csaf::MAX_DOCUMENT_BYTES
         )));
     }
     let config = state.config.clone();
-    let published = state
-        .db(move |conn| {
-            let actor = format!("token:{}", token.id);
-            Ok(publish_document(
-                conn,
-                &config,
-                &body,
-                &token.org_id,
-                &actor,
-            )?)
-        })
+    let submitted = state
+        .db(move |conn| submit_document(conn, &config, &p, &body))
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            actix_web::http::header::LOCATION,
-            published.csaf_url.clone(),
-        ))
-        .json(published))
+    Ok(match submitted {
+        Submitted::Published(published) => HttpResponse::Created()
+            .insert_header((
+                actix_web::http::header::LOCATION,
+                published.csaf_url.clone(),
+            ))
+            .json(published),
+        Submitted::Held(draft) => {
+            let location = format!("/api/v1/drafts/{}", draft.id);
+            HttpResponse::Accepted()
+                .insert_header((actix_web::http::header::LOCATION, location.clone()))
+                .json(PendingPublication {
+                    pending: draft.id.clone(),
+                    approve: format!("{location}/publish"),
+                    draft: *draft,
+                })
+        }
+    })
 }

@@ -1,16 +1,19 @@
-//! Who is calling: API clients with a bearer token (`herald token create`), portal users with a
-//! session cookie. Handlers ask for [`ApiCaller`] and check scopes with [`ApiCaller::require`];
-//! handlers that show advisories ask for [`ReadCaller`], whose [`Reader`] the entitlement rule
-//! of storage (`herald_storage::visible_to`) judges, the same for tokens and sessions.
+//! The HTTP transports' credentials: a bearer token (`herald token create`) or the portal's
+//! session cookie, each turned into the service's [`Principal`] in one place
+//! ([`Principal::from_bearer`], [`Principal::from_session`]). Handlers ask for [`ApiCaller`] (a
+//! bearer token or nobody) and hand its principal to a use case; handlers that show advisories
+//! ask for [`ReadCaller`], whose [`Reader`] the entitlement rule of storage
+//! (`herald_storage::visible_to`) judges, the same for tokens and sessions.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use herald_storage::{ApiToken, Reader, Scope};
+use herald_storage::{Reader, Scope};
 
+use crate::error::ServiceError;
+use crate::service::Principal;
 use crate::state::AppState;
-use crate::web::error::WebError;
 
 /// Name of the portal's session cookie.
 pub const SESSION_COOKIE: &str = "herald_session";
@@ -19,22 +22,28 @@ pub const SESSION_COOKIE: &str = "herald_session";
 #[derive(Debug, Clone)]
 pub enum ApiCaller {
     Anonymous,
-    Token(ApiToken),
+    Token(Principal),
 }
 
 impl ApiCaller {
-    /// Refuses anonymous callers (401) and tokens without the scope (403).
-    pub fn require(&self, scope: Scope) -> Result<&ApiToken, WebError> {
+    /// The principal; an anonymous caller is refused (401).
+    pub fn principal(&self) -> Result<&Principal, ServiceError> {
         match self {
-            Self::Anonymous => Err(WebError::Unauthorized),
-            Self::Token(t) if t.has_scope(scope) => Ok(t),
-            Self::Token(_) => Err(WebError::Forbidden),
+            Self::Anonymous => Err(ServiceError::Unauthorized),
+            Self::Token(p) => Ok(p),
         }
+    }
+
+    /// Refuses anonymous callers (401) and tokens without the scope (403).
+    pub fn require(&self, scope: Scope) -> Result<&Principal, ServiceError> {
+        let p = self.principal()?;
+        p.require_scope(scope)?;
+        Ok(p)
     }
 }
 
 impl FromRequest for ApiCaller {
-    type Error = WebError;
+    type Error = ServiceError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
@@ -48,46 +57,21 @@ impl FromRequest for ApiCaller {
                 return Ok(Self::Anonymous);
             };
             // A malformed or unknown credential is an error, never a silent downgrade to anonymous.
-            let header = header.map_err(|_| WebError::Unauthorized)?;
+            let header = header.map_err(|_| ServiceError::Unauthorized)?;
             let token = header
                 .strip_prefix("Bearer ")
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
-                .ok_or(WebError::Unauthorized)?
+                .ok_or(ServiceError::Unauthorized)?
                 .to_owned();
-            let state = state.ok_or_else(|| WebError::internal(anyhow::anyhow!("no app state")))?;
-            let found = state
-                .db(move |conn| Ok(herald_storage::authenticate_api_token(conn, &token)?))
+            let state =
+                state.ok_or_else(|| ServiceError::internal(anyhow::anyhow!("no app state")))?;
+            let principal = state
+                .db(move |conn| Principal::from_bearer(conn, &token))
                 .await?;
-            found.map(Self::Token).ok_or(WebError::Unauthorized)
+            Ok(Self::Token(principal))
         })
     }
-}
-
-/// The token of an API call that manages something, and the organization it acts for: with
-/// `admin`, the token must carry the `admin` scope; otherwise `read` or `admin` (admin includes
-/// reading, so an operator's token need not carry both). A token whose organization is gone is
-/// refused like one without the scope.
-pub async fn acting_org(
-    state: &AppState,
-    caller: &ApiCaller,
-    admin: bool,
-) -> Result<(ApiToken, herald_storage::Organization), WebError> {
-    let token = if admin {
-        caller.require(Scope::Admin)?.clone()
-    } else {
-        match caller.require(Scope::Read) {
-            Ok(t) => t.clone(),
-            Err(WebError::Forbidden) => caller.require(Scope::Admin)?.clone(),
-            Err(e) => return Err(e),
-        }
-    };
-    let org_id = token.org_id.clone();
-    let org = state
-        .db(move |conn| Ok(herald_storage::find_organization(conn, &org_id)?))
-        .await?
-        .ok_or(WebError::Forbidden)?;
-    Ok((token, org))
 }
 
 /// Who reads advisories, for the entitlement rule ([`herald_storage::visible_to`]), and whether
@@ -112,7 +96,7 @@ impl ReadCaller {
 }
 
 impl FromRequest for ReadCaller {
-    type Error = WebError;
+    type Error = ServiceError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
@@ -123,37 +107,30 @@ impl FromRequest for ReadCaller {
         let cookie = session_cookie(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let state = state.ok_or_else(|| WebError::internal(anyhow::anyhow!("no app state")))?;
+            let state =
+                state.ok_or_else(|| ServiceError::internal(anyhow::anyhow!("no app state")))?;
             if bearer {
-                let token = match api.await? {
-                    ApiCaller::Token(t) => t,
-                    ApiCaller::Anonymous => return Err(WebError::Unauthorized),
+                let ApiCaller::Token(principal) = api.await? else {
+                    return Err(ServiceError::Unauthorized);
                 };
-                if !token.has_scope(Scope::Read) {
-                    return Ok(ReadCaller {
-                        reader: Reader::Anonymous,
-                        authenticated: true,
-                    });
-                }
-                let reader = reader_for_org(&state, Some(token.org_id)).await?;
                 return Ok(ReadCaller {
-                    reader,
+                    reader: principal.reader(),
                     authenticated: true,
                 });
             }
             let Some(cookie) = cookie.filter(|c| !c.is_empty()) else {
                 return Ok(ReadCaller::default());
             };
-            let session = state
-                .db(move |conn| Ok(herald_storage::lookup_session(conn, &cookie)?))
+            let principal = state
+                .db(move |conn| Principal::from_session(conn, &cookie))
                 .await?;
-            match session {
-                Some((_, user)) => Ok(ReadCaller {
-                    reader: reader_for_org(&state, Some(user.org_id)).await?,
+            Ok(match principal {
+                Some(p) => ReadCaller {
+                    reader: p.reader(),
                     authenticated: true,
-                }),
-                None => Ok(ReadCaller::default()),
-            }
+                },
+                None => ReadCaller::default(),
+            })
         })
     }
 }
@@ -171,11 +148,27 @@ pub fn session_cookie(req: &HttpRequest) -> Option<String> {
 }
 
 /// The reader an organization reads as (by its kind); no organization reads as anonymous.
-pub async fn reader_for_org(state: &AppState, org_id: Option<String>) -> Result<Reader, WebError> {
+pub async fn reader_for_org(
+    state: &AppState,
+    org_id: Option<String>,
+) -> Result<Reader, ServiceError> {
     let Some(org_id) = org_id else {
         return Ok(Reader::Anonymous);
     };
     state
         .db(move |conn| Ok(Reader::for_org(conn, &org_id)?))
         .await
+}
+
+/// The principal of an API call on organization data: `admin` needs an admin of the
+/// organization ([`Principal::require_admin`]), otherwise reading suffices
+/// ([`Principal::require_read`]).
+pub fn acting(caller: &ApiCaller, admin: bool) -> Result<Principal, ServiceError> {
+    let p = caller.principal()?;
+    if admin {
+        p.require_admin()?;
+    } else {
+        p.require_read()?;
+    }
+    Ok(p.clone())
 }

@@ -9,12 +9,12 @@
 //! alone can be restricted information.
 
 use actix_web::{HttpResponse, web};
-use herald_storage::{CatalogEntry, CatalogProduct, OrgKind, Scope, StorageError};
+use herald_storage::{CatalogEntry, CatalogProduct, Scope, StorageError};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{ErrorBody, FieldError, ServiceError};
 use crate::state::AppState;
 use crate::web::auth::{ApiCaller, ReadCaller};
-use crate::web::error::{ErrorBody, FieldError, WebError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/products", web::get().to(list_products))
@@ -130,7 +130,7 @@ fn patch_field<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<S
 pub async fn list_products(
     state: web::Data<AppState>,
     caller: ReadCaller,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let reader = caller.reader.clone();
     let products = state
         .db(move |conn| Ok(herald_storage::list_products_for_reader(conn, &reader)?))
@@ -169,27 +169,21 @@ pub fn tree(products: &[CatalogProduct]) -> CatalogTree {
 /// The manufacturer organization a catalog change acts for: a token with `publish` or `admin`
 /// of a manufacturer organization.
 async fn catalog_writer(
-    state: &AppState,
+    _state: &AppState,
     caller: &ApiCaller,
-) -> Result<(herald_storage::ApiToken, String), WebError> {
-    let token = match caller.require(Scope::Publish) {
-        Ok(t) => t.clone(),
-        Err(WebError::Forbidden) => caller.require(Scope::Admin)?.clone(),
-        Err(e) => return Err(e),
-    };
-    let org_id = token.org_id.clone();
-    let org = state
-        .db(move |conn| Ok(herald_storage::find_organization(conn, &org_id)?))
-        .await?
-        .ok_or(WebError::Forbidden)?;
-    if org.kind != OrgKind::Manufacturer {
-        return Err(WebError::Forbidden);
+) -> Result<(crate::service::Principal, String), ServiceError> {
+    let p = caller.principal()?;
+    if !(p.scope_allows(Scope::Publish) || p.scope_allows(Scope::Admin)) {
+        return Err(ServiceError::Forbidden);
     }
-    Ok((token, org.id))
+    if !p.is_manufacturer() {
+        return Err(ServiceError::Forbidden);
+    }
+    Ok((p.clone(), p.org_id.clone()))
 }
 
 /// Storage's refusal as a 422 naming the field (its messages start with the field name).
-pub fn catalog_error(e: StorageError) -> WebError {
+pub fn catalog_error(e: StorageError) -> ServiceError {
     match e {
         StorageError::Invalid(message) => {
             let field = message
@@ -204,19 +198,14 @@ pub fn catalog_error(e: StorageError) -> WebError {
                 })
                 .unwrap_or("")
                 .to_owned();
-            WebError::InvalidFields(vec![FieldError { field, message }])
+            ServiceError::InvalidFields(vec![FieldError { field, message }])
         }
         other => other.into(),
     }
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WebError> {
-    serde_json::from_slice(body).map_err(|e| {
-        WebError::InvalidFields(vec![FieldError {
-            field: String::new(),
-            message: format!("request body: {e}"),
-        }])
-    })
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ServiceError> {
+    crate::error::parse_json(body)
 }
 
 /// Adds an entry to the manufacturer's catalog. Identity (vendor, family, name, version, any
@@ -233,7 +222,7 @@ pub async fn create_product(
     state: web::Data<AppState>,
     caller: ApiCaller,
     body: web::Bytes,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let (token, org_id) = catalog_writer(&state, &caller).await?;
     let new: CreateProduct = parse_body(&body)?;
     let entry = CatalogEntry {
@@ -245,7 +234,7 @@ pub async fn create_product(
         cpe: new.cpe,
         purl: new.purl,
     };
-    let actor = format!("token:{}", token.id);
+    let actor = token.actor();
     let created = state
         .db(move |conn| {
             herald_storage::create_catalog_product(conn, &org_id, &entry, &actor)
@@ -281,11 +270,11 @@ pub async fn update_product(
     caller: ApiCaller,
     id: web::Path<String>,
     body: web::Bytes,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let (token, org_id) = catalog_writer(&state, &caller).await?;
     let patch: UpdateProduct = parse_body(&body)?;
     let id = id.into_inner();
-    let actor = format!("token:{}", token.id);
+    let actor = token.actor();
     let updated = state
         .db(move |conn| {
             herald_storage::write_transaction(conn, |conn| {

@@ -13,14 +13,15 @@
 
 use actix_web::{HttpResponse, web};
 use herald_storage::{
-    ApiToken, Customer, Grant, GrantTarget, InstalledProduct, NewInstalledProduct, OrgKind,
-    Organization, StorageError, Subscription,
+    Customer, Grant, GrantTarget, InstalledProduct, NewInstalledProduct, OrgKind, Organization,
+    StorageError, Subscription,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::error::{ErrorBody, FieldError, ServiceError};
+use crate::service::Principal;
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;
-use crate::web::error::{ErrorBody, FieldError, WebError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/installed-base", web::get().to(list_installed_base))
@@ -60,43 +61,47 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 // ---------------------------------------------------------------------------------------------
 // who is acting
 
+/// The acting principal, for this module's checks of the organization kind.
 struct Acting {
-    token: ApiToken,
-    org: Organization,
+    p: Principal,
 }
 
 impl Acting {
     fn actor(&self) -> String {
-        format!("token:{}", self.token.id)
+        self.p.actor()
     }
 
-    fn require_kind(&self, kind: OrgKind) -> Result<(), WebError> {
-        if self.org.kind == kind {
+    fn org_id(&self) -> String {
+        self.p.org_id.clone()
+    }
+
+    fn require_kind(&self, kind: OrgKind) -> Result<(), ServiceError> {
+        if self.p.org_kind == kind {
             Ok(())
         } else {
-            Err(WebError::Forbidden)
+            Err(ServiceError::Forbidden)
         }
     }
 }
 
-async fn acting(state: &AppState, caller: &ApiCaller, admin: bool) -> Result<Acting, WebError> {
-    let (token, org) = crate::web::auth::acting_org(state, caller, admin).await?;
-    Ok(Acting { token, org })
-}
-
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WebError> {
-    serde_json::from_slice(body).map_err(|e| {
-        WebError::InvalidFields(vec![FieldError {
-            field: String::new(),
-            message: format!("request body: {e}"),
-        }])
+async fn acting(
+    _state: &AppState,
+    caller: &ApiCaller,
+    admin: bool,
+) -> Result<Acting, ServiceError> {
+    Ok(Acting {
+        p: crate::web::auth::acting(caller, admin)?,
     })
 }
 
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ServiceError> {
+    crate::error::parse_json(body)
+}
+
 /// Storage's refusal of the input as a 422 naming `field`; other errors as usual.
-fn field_error(field: &'static str) -> impl Fn(StorageError) -> WebError {
+fn field_error(field: &'static str) -> impl Fn(StorageError) -> ServiceError {
     move |e| match e {
-        StorageError::Invalid(message) => WebError::InvalidFields(vec![FieldError {
+        StorageError::Invalid(message) => ServiceError::InvalidFields(vec![FieldError {
             field: field.to_owned(),
             message,
         }]),
@@ -104,8 +109,8 @@ fn field_error(field: &'static str) -> impl Fn(StorageError) -> WebError {
     }
 }
 
-fn unprocessable(field: &str, message: impl Into<String>) -> WebError {
-    WebError::InvalidFields(vec![FieldError {
+fn unprocessable(field: &str, message: impl Into<String>) -> ServiceError {
+    ServiceError::InvalidFields(vec![FieldError {
         field: field.to_owned(),
         message: message.into(),
     }])
@@ -174,10 +179,10 @@ pub struct AddInstalledProduct {
 pub async fn list_installed_base(
     state: web::Data<AppState>,
     caller: ApiCaller,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let acting = acting(&state, &caller, false).await?;
     acting.require_kind(OrgKind::Hospital)?;
-    let org_id = acting.org.id.clone();
+    let org_id = acting.org_id();
     let items = state
         .db(move |conn| Ok(herald_storage::list_installed_base(conn, &org_id)?))
         .await?;
@@ -196,7 +201,7 @@ pub async fn add_installed_product(
     state: web::Data<AppState>,
     caller: ApiCaller,
     body: web::Bytes,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let acting = acting(&state, &caller, true).await?;
     acting.require_kind(OrgKind::Hospital)?;
     let req: AddInstalledProduct = parse_body(&body)?;
@@ -211,7 +216,7 @@ pub async fn add_installed_product(
             format!("must be between 1 and {}", herald_storage::MAX_QUANTITY),
         ));
     }
-    let (org_id, actor) = (acting.org.id.clone(), acting.actor());
+    let (org_id, actor) = (acting.org_id(), acting.actor());
     let added = state
         .db(move |conn| {
             herald_storage::add_installed_product(
@@ -241,10 +246,10 @@ pub async fn remove_installed_product(
     state: web::Data<AppState>,
     caller: ApiCaller,
     id: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let acting = acting(&state, &caller, true).await?;
     acting.require_kind(OrgKind::Hospital)?;
-    let (org_id, actor, id) = (acting.org.id.clone(), acting.actor(), id.into_inner());
+    let (org_id, actor, id) = (acting.org_id(), acting.actor(), id.into_inner());
     state
         .db(move |conn| {
             Ok(herald_storage::remove_installed_product(
@@ -312,9 +317,9 @@ pub struct SubscriptionResource {
 pub async fn list_subscriptions(
     state: web::Data<AppState>,
     caller: ApiCaller,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let acting = acting(&state, &caller, false).await?;
-    let org_filter = (acting.org.kind != OrgKind::Manufacturer).then(|| acting.org.id.clone());
+    let org_filter = acting.p.org_filter();
     let body = state
         .db(move |conn| {
             let destinations = herald_storage::list_destinations(conn, org_filter.as_deref())?;
@@ -340,15 +345,15 @@ async fn visible_destination(
     state: &AppState,
     acting: &Acting,
     id: String,
-) -> Result<herald_storage::Destination, WebError> {
+) -> Result<herald_storage::Destination, ServiceError> {
     let found = state
         .db(move |conn| Ok(herald_storage::get_destination(conn, &id)?))
         .await?
-        .ok_or(WebError::NotFound)?;
-    if acting.org.kind == OrgKind::Manufacturer || found.org_id == acting.org.id {
+        .ok_or(ServiceError::NotFound)?;
+    if acting.p.can_see_org(&found.org_id) {
         Ok(found)
     } else {
-        Err(WebError::NotFound)
+        Err(ServiceError::NotFound)
     }
 }
 
@@ -362,7 +367,7 @@ pub async fn get_subscription(
     state: web::Data<AppState>,
     caller: ApiCaller,
     id: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let acting = acting(&state, &caller, false).await?;
     let d = visible_destination(&state, &acting, id.into_inner()).await?;
     let dest_id = d.id.clone();
@@ -378,48 +383,8 @@ pub async fn get_subscription(
     }))
 }
 
-/// Fields of a subscription that storage names at the start of its messages.
-const SUBSCRIPTION_FIELDS: [&str; 3] = ["product_ids", "families", "event_kinds"];
-
-/// Checks and stores a destination's subscription: the one path the REST `PUT` and the portal's
-/// form both take, so they accept and refuse the same input. A refusal is
-/// [`WebError::InvalidFields`] naming `product_ids`, `families`, `event_kinds` or
-/// `subscription`. Who may do it is for the caller to decide first.
-pub(crate) fn store_subscription(
-    conn: &mut herald_storage::DbConnection,
-    destination_id: &str,
-    subscription: &Subscription,
-    actor: &str,
-) -> Result<Subscription, WebError> {
-    if let Some(k) = subscription
-        .event_kinds
-        .iter()
-        .find(|k| !herald_storage::NOTICE_KINDS.contains(&k.trim()))
-    {
-        return Err(unprocessable(
-            "event_kinds",
-            format!(
-                "{k:?} is not one of {}",
-                herald_storage::NOTICE_KINDS.join(", ")
-            ),
-        ));
-    }
-    herald_storage::set_subscription(conn, destination_id, subscription, actor).map_err(|e| match e
-    {
-        StorageError::Invalid(message) => {
-            // Storage says which list is wrong as "field: problem"; keep that field's name.
-            match message.split_once(": ") {
-                Some((field, rest)) if SUBSCRIPTION_FIELDS.contains(&field) => {
-                    unprocessable(field, rest)
-                }
-                _ => unprocessable("subscription", message),
-            }
-        }
-        other => other.into(),
-    })
-}
-
-/// Replaces one destination's subscription (admin tokens of its organization).
+/// Replaces one destination's subscription (admin tokens of its own organization; the
+/// manufacturer's tokens see a hospital's subscriptions but do not change them).
 #[utoipa::path(put, path = "/api/v1/subscriptions/{destination_id}",
     params(("destination_id" = String, Path)), request_body = SubscriptionBody,
     responses((status = 200, body = SubscriptionResource), (status = 401, body = ErrorBody),
@@ -431,14 +396,9 @@ pub async fn put_subscription(
     caller: ApiCaller,
     id: web::Path<String>,
     body: web::Bytes,
-) -> Result<HttpResponse, WebError> {
-    let acting = acting(&state, &caller, true).await?;
-    let d = visible_destination(&state, &acting, id.into_inner()).await?;
+) -> Result<HttpResponse, ServiceError> {
+    let p = caller.principal()?;
     let req: SubscriptionBody = parse_body(&body)?;
-    if req.routine_opt_out && !req.security_contact {
-        // Allowed (it silences the destination), but almost certainly a mistake worth naming.
-        tracing::info!(destination = %d.id, "subscription opts out of routine notices without being a security contact");
-    }
     let subscription = Subscription {
         product_ids: req.product_ids,
         families: req.families,
@@ -446,10 +406,7 @@ pub async fn put_subscription(
         security_contact: req.security_contact,
         routine_opt_out: req.routine_opt_out,
     };
-    let (dest_id, actor) = (d.id.clone(), acting.actor());
-    let s = state
-        .db(move |conn| store_subscription(conn, &dest_id, &subscription, &actor))
-        .await?;
+    let (d, s) = crate::service::subscriptions::save(&state, p, &id, subscription).await?;
     Ok(HttpResponse::Ok().json(SubscriptionResource {
         destination_id: d.id,
         destination_name: d.name,
@@ -498,18 +455,21 @@ pub struct AddCustomer {
 }
 
 /// Resolves `{org}` (id or slug) to an organization; unknown is 404.
-fn find_org(conn: &mut herald_storage::DbConnection, org: &str) -> Result<Organization, WebError> {
+fn find_org(
+    conn: &mut herald_storage::DbConnection,
+    org: &str,
+) -> Result<Organization, ServiceError> {
     if let Some(o) = herald_storage::find_organization(conn, org)? {
         return Ok(o);
     }
-    herald_storage::find_organization_by_slug(conn, org)?.ok_or(WebError::NotFound)
+    herald_storage::find_organization_by_slug(conn, org)?.ok_or(ServiceError::NotFound)
 }
 
 async fn manufacturer(
     state: &AppState,
     caller: &ApiCaller,
     admin: bool,
-) -> Result<Acting, WebError> {
+) -> Result<Acting, ServiceError> {
     let acting = acting(state, caller, admin).await?;
     acting.require_kind(OrgKind::Manufacturer)?;
     Ok(acting)
@@ -525,14 +485,14 @@ pub async fn list_customer_installed_base(
     state: web::Data<AppState>,
     caller: ApiCaller,
     org: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let acting = manufacturer(&state, &caller, false).await?;
-    let (maker, org) = (acting.org.id.clone(), org.into_inner());
+    let (maker, org) = (acting.org_id(), org.into_inner());
     let items = state
         .db(move |conn| {
             let hospital = find_org(conn, &org)?;
             if herald_storage::get_customer(conn, &maker, &hospital.id)?.is_none() {
-                return Err(WebError::NotFound);
+                return Err(ServiceError::NotFound);
             }
             Ok(herald_storage::list_installed_base(conn, &hospital.id)?)
         })
@@ -553,9 +513,9 @@ pub async fn confirm_installed_product(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let acting = manufacturer(&state, &caller, true).await?;
-    let (maker, actor) = (acting.org.id.clone(), acting.actor());
+    let (maker, actor) = (acting.org_id(), acting.actor());
     let (org, id) = path.into_inner();
     let confirmed = state
         .db(move |conn| {
@@ -580,9 +540,9 @@ pub async fn confirm_installed_product(
 pub async fn list_customers(
     state: web::Data<AppState>,
     caller: ApiCaller,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let acting = manufacturer(&state, &caller, false).await?;
-    let org_id = acting.org.id.clone();
+    let org_id = acting.org_id();
     let list = state
         .db(move |conn| Ok(herald_storage::list_customers(conn, &org_id)?))
         .await?;
@@ -602,7 +562,7 @@ pub async fn add_customer(
     state: web::Data<AppState>,
     caller: ApiCaller,
     body: web::Bytes,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let acting = manufacturer(&state, &caller, true).await?;
     let req: AddCustomer = parse_body(&body)?;
     let org = req.org.as_deref().map(str::trim).filter(|s| !s.is_empty());
@@ -613,7 +573,7 @@ pub async fn add_customer(
         }
         (o, n) => (o.map(str::to_owned), n.map(str::to_owned)),
     };
-    let (maker, actor) = (acting.org.id.clone(), acting.actor());
+    let (maker, actor) = (acting.org_id(), acting.actor());
     let customer = state
         .db(move |conn| {
             let hospital = match (&org, &name) {
@@ -623,7 +583,7 @@ pub async fn add_customer(
                         StorageError::Conflict(m) => unprocessable("name", m),
                         other => field_error("name")(other),
                     })?,
-                _ => return Err(WebError::NotFound),
+                _ => return Err(ServiceError::NotFound),
             };
             if hospital.kind != OrgKind::Hospital {
                 return Err(unprocessable(
@@ -654,9 +614,9 @@ pub async fn remove_customer(
     state: web::Data<AppState>,
     caller: ApiCaller,
     org: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let acting = manufacturer(&state, &caller, true).await?;
-    let (maker, actor, org) = (acting.org.id.clone(), acting.actor(), org.into_inner());
+    let (maker, actor, org) = (acting.org_id(), acting.actor(), org.into_inner());
     state
         .db(move |conn| {
             let hospital = find_org(conn, &org)?;
@@ -696,7 +656,7 @@ pub struct CreateGrant {
 fn grant_resource(
     conn: &mut herald_storage::DbConnection,
     g: Grant,
-) -> Result<GrantResource, WebError> {
+) -> Result<GrantResource, ServiceError> {
     let (product_id, tracking_id) = match g.target {
         GrantTarget::Product(p) => (Some(p), None),
         GrantTarget::Advisory(a) => (None, herald_storage::advisory_tracking_id(conn, &a)?),
@@ -721,9 +681,9 @@ pub async fn list_grants(
     state: web::Data<AppState>,
     caller: ApiCaller,
     org: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let acting = manufacturer(&state, &caller, false).await?;
-    let (maker, org) = (acting.org.id.clone(), org.into_inner());
+    let (maker, org) = (acting.org_id(), org.into_inner());
     let body = state
         .db(move |conn| {
             let hospital = find_org(conn, &org)?;
@@ -750,7 +710,7 @@ pub async fn create_grant(
     caller: ApiCaller,
     org: web::Path<String>,
     body: web::Bytes,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let acting = manufacturer(&state, &caller, true).await?;
     let req: CreateGrant = parse_body(&body)?;
     let product = req
@@ -772,7 +732,7 @@ pub async fn create_grant(
         }
         (p, t) => (p.map(str::to_owned), t.map(str::to_owned)),
     };
-    let (maker, actor, org) = (acting.org.id.clone(), acting.actor(), org.into_inner());
+    let (maker, actor, org) = (acting.org_id(), acting.actor(), org.into_inner());
     let grant = state
         .db(move |conn| {
             let hospital = find_org(conn, &org)?;
@@ -784,7 +744,7 @@ pub async fn create_grant(
                     })?;
                     (GrantTarget::Advisory(advisory.id), "tracking_id")
                 }
-                _ => return Err(WebError::NotFound),
+                _ => return Err(ServiceError::NotFound),
             };
             let g = herald_storage::create_grant(
                 conn,
@@ -812,10 +772,10 @@ pub async fn revoke_grant(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let acting = manufacturer(&state, &caller, true).await?;
     let (org, id) = path.into_inner();
-    let (maker, actor) = (acting.org.id.clone(), acting.actor());
+    let (maker, actor) = (acting.org_id(), acting.actor());
     state
         .db(move |conn| {
             let hospital = find_org(conn, &org)?;

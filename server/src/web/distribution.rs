@@ -42,9 +42,9 @@ use herald_storage::{AdvisoryFilter, DbConnection, Reader};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
+use crate::error::ServiceError;
 use crate::state::AppState;
 use crate::web::auth::ReadCaller;
-use crate::web::error::WebError;
 
 /// The TLPs whose directory and feed are announced in provider-metadata.json and service.json
 /// (see the module docs for why the restricted ones are not).
@@ -68,7 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The provider's identity from the configuration.
-pub fn provider(config: &Config) -> Result<Provider, WebError> {
+pub fn provider(config: &Config) -> Result<Provider, ServiceError> {
     Provider::new(
         &config.base_url,
         Publisher {
@@ -77,7 +77,7 @@ pub fn provider(config: &Config) -> Result<Provider, WebError> {
             category: "vendor".to_owned(),
         },
     )
-    .map_err(WebError::internal)
+    .map_err(ServiceError::internal)
 }
 
 /// A response body with what the caching headers need.
@@ -99,8 +99,8 @@ impl Reply {
         }
     }
 
-    fn json(value: &serde_json::Value) -> Result<Reply, WebError> {
-        let body = serde_json::to_vec_pretty(value).map_err(WebError::internal)?;
+    fn json(value: &serde_json::Value) -> Result<Reply, ServiceError> {
+        let body = serde_json::to_vec_pretty(value).map_err(ServiceError::internal)?;
         Ok(Reply::new(body, "application/json"))
     }
 }
@@ -111,13 +111,13 @@ const HTML: &str = "text/html; charset=utf-8";
 async fn security_txt(
     req: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let provider = provider(&state.config)?;
     // CSAF 7.1.8 and RFC 9116 want the CSAF line and the file itself on https; a plain-http
     // base URL (a loopback test) cannot produce a valid security.txt, and the well-known
     // provider-metadata.json (7.1.9) serves discovery alone.
     if !provider.base_url().starts_with("https://") {
-        return Err(WebError::NotFound);
+        return Err(ServiceError::NotFound);
     }
     let body = herald_distribution::security_txt(
         &provider,
@@ -128,7 +128,7 @@ async fn security_txt(
             preferred_languages: &["en".to_owned()],
         },
     )
-    .map_err(WebError::internal)?;
+    .map_err(ServiceError::internal)?;
     Ok(respond(&req, Reply::new(body, TEXT)))
 }
 
@@ -139,7 +139,10 @@ fn expires_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
     day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
-async fn csaf_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+async fn csaf_file(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ServiceError> {
     let tail = req.match_info().get("tail").unwrap_or_default();
     // `white` and `white/` are the same directory: answer both, never redirect.
     let resource = Resource::parse(tail)
@@ -151,7 +154,7 @@ async fn csaf_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
                 )
             })
         })
-        .ok_or(WebError::NotFound)?;
+        .ok_or(ServiceError::NotFound)?;
     let restricted = !resource.is_public();
     let announcing = matches!(
         resource,
@@ -183,12 +186,12 @@ async fn csaf_file(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     if restricted {
         let caller = ReadCaller::extract(&req).await?;
         if !caller.authenticated {
-            return Err(WebError::Unauthorized);
+            return Err(ServiceError::Unauthorized);
         }
         let (who, what) = (caller.reader.clone(), resource.clone());
         let entitled = state.db(move |conn| may_access(conn, &who, &what)).await?;
         if !entitled {
-            return Err(WebError::NotFound);
+            return Err(ServiceError::NotFound);
         }
         reader = caller.reader;
     }
@@ -230,7 +233,7 @@ fn has_credentials(req: &HttpRequest) -> bool {
 
 /// The TLPs whose feeds are announced to `reader`: WHITE, and GREEN and AMBER when it may open
 /// their directories. RED is never distributed.
-fn announced_for(conn: &mut DbConnection, reader: &Reader) -> Result<Vec<Tlp>, WebError> {
+fn announced_for(conn: &mut DbConnection, reader: &Reader) -> Result<Vec<Tlp>, ServiceError> {
     let mut tlps = ANNOUNCED.to_vec();
     for tlp in [Tlp::Green, Tlp::Amber] {
         if herald_storage::may_open_directory(conn, reader, tlp)? {
@@ -247,9 +250,9 @@ fn render_announcement(
     config: &Config,
     resource: &Resource,
     feeds: &[Tlp],
-) -> Result<Reply, WebError> {
+) -> Result<Reply, ServiceError> {
     let provider = provider(config)?;
-    let dist = |e: herald_distribution::DistributionError| WebError::internal(e);
+    let dist = |e: herald_distribution::DistributionError| ServiceError::internal(e);
     match resource {
         Resource::ProviderMetadata => {
             // First start with no key yet: create it now rather than announce no key.
@@ -281,7 +284,7 @@ fn render_announcement(
         Resource::ServiceDocument => {
             Reply::json(&herald_distribution::rolie_service(&provider, feeds).map_err(dist)?)
         }
-        _ => Err(WebError::NotFound),
+        _ => Err(ServiceError::NotFound),
     }
 }
 
@@ -293,7 +296,7 @@ fn may_access(
     conn: &mut DbConnection,
     reader: &Reader,
     resource: &Resource,
-) -> Result<bool, WebError> {
+) -> Result<bool, ServiceError> {
     Ok(match resource {
         Resource::Document { tlp, path } | Resource::Sidecar { tlp, path, .. } => {
             herald_storage::may_read_path(conn, reader, *tlp, path)?
@@ -311,7 +314,7 @@ fn render(
     conn: &mut DbConnection,
     config: &Config,
     resource: &Resource,
-) -> Result<Reply, WebError> {
+) -> Result<Reply, ServiceError> {
     render_for(conn, config, resource, &Reader::Anonymous)
 }
 
@@ -322,16 +325,16 @@ fn render_for(
     config: &Config,
     resource: &Resource,
     reader: &Reader,
-) -> Result<Reply, WebError> {
+) -> Result<Reply, ServiceError> {
     let provider = provider(config)?;
-    let dist = |e: herald_distribution::DistributionError| WebError::internal(e);
+    let dist = |e: herald_distribution::DistributionError| ServiceError::internal(e);
     match resource {
         Resource::ProviderMetadata | Resource::ServiceDocument => {
             render_announcement(conn, config, resource, &ANNOUNCED)
         }
         Resource::PublicKey { fingerprint } => {
             let key = herald_storage::public_key_by_fingerprint(conn, fingerprint)?
-                .ok_or(WebError::NotFound)?;
+                .ok_or(ServiceError::NotFound)?;
             Ok(Reply::new(key, "application/pgp-keys"))
         }
         Resource::TlpDirectory { tlp } => {
@@ -347,7 +350,7 @@ fn render_for(
             let listing =
                 herald_distribution::year_directory_entries(*tlp, *year, &entries).map_err(dist)?;
             if listing.is_empty() {
-                return Err(WebError::NotFound);
+                return Err(ServiceError::NotFound);
             }
             let dir = format!("{}{year}/", provider.directory_url(*tlp).map_err(dist)?);
             let title = format!("Index of {}", url_path(&dir));
@@ -417,7 +420,7 @@ fn render_for(
                 Sidecar::Sha256 => (herald_distribution::hash_file(&doc.sha256, path), TEXT),
                 Sidecar::Sha512 => (herald_distribution::hash_file(&doc.sha512, path), TEXT),
                 Sidecar::Signature => (
-                    doc.signature.clone().ok_or(WebError::NotFound)?,
+                    doc.signature.clone().ok_or(ServiceError::NotFound)?,
                     "application/pgp-signature",
                 ),
             };
@@ -436,7 +439,7 @@ fn render_shared(
     conn: &mut DbConnection,
     config: &Config,
     resource: &Resource,
-) -> Result<super::serving_cache::CachedReply, WebError> {
+) -> Result<super::serving_cache::CachedReply, ServiceError> {
     let reply = render(conn, config, resource)?;
     let etag = reply
         .etag
@@ -453,12 +456,12 @@ fn current_document(
     conn: &mut DbConnection,
     tlp: Tlp,
     path: &str,
-) -> Result<herald_storage::StoredDocument, WebError> {
+) -> Result<herald_storage::StoredDocument, ServiceError> {
     herald_storage::get_document(conn, path)?
         // The path names the TLP directory; a document whose label differs is never served from
         // it (defence in depth: storage derives the path from the label).
         .filter(|d| d.tlp == tlp)
-        .ok_or(WebError::NotFound)
+        .ok_or(ServiceError::NotFound)
 }
 
 /// The path part of an absolute URL, for listing titles.

@@ -11,10 +11,10 @@ use herald_storage::Scope;
 use serde::{Deserialize, Serialize};
 
 use crate::authoring::{self, Caller, DraftView, Preview};
+use crate::error::{ErrorBody, ServiceError};
 use crate::publish::Published;
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;
-use crate::web::error::{ErrorBody, FieldError, WebError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/drafts", web::get().to(list_drafts))
@@ -29,20 +29,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/authoring/settings", web::put().to(put_settings));
 }
 
-async fn caller(state: &AppState, api: &ApiCaller) -> Result<Caller, WebError> {
-    let token = api.require(Scope::Publish)?.clone();
-    state
-        .db(move |conn| Ok(authoring::caller_for_token(conn, &token)?))
-        .await
+async fn caller(state: &AppState, api: &ApiCaller) -> Result<Caller, ServiceError> {
+    let _ = state;
+    let caller = api.require(Scope::Publish)?.clone();
+    authoring::check_caller(&caller)?;
+    Ok(caller)
 }
 
-fn parse_draft(body: &[u8]) -> Result<Draft, WebError> {
-    serde_json::from_slice(body).map_err(|e| {
-        WebError::InvalidFields(vec![FieldError {
-            field: String::new(),
-            message: format!("request body: {e}"),
-        }])
-    })
+fn parse_draft(body: &[u8]) -> Result<Draft, ServiceError> {
+    crate::error::parse_json(body)
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -60,7 +55,7 @@ pub async fn list_drafts(
     state: web::Data<AppState>,
     api: ApiCaller,
     params: web::Query<ListDraftsParams>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let caller = caller(&state, &api).await?;
     let open = params.open.unwrap_or(false);
     let list = state
@@ -92,14 +87,9 @@ pub async fn create_draft(
     state: web::Data<AppState>,
     api: ApiCaller,
     body: web::Bytes,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let caller = caller(&state, &api).await?;
-    let req: CreateDraft = serde_json::from_slice(&body).map_err(|e| {
-        WebError::InvalidFields(vec![FieldError {
-            field: String::new(),
-            message: format!("request body: {e}"),
-        }])
-    })?;
+    let req: CreateDraft = crate::error::parse_json(&body)?;
     let config = state.config.clone();
     let created = state
         .db(move |conn| {
@@ -130,7 +120,7 @@ pub async fn get_draft(
     state: web::Data<AppState>,
     api: ApiCaller,
     id: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let caller = caller(&state, &api).await?;
     let id = id.into_inner();
     let found = state
@@ -153,7 +143,7 @@ pub async fn put_draft(
     api: ApiCaller,
     id: web::Path<String>,
     body: web::Bytes,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let caller = caller(&state, &api).await?;
     let draft = parse_draft(&body)?;
     let id = id.into_inner();
@@ -172,7 +162,7 @@ pub async fn preview_draft(
     state: web::Data<AppState>,
     api: ApiCaller,
     id: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let caller = caller(&state, &api).await?;
     let id = id.into_inner();
     let config = state.config.clone();
@@ -202,7 +192,7 @@ pub async fn submit_draft(
     state: web::Data<AppState>,
     api: ApiCaller,
     id: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let caller = caller(&state, &api).await?;
     let id = id.into_inner();
     let config = state.config.clone();
@@ -241,7 +231,7 @@ pub async fn publish_draft(
     state: web::Data<AppState>,
     api: ApiCaller,
     id: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let caller = caller(&state, &api).await?;
     let id = id.into_inner();
     let config = state.config.clone();
@@ -276,7 +266,7 @@ pub async fn discard_draft(
     state: web::Data<AppState>,
     api: ApiCaller,
     id: web::Path<String>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let caller = caller(&state, &api).await?;
     let id = id.into_inner();
     let discarded = state
@@ -298,7 +288,7 @@ pub struct AuthoringSettings {
 pub async fn get_settings(
     state: web::Data<AppState>,
     api: ApiCaller,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let caller = caller(&state, &api).await?;
     let four_eyes = state
         .db(move |conn| Ok(authoring::four_eyes(conn, &caller)?))
@@ -314,7 +304,7 @@ pub async fn put_settings(
     state: web::Data<AppState>,
     api: ApiCaller,
     body: web::Json<AuthoringSettings>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let caller = caller(&state, &api).await?;
     let on = body.four_eyes;
     let four_eyes = state

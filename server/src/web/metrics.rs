@@ -9,8 +9,8 @@ use std::fmt::Write;
 use actix_web::{HttpResponse, web};
 use herald_storage::{AttemptOutcome, DeliveryStatus, OutcomeStats, StatusCount};
 
+use crate::error::ServiceError;
 use crate::state::AppState;
-use crate::web::error::WebError;
 
 const STATUSES: [DeliveryStatus; 5] = [
     DeliveryStatus::Queued,
@@ -85,7 +85,7 @@ pub fn render(statuses: &[StatusCount], outcomes: &[OutcomeStats]) -> String {
 /// Delivery metrics in the Prometheus text format.
 #[utoipa::path(get, path = "/metrics",
     responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ServiceError> {
     let (statuses, outcomes) = state
         .db(|conn| {
             Ok((

@@ -8,7 +8,6 @@ pub mod customers;
 pub mod destinations;
 pub mod distribution;
 pub mod drafts;
-pub mod error;
 pub mod metrics;
 pub mod page_cache;
 pub mod serving_cache;
@@ -53,6 +52,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
         let fn_portal = portal.clone();
         cfg.app_data(web::Data::new(state.clone()))
             .app_data(web::Data::new(options.clone()))
+            .app_data(crate::error::json_config())
             .app_data(web::PayloadConfig::new(
                 herald_csaf::MAX_DOCUMENT_BYTES + 64 * 1024,
             ))

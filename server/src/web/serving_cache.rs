@@ -44,8 +44,8 @@ use herald_distribution::{Resource, Sidecar};
 use herald_storage::{DbConnection, PublicationMark};
 
 use crate::config::Config;
+use crate::error::ServiceError;
 use crate::state::AppState;
-use crate::web::error::WebError;
 
 /// How often [`watch`] looks for publications by other processes: the staleness bound.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -86,17 +86,17 @@ impl CachedReply {
         content_type: &'static str,
         etag: String,
         last_modified: Option<DateTime<Utc>>,
-    ) -> Result<CachedReply, WebError> {
+    ) -> Result<CachedReply, ServiceError> {
         let etag_header =
-            HeaderValue::from_str(&format!("\"{etag}\"")).map_err(WebError::internal)?;
+            HeaderValue::from_str(&format!("\"{etag}\"")).map_err(ServiceError::internal)?;
         let gzip_etag_header =
-            HeaderValue::from_str(&format!("\"{etag}-gzip\"")).map_err(WebError::internal)?;
+            HeaderValue::from_str(&format!("\"{etag}-gzip\"")).map_err(ServiceError::internal)?;
         let last_modified_header = last_modified
             .map(|m| {
                 HeaderValue::from_str(&HttpDate::from(std::time::SystemTime::from(m)).to_string())
             })
             .transpose()
-            .map_err(WebError::internal)?;
+            .map_err(ServiceError::internal)?;
         let gzip = gzip(&body)?;
         Ok(CachedReply {
             body,
@@ -152,13 +152,15 @@ impl CachedReply {
 }
 
 /// `body` gzip-compressed (the default level: made once per cache entry).
-fn gzip(body: &[u8]) -> Result<Bytes, WebError> {
+fn gzip(body: &[u8]) -> Result<Bytes, ServiceError> {
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 4 + 64),
         flate2::Compression::default(),
     );
-    encoder.write_all(body).map_err(WebError::internal)?;
-    Ok(Bytes::from(encoder.finish().map_err(WebError::internal)?))
+    encoder.write_all(body).map_err(ServiceError::internal)?;
+    Ok(Bytes::from(
+        encoder.finish().map_err(ServiceError::internal)?,
+    ))
 }
 
 /// Whether the caller gets the gzip body: the `Compress` middleware's own negotiation over what
@@ -188,8 +190,8 @@ pub struct DocumentUnit {
 impl DocumentUnit {
     /// Reads the current revision at `path` (below `/.well-known/csaf/`) and renders the
     /// document and every sidecar from it.
-    pub fn load(conn: &mut DbConnection, path: &str) -> Result<DocumentUnit, WebError> {
-        let doc = herald_storage::get_document(conn, path)?.ok_or(WebError::NotFound)?;
+    pub fn load(conn: &mut DbConnection, path: &str) -> Result<DocumentUnit, ServiceError> {
+        let doc = herald_storage::get_document(conn, path)?.ok_or(ServiceError::NotFound)?;
         let modified = Some(doc.release_date);
         let sidecar = |kind: Sidecar, body: String, content_type| {
             CachedReply::new(
@@ -353,7 +355,7 @@ impl ServingCache {
 
     /// Compares the database's publication mark with the last one seen and invalidates when
     /// it moved (or on the first look). Returns whether it did. [`watch`] calls it every [`POLL_INTERVAL`].
-    pub async fn poll(&self, state: &AppState) -> Result<bool, WebError> {
+    pub async fn poll(&self, state: &AppState) -> Result<bool, ServiceError> {
         let mark = state
             .db(|conn| Ok(herald_storage::publication_mark(conn)?))
             .await?;
@@ -392,7 +394,7 @@ fn has_credentials(req: &HttpRequest) -> bool {
 }
 
 /// Renders a non-document resource for the cache.
-pub type Render = fn(&mut DbConnection, &Config, &Resource) -> Result<CachedReply, WebError>;
+pub type Render = fn(&mut DbConnection, &Config, &Resource) -> Result<CachedReply, ServiceError>;
 
 /// Answers `resource` from the cache (filling it on a miss) when it is shared; `None` means the
 /// caller renders it itself. Access must have been decided already. `restricted` replies are
@@ -403,7 +405,7 @@ pub async fn serve(
     resource: &Resource,
     restricted: bool,
     render: Render,
-) -> Result<Option<HttpResponse>, WebError> {
+) -> Result<Option<HttpResponse>, ServiceError> {
     let cache = &state.serving;
     let mut resp = match resource {
         Resource::Document { tlp, path } | Resource::Sidecar { tlp, path, .. } => {
@@ -420,9 +422,11 @@ pub async fn serve(
             // The path names the TLP directory; a document whose label differs is never
             // served from it (storage derives the path from the label).
             if unit.tlp != *tlp {
-                return Err(WebError::NotFound);
+                return Err(ServiceError::NotFound);
             }
-            unit.reply(resource).ok_or(WebError::NotFound)?.respond(req)
+            unit.reply(resource)
+                .ok_or(ServiceError::NotFound)?
+                .respond(req)
         }
         _ if !restricted && !has_credentials(req) => {
             let key = format!("{resource:?}");

@@ -10,12 +10,11 @@
 
 use actix_web::{HttpResponse, web};
 use herald_delivery::templates::{self, Part, TemplateError};
-use herald_storage::OrgKind;
 use serde::{Deserialize, Serialize};
 
+use crate::error::{ErrorBody, FieldError, ServiceError};
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;
-use crate::web::error::{ErrorBody, FieldError, WebError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/templates", web::get().to(list_templates))
@@ -68,23 +67,23 @@ pub struct PutTemplate {
 }
 
 async fn manufacturer(
-    state: &AppState,
+    _state: &AppState,
     caller: &ApiCaller,
     admin: bool,
-) -> Result<herald_storage::ApiToken, WebError> {
-    let (token, org) = crate::web::auth::acting_org(state, caller, admin).await?;
-    if org.kind != OrgKind::Manufacturer {
-        return Err(WebError::Forbidden);
+) -> Result<crate::service::Principal, ServiceError> {
+    let p = crate::web::auth::acting(caller, admin)?;
+    if !p.is_manufacturer() {
+        return Err(ServiceError::Forbidden);
     }
-    Ok(token)
+    Ok(p)
 }
 
 fn micros_rfc3339(us: i64) -> String {
     herald_storage::from_micros(us).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn refused(e: TemplateError, kind: &str, channel: &str, part: &str) -> WebError {
-    WebError::InvalidFields(vec![FieldError {
+fn refused(e: TemplateError, kind: &str, channel: &str, part: &str) -> ServiceError {
+    ServiceError::InvalidFields(vec![FieldError {
         field: format!("{kind}/{channel}/{part}"),
         message: e.to_string(),
     }])
@@ -98,9 +97,9 @@ pub(crate) fn check_override(
     channel: &str,
     part: &str,
     body: &str,
-) -> Result<(), WebError> {
+) -> Result<(), ServiceError> {
     if body.len() > herald_storage::MAX_TEMPLATE_LEN {
-        return Err(WebError::TooLarge(format!(
+        return Err(ServiceError::TooLarge(format!(
             "template {kind}/{channel}/{part} is longer than {} bytes",
             herald_storage::MAX_TEMPLATE_LEN
         )));
@@ -117,7 +116,7 @@ pub(crate) fn check_override(
 pub async fn list_templates(
     state: web::Data<AppState>,
     caller: ApiCaller,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     manufacturer(&state, &caller, false).await?;
     let overrides = state
         .db(|conn| Ok(herald_storage::list_template_overrides(conn)?))
@@ -168,13 +167,12 @@ pub async fn put_template(
     caller: ApiCaller,
     path: web::Path<(String, String, String)>,
     body: web::Bytes,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let token = manufacturer(&state, &caller, true).await?;
     let (kind, channel, part) = path.into_inner();
-    let put: PutTemplate = serde_json::from_slice(&body)
-        .map_err(|e| WebError::BadRequest(format!("request body: {e}")))?;
+    let put: PutTemplate = crate::error::parse_json(&body)?;
     check_override(&kind, &channel, &part, &put.body)?;
-    let actor = format!("token:{}", token.id);
+    let actor = token.actor();
     let saved = state
         .db(move |conn| {
             Ok(herald_storage::put_template_override(
@@ -205,13 +203,13 @@ pub async fn delete_template(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: web::Path<(String, String, String)>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let token = manufacturer(&state, &caller, true).await?;
     let (kind, channel, part) = path.into_inner();
     if Part::parse(&part).is_none() {
-        return Err(WebError::NotFound);
+        return Err(ServiceError::NotFound);
     }
-    let actor = format!("token:{}", token.id);
+    let actor = token.actor();
     let removed = state
         .db(move |conn| {
             Ok(herald_storage::delete_template_override(
@@ -222,6 +220,6 @@ pub async fn delete_template(
     if removed {
         Ok(HttpResponse::NoContent().finish())
     } else {
-        Err(WebError::NotFound)
+        Err(ServiceError::NotFound)
     }
 }

@@ -14,8 +14,8 @@
 
 use actix_web::{HttpResponse, http::header, web};
 
+use crate::error::ServiceError;
 use crate::state::AppState;
-use crate::web::error::WebError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/{destination}/{token}", web::get().to(confirm_page))
@@ -23,10 +23,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Checks the token; `NotFound` for a wrong one or a destination that does not exist.
-async fn verified(state: &AppState, destination: &str, token: &str) -> Result<(), WebError> {
-    let key = crate::secrets::secret_key(&state.config).map_err(WebError::internal)?;
+async fn verified(state: &AppState, destination: &str, token: &str) -> Result<(), ServiceError> {
+    let key = crate::secrets::secret_key(&state.config).map_err(ServiceError::internal)?;
     if !key.verify_unsubscribe_token(destination, token) {
-        return Err(WebError::NotFound);
+        return Err(ServiceError::NotFound);
     }
     let id = destination.to_owned();
     let exists = state
@@ -35,14 +35,14 @@ async fn verified(state: &AppState, destination: &str, token: &str) -> Result<()
     if exists {
         Ok(())
     } else {
-        Err(WebError::NotFound)
+        Err(ServiceError::NotFound)
     }
 }
 
 async fn confirm_page(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let (destination, token) = path.into_inner();
     verified(&state, &destination, &token).await?;
     // Both parts were checked (hex token, existing destination id), so they are safe in markup;
@@ -71,7 +71,7 @@ async fn confirm_page(
 async fn unsubscribe(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, WebError> {
+) -> Result<HttpResponse, ServiceError> {
     let (destination, token) = path.into_inner();
     verified(&state, &destination, &token).await?;
     state

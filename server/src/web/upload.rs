@@ -6,6 +6,8 @@
 //! functions because server functions do not take file uploads without JavaScript.
 //!
 //! Who may: a signed-in publisher or admin of the manufacturer organization (session cookie).
+//! With the four-eyes rule on, a publisher's upload is held for approval
+//! ([`crate::service::publish`]) and the page says where an approver finds it.
 //! Cross-site requests: the session cookie is `SameSite=Lax`, so a browser does not send it with
 //! a POST from another site (the protection every portal form relies on); in addition a POST
 //! whose `Origin` (or, without one, `Sec-Fetch-Site`) says it comes from another origin is
@@ -19,12 +21,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::TryStreamExt;
 use herald_csaf::Finding;
-use herald_storage::{OrgKind, Role};
 
-use crate::publish::{PublishError, Published};
+use crate::error::ServiceError;
+use crate::publish::Published;
+use crate::service::Principal;
+use crate::service::publish::Submitted;
 use crate::state::AppState;
 use crate::web::auth::session_cookie;
-use crate::web::error::WebError;
 
 /// Room for the multipart framing (boundaries, part headers) around the document.
 const FRAMING: usize = 64 * 1024;
@@ -79,35 +82,23 @@ fn form_page(status: StatusCode, title: &str, before: &str) -> HttpResponse {
     page(status, title, &format!("{before}{FORM}"))
 }
 
-/// Whether the signed-in user may publish: publisher or admin of a manufacturer. `Err` is the
-/// page to answer instead.
-async fn publisher(state: &AppState, req: &HttpRequest) -> Result<String, HttpResponse> {
-    let cookie = session_cookie(req).filter(|c| !c.is_empty());
-    let Some(cookie) = cookie else {
-        return Err(HttpResponse::SeeOther()
+/// The signed-in user's principal if they may publish (publisher or admin of a manufacturer).
+/// `Err` is the page to answer instead.
+async fn publisher(state: &AppState, req: &HttpRequest) -> Result<Principal, HttpResponse> {
+    let to_login = || {
+        HttpResponse::SeeOther()
             .insert_header(("Location", "/login?next=%2Fupload"))
-            .finish());
+            .finish()
+    };
+    let Some(cookie) = session_cookie(req).filter(|c| !c.is_empty()) else {
+        return Err(to_login());
     };
     let found = state
-        .db(move |conn| {
-            let Some((_, user)) = herald_storage::lookup_session(conn, &cookie)? else {
-                return Ok(None);
-            };
-            let org = herald_storage::find_organization(conn, &user.org_id)?;
-            Ok(Some((user, org)))
-        })
+        .db(move |conn| Principal::from_session(conn, &cookie))
         .await;
     match found {
-        Ok(None) => Err(HttpResponse::SeeOther()
-            .insert_header(("Location", "/login?next=%2Fupload"))
-            .finish()),
-        Ok(Some((user, Some(org))))
-            if !user.disabled
-                && org.kind == OrgKind::Manufacturer
-                && matches!(user.role, Role::Publisher | Role::Admin) =>
-        {
-            Ok(user.id)
-        }
+        Ok(None) => Err(to_login()),
+        Ok(Some(p)) if p.is_publisher() => Ok(p),
         Ok(Some(_)) => Err(page(
             StatusCode::FORBIDDEN,
             "Not allowed",
@@ -117,10 +108,10 @@ async fn publisher(state: &AppState, req: &HttpRequest) -> Result<String, HttpRe
     }
 }
 
-fn error_page(e: WebError) -> HttpResponse {
+fn error_page(e: ServiceError) -> HttpResponse {
     let status = actix_web::ResponseError::status_code(&e);
     let message = match e {
-        WebError::Internal(cause) => {
+        ServiceError::Internal(cause) => {
             let reference = uuid::Uuid::new_v4().simple().to_string();
             tracing::error!(reference = %reference, error = ?cause, "upload failed");
             format!("internal error (reference {reference})")
@@ -188,8 +179,8 @@ pub async fn upload(
             "<p role=\"alert\">The form was sent from another site.</p>",
         );
     }
-    let user_id = match publisher(&state, &req).await {
-        Ok(id) => id,
+    let principal = match publisher(&state, &req).await {
+        Ok(p) => p,
         Err(answer) => return answer,
     };
     let limit = herald_csaf::MAX_DOCUMENT_BYTES + FRAMING;
@@ -215,29 +206,44 @@ pub async fn upload(
     let document = match file_part(payload, "document", herald_csaf::MAX_DOCUMENT_BYTES).await {
         Ok(Some(d)) => d,
         Ok(None) => return too_large(),
-        Err(m) => return error_page(WebError::BadRequest(m)),
+        Err(m) => return error_page(ServiceError::BadRequest(m)),
     };
     if document.len() > herald_csaf::MAX_DOCUMENT_BYTES {
         return too_large();
     }
     let config = state.config.clone();
-    let actor = format!("user:{user_id}");
-    let published = state
+    let submitted = state
         .db(move |conn| {
-            let org = herald_storage::find_user(conn, &user_id)?
-                .map(|u| u.org_id)
-                .ok_or(WebError::Forbidden)?;
-            Ok(crate::publish::publish_document(
-                conn, &config, &document, &org, &actor,
+            Ok(crate::service::publish::submit_document(
+                conn, &config, &principal, &document,
             ))
         })
         .await;
-    match published {
-        Ok(Ok(p)) => success_page(&p),
-        Ok(Err(PublishError::Invalid(r))) if !is_size(&r.findings) => failed_page(&r.findings),
-        Ok(Err(e)) => error_page(e.into()),
+    match submitted {
+        Ok(Ok(Submitted::Published(p))) => success_page(&p),
+        Ok(Ok(Submitted::Held(draft))) => held_page(&draft),
+        Ok(Err(ServiceError::Invalid(findings))) if !is_size(&findings) => failed_page(&findings),
+        Ok(Err(e)) => error_page(e),
         Err(e) => error_page(e),
     }
+}
+
+/// The answer to an upload held for approval under the four-eyes rule.
+fn held_page(draft: &crate::authoring::DraftView) -> HttpResponse {
+    page(
+        StatusCode::ACCEPTED,
+        "Held for approval",
+        &format!(
+            "<p role=\"status\" data-testid=\"upload-held\">The four-eyes rule is on: \
+             <strong>{}</strong> version {} is held for approval and is not published yet. An \
+             approver other than you publishes it from <a href=\"/authoring/{}\" \
+             data-testid=\"pending-url\">its page</a>.</p><p><a href=\"/upload\">Upload another \
+             document</a></p>",
+            esc(&draft.tracking_id),
+            esc(draft.uploaded_version.as_deref().unwrap_or("")),
+            esc(&draft.id),
+        ),
+    )
 }
 
 fn is_size(findings: &[Finding]) -> bool {

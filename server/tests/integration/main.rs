@@ -20,5 +20,6 @@ mod portal_subscriptions;
 mod provider;
 mod system_mail;
 mod templates;
+mod tenant;
 mod unsubscribe;
 mod web;

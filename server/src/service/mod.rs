@@ -1,0 +1,12 @@
+//! Herald's use cases, each one function that takes the acting [`Principal`] and typed input and
+//! returns a domain result or a [`ServiceError`](crate::error::ServiceError). The REST handlers
+//! (`web::*`) and the portal's server-function adapters (`portal_*`) parse, call one of these and
+//! map the result; every business rule and authorization decision lives here (or, for advisory
+//! authoring, in [`crate::authoring`], which takes the same principal), never in an adapter.
+
+pub mod destinations;
+pub mod principal;
+pub mod publish;
+pub mod subscriptions;
+
+pub use principal::{Credential, Principal};
