@@ -59,6 +59,7 @@ fn status_key(status: &str) -> &'static str {
         "delivered" => "delivered",
         "failed" => "failed",
         "dead" => "dead",
+        "withheld" => "withheld",
         _ => "unknown",
     }
 }
@@ -84,12 +85,19 @@ fn Health(health: HealthView) -> impl IntoView {
         "{} queued, {} failed, {} dead",
         health.queued, health.failed, health.dead
     );
+    let outage = match (&health.failing_since, &health.escalated_at) {
+        (Some(since), Some(told)) => {
+            format!("failing since {since} (admins and PSIRT told {told})")
+        }
+        (Some(since), None) => format!("failing since {since}"),
+        _ => String::new(),
+    };
     view! {
         <span class=format!("health health-{key}") data-health=key>
             {health_label(key)}
         </span>
         <span class="muted health-detail">
-            {[failures, last, delivered, backlog]
+            {[outage, failures, last, delivered, backlog]
                 .into_iter()
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()

@@ -16,7 +16,14 @@ use serde::{Deserialize, Serialize};
 pub const SEVERITIES: [&str; 5] = ["none", "low", "medium", "high", "critical"];
 
 /// Delivery states the log filters by.
-pub const STATUSES: [&str; 5] = ["queued", "in_flight", "delivered", "failed", "dead"];
+pub const STATUSES: [&str; 6] = [
+    "queued",
+    "in_flight",
+    "delivered",
+    "failed",
+    "dead",
+    "withheld",
+];
 
 /// Deliveries per page of the log.
 pub const LOG_PAGE_SIZE: usize = 25;
@@ -60,6 +67,12 @@ pub struct HealthView {
     pub queued: i64,
     pub failed: i64,
     pub dead: i64,
+    /// Since when every attempt has failed (the current outage), if it is failing.
+    #[serde(default)]
+    pub failing_since: Option<String>,
+    /// When the outage was escalated by mail to the organization's admins and the PSIRT.
+    #[serde(default)]
+    pub escalated_at: Option<String>,
 }
 
 /// One row of the destinations page.

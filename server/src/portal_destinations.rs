@@ -94,6 +94,8 @@ fn health_view(h: &DestinationHealth) -> HealthView {
         queued: h.queued,
         failed: h.failed,
         dead: h.dead,
+        failing_since: h.outage.as_ref().map(|o| time(o.failing_since)),
+        escalated_at: h.outage.as_ref().and_then(|o| o.escalated_at).map(time),
     }
 }
 
@@ -583,7 +585,7 @@ impl HeraldPortal {
             .map(|s| {
                 s.parse::<DeliveryStatus>().map_err(|_| {
                     PortalError::Invalid(format!(
-                        "status {s:?} is not one of queued, in_flight, delivered, failed, dead"
+                        "status {s:?} is not one of queued, in_flight, delivered, failed, dead, withheld"
                     ))
                 })
             })

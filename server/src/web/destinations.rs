@@ -196,7 +196,7 @@ pub struct DeliveryResource {
     pub event_id: String,
     pub destination_id: String,
     pub advisory_id: Option<String>,
-    /// `queued`, `in_flight`, `delivered`, `failed`, `dead`.
+    /// `queued`, `in_flight`, `delivered`, `failed`, `dead`, `withheld`.
     pub status: String,
     pub attempt_count: i32,
     pub next_attempt_at: String,
@@ -399,7 +399,7 @@ pub async fn replay_dead_letters(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct DeliveryParams {
-    /// `queued`, `in_flight`, `delivered`, `failed` or `dead`.
+    /// `queued`, `in_flight`, `delivered`, `failed`, `dead` or `withheld`.
     pub status: Option<String>,
     pub destination_id: Option<String>,
     /// Tracking id of the advisory (e.g. `MMS-SA-2026-001`).
@@ -435,7 +435,7 @@ pub async fn list_deliveries(
         .map(|s| {
             s.parse::<DeliveryStatus>().map_err(|_| {
                 ServiceError::BadRequest(format!(
-                    "status {s:?} is not one of queued, in_flight, delivered, failed, dead"
+                    "status {s:?} is not one of queued, in_flight, delivered, failed, dead, withheld"
                 ))
             })
         })

@@ -12,12 +12,13 @@ use herald_storage::{AttemptOutcome, DeliveryStatus, OutcomeStats, StatusCount};
 use crate::error::ServiceError;
 use crate::state::AppState;
 
-const STATUSES: [DeliveryStatus; 5] = [
+const STATUSES: [DeliveryStatus; 6] = [
     DeliveryStatus::Queued,
     DeliveryStatus::InFlight,
     DeliveryStatus::Delivered,
     DeliveryStatus::Failed,
     DeliveryStatus::Dead,
+    DeliveryStatus::Withheld,
 ];
 
 const OUTCOMES: [AttemptOutcome; 6] = [

@@ -76,6 +76,9 @@ impl Server {
             .env("HERALD_PLUGIN_DIR", &plugin_dir)
             .env("HERALD_SITE_ROOT", work.join("site"))
             .env("HERALD_PUBLISHER_NAME", PUBLISHER)
+            // The receivers are on loopback, over plain http: the operator allows exactly that.
+            .env("HERALD_OUTBOUND_PRIVATE_RANGES", "127.0.0.0/8")
+            .env("HERALD_OUTBOUND_INSECURE_HTTP_HOSTS", "127.0.0.1")
             // Every process on one database must share the instance key (it seals the signing
             // key and destination secrets), as a multi-instance deployment does; each has its
             // own data dir, so none may generate its own.

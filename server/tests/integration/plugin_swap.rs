@@ -71,6 +71,9 @@ impl Server {
             .env("HERALD_PLUGIN_DIR", plugin_dir)
             .env("HERALD_SITE_ROOT", work.join("site"))
             .env("HERALD_PUBLISHER_NAME", PUBLISHER)
+            // The receivers are on loopback, over plain http: the operator allows exactly that.
+            .env("HERALD_OUTBOUND_PRIVATE_RANGES", "127.0.0.0/8")
+            .env("HERALD_OUTBOUND_INSECURE_HTTP_HOSTS", "127.0.0.1")
             .env("HERALD_SECRET_KEY", SECRET_KEY)
             // The watch loop's install/refusal lines are what the test waits for.
             .env("RUST_LOG", "warn,herald_server::serve=info")

@@ -91,9 +91,8 @@ impl Default for EngineSettings {
             worker_id: format!("herald-{}", std::process::id()),
             base_url: "http://127.0.0.1:3000".into(),
             // 32 concurrent calls keep a busy queue moving (each call waits mostly on the
-            // receiver) and match the plugin host's default instance pool
-            // (`HostConfig::max_instances`): a call beyond the pool fails to instantiate and
-            // would count as a retryable failure.
+            // receiver) and match the plugin host's default delivery instances
+            // (`HostConfig::max_instances`; a call beyond them waits for one).
             batch: 32,
             max_in_flight: 32,
             poll_interval: Duration::from_millis(500),

@@ -172,7 +172,10 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let host = PluginHost::new(HostConfig::default())?;
+    let host = PluginHost::new(HostConfig {
+        outbound: herald_plugin_host::OutboundPolicy::loopback(),
+        ..HostConfig::default()
+    })?;
     host.load_plugin(&webhook_wasm()?)?;
     let channel: Arc<dyn Channel> =
         Arc::new(WasmChannel::new(Arc::new(host), Arc::new(Secrets::new())));

@@ -92,6 +92,9 @@ pub struct DestinationHealth {
     /// The engine's stored circuit breaker, when the destination has one (see
     /// [`crate::breaker`]); `None` means closed with no failures.
     pub breaker: Option<crate::DestinationBreaker>,
+    /// Its current failure episode (every attempt since then failed), if it is failing; when
+    /// it was escalated to people ([`crate::outages`]).
+    pub outage: Option<crate::DestinationOutage>,
 }
 
 /// How many recent attempts are read to count consecutive failures.
@@ -152,5 +155,6 @@ pub fn destination_health(
     if breaker.state != crate::BreakerState::Closed || breaker.consecutive_failures > 0 {
         health.breaker = Some(breaker);
     }
+    health.outage = crate::destination_outage(conn, destination_id)?;
     Ok(health)
 }

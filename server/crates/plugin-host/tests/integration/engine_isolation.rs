@@ -82,6 +82,7 @@ async fn spinning_plugin_holds_only_its_slot(backend: Backend) {
     let host = PluginHost::new(HostConfig {
         call_timeout: Duration::from_secs(3),
         max_instances: 8,
+        outbound: herald_plugin_host::OutboundPolicy::loopback(),
         ..HostConfig::default()
     })
     .expect("host");
