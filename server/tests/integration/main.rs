@@ -7,6 +7,7 @@
 #[macro_use]
 mod common;
 
+mod access_matrix;
 mod authoring;
 mod catalog_upload;
 mod crash;
