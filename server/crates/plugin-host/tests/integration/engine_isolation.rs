@@ -138,7 +138,7 @@ async fn spinning_plugin_holds_only_its_slot(backend: Backend) {
     });
     let published = Instant::now();
     publish_sample(
-        &mut *test.conn().expect("conn"),
+        &mut test.conn().expect("conn"),
         &org.id,
         &sample_summary("LARK-2026-301", &[("1", "2026-08-01T10:00:00Z")], None, &[]),
     )
