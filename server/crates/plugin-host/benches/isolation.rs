@@ -21,8 +21,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail, ensure};
 use herald_delivery::{Channel, Engine, EngineSettings};
 use herald_plugin_host::{HostConfig, PluginHost, Secrets, WasmChannel};
-use herald_storage::testing::{TestDb, loopback_webhook, publish_sample, sample_summary};
-use herald_storage::{Backend, NewDestination, OrgKind, create_destination, ensure_organization};
+use herald_storage::testing::{
+    TestDb, loopback_webhook, loopback_webhook_at, publish_sample, sample_summary,
+};
+use herald_storage::{Backend, OrgKind, ensure_organization};
 
 use common::{SinkStats, env_usize, start_sink, webhook_wasm};
 
@@ -38,29 +40,12 @@ fn seed(
     let mut conn = test.conn()?;
     let conn = &mut *conn;
     let org = ensure_organization(conn, OrgKind::Manufacturer, "Larkspur Medical")?;
+    let step = (destinations / slow.max(1)).max(1);
     for i in 0..destinations {
         // Spread the slow ones through the destination list (and so through claim order).
-        let is_slow = slow > 0
-            && i % (destinations / slow).max(1) == 0
-            && i / (destinations / slow).max(1) < slow;
+        let is_slow = slow > 0 && i % step == 0 && i / step < slow;
         if is_slow {
-            create_destination(
-                conn,
-                &NewDestination {
-                    org_id: &org.id,
-                    plugin_id: "webhook",
-                    name: &format!("slow sink {i:04}"),
-                    config: serde_json::json!({ "url": format!("http://127.0.0.1:{port}/slow") }),
-                    grants: serde_json::json!({
-                        "http_hosts": [format!("127.0.0.1:{port}")],
-                        "allow_insecure_http": true,
-                        "allow_private_addresses": true,
-                    }),
-                    enabled: true,
-                    min_severity: None,
-                },
-                "bench",
-            )?;
+            loopback_webhook_at(conn, &org.id, &format!("slow sink {i:04}"), port, "/slow")?;
         } else {
             loopback_webhook(conn, &org.id, &format!("sink {i:04}"), port)?;
         }

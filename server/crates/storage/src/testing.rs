@@ -293,13 +293,24 @@ pub fn loopback_webhook(
     name: &str,
     port: u16,
 ) -> Result<crate::Destination, StorageError> {
+    loopback_webhook_at(conn, org_id, name, port, "/hook")
+}
+
+/// [`loopback_webhook`] posting to `path` on the receiver.
+pub fn loopback_webhook_at(
+    conn: &mut DbConnection,
+    org_id: &str,
+    name: &str,
+    port: u16,
+    path: &str,
+) -> Result<crate::Destination, StorageError> {
     crate::create_destination(
         conn,
         &crate::NewDestination {
             org_id,
             plugin_id: "webhook",
             name,
-            config: serde_json::json!({ "url": format!("http://127.0.0.1:{port}/hook") }),
+            config: serde_json::json!({ "url": format!("http://127.0.0.1:{port}{path}") }),
             grants: serde_json::json!({
                 "http_hosts": [format!("127.0.0.1:{port}")],
                 "allow_insecure_http": true,

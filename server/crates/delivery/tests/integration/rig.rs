@@ -228,7 +228,7 @@ pub async fn rig(backend: Backend) -> Result<Rig> {
 
 impl Rig {
     pub fn destination(&self, path: &str, script: Vec<Reply>) -> Result<Destination> {
-        self.destination_of(&self.org_id.clone(), path, script)
+        self.destination_of(&self.org_id, path, script)
     }
 
     /// A destination of organization `org_id` answering at `path` by `script`.

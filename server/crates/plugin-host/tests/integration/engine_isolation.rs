@@ -3,82 +3,23 @@
 //! to a loopback receiver) arrives within a second of publication meanwhile. Before continuous
 //! scheduling, an unrelated delivery waited for the spinning call to end.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use herald_delivery::{Engine, EngineSettings};
 use herald_plugin_host::{HostConfig, PluginHost, Secrets, WasmChannel};
 use herald_storage::testing::{TestDb, loopback_webhook, publish_sample, sample_summary};
 use herald_storage::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
-fn component(name: &str) -> std::path::PathBuf {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../target/plugins");
-    let path = match name {
-        "webhook" => root.join("webhook.wasm"),
-        other => root.join("test").join(format!("{other}.wasm")),
-    };
-    assert!(
-        path.is_file(),
-        "{} missing: run `scripts/build-wasm plugins` first",
-        path.display()
-    );
-    path
-}
-
-/// A loopback webhook receiver that answers 200 at once and notes when each request arrived.
-async fn receiver() -> (u16, Arc<Mutex<Vec<Instant>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::default();
-    let seen = arrivals.clone();
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 8192];
-                loop {
-                    let Ok(n) = sock.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    if buf.len() >= end + 4 + len {
-                        break;
-                    }
-                }
-                seen.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(Instant::now());
-                let _ = sock
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
-                    .await;
-                let _ = sock.shutdown().await;
-            });
-        }
-    });
-    (port, arrivals)
-}
+use crate::plugins::{Receiver, component};
 
 async fn spinning_plugin_holds_only_its_slot(backend: Backend) {
     let test = tokio::task::spawn_blocking(move || TestDb::new(backend))
         .await
         .expect("join")
         .expect("database");
-    let (port, arrivals) = receiver().await;
+    let receiver = Receiver::start().await;
+    let port = receiver.addr.port();
     let host = PluginHost::new(HostConfig {
         call_timeout: Duration::from_secs(3),
         max_instances: 8,
@@ -144,15 +85,16 @@ async fn spinning_plugin_holds_only_its_slot(backend: Backend) {
     )
     .expect("publish");
     let deadline = published + Duration::from_secs(10);
-    while arrivals.lock().map(|a| a.len()).unwrap_or(0) < 20 && Instant::now() < deadline {
+    while receiver.requests().len() < 20 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-    let mut lateness: Vec<Duration> = arrivals
-        .lock()
-        .map(|a| a.iter().map(|t| *t - published).collect())
-        .unwrap_or_default();
+    let mut lateness: Vec<Duration> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.at - published)
+        .collect();
     lateness.sort();
     assert_eq!(lateness.len(), 20, "not every destination was reached");
     let worst = lateness[19];

@@ -31,7 +31,7 @@ fn plugins_dir() -> PathBuf {
     dir
 }
 
-fn component(name: &str) -> PathBuf {
+pub(crate) fn component(name: &str) -> PathBuf {
     let dir = plugins_dir();
     match name {
         "webhook" => dir.join("webhook.wasm"),
@@ -127,6 +127,8 @@ pub(crate) struct Recorded {
     path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// When the request had arrived whole.
+    pub(crate) at: Instant,
 }
 
 impl Recorded {
@@ -265,6 +267,7 @@ pub(crate) async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<R
         path,
         headers,
         body,
+        at: Instant::now(),
     })
 }
 
