@@ -363,21 +363,12 @@ impl Config {
                 )
             })?),
         };
-        let delivery_concurrency = s
-            .delivery_concurrency
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=1024).contains(n))
-            .ok_or_else(|| {
-                invalid(
-                    "HERALD_DELIVERY_CONCURRENCY",
-                    format!(
-                        "{:?} is not a number of deliveries from 1 to 1024",
-                        s.delivery_concurrency
-                    ),
-                )
-            })?;
+        let delivery_concurrency = count_setting(
+            "HERALD_DELIVERY_CONCURRENCY",
+            &s.delivery_concurrency,
+            "deliveries",
+            1024,
+        )?;
         let escalate_after = parse_duration(&s.escalate_after)
             .filter(|d| !d.is_zero())
             .ok_or_else(|| {
@@ -463,21 +454,12 @@ impl Config {
                 vec![pem]
             }
         };
-        let plugin_test_instances = s
-            .plugin_test_instances
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=256).contains(n))
-            .ok_or_else(|| {
-                invalid(
-                    "HERALD_PLUGIN_TEST_INSTANCES",
-                    format!(
-                        "{:?} is not a number of plugin instances from 1 to 256",
-                        s.plugin_test_instances
-                    ),
-                )
-            })?;
+        let plugin_test_instances = count_setting(
+            "HERALD_PLUGIN_TEST_INSTANCES",
+            &s.plugin_test_instances,
+            "plugin instances",
+            256,
+        )?;
         Ok(Self {
             outbound,
             system_roots,
@@ -507,6 +489,26 @@ impl Config {
     pub fn database_url_redacted(&self) -> String {
         redact_url(&self.database_url)
     }
+}
+
+/// A whole number from 1 to `max` of `what`, or an error naming `setting`.
+fn count_setting<T: TryFrom<usize>>(
+    setting: &str,
+    text: &str,
+    what: &str,
+    max: usize,
+) -> Result<T, ConfigError> {
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| {
+            invalid(
+                setting,
+                format!("{text:?} is not a number of {what} from 1 to {max}"),
+            )
+        })
 }
 
 /// Parses `90s`, `90m`, `24h`, `2d`, or a plain number of seconds.

@@ -15,10 +15,9 @@ use crate::state::AppState;
 /// are left out; the others load.
 pub fn load_plugins(config: &Config) -> anyhow::Result<herald_plugin_host::PluginHost> {
     let mut host_config = herald_plugin_host::HostConfig {
-        // Every delivery the engine may have in flight gets a plugin instance.
-        max_instances: u32::try_from(config.delivery_concurrency)
-            .unwrap_or(u32::MAX)
-            .max(herald_plugin_host::HostConfig::default().max_instances),
+        // Every delivery the engine may have in flight gets a plugin instance (send-tests have
+        // their own share, `test_instances`).
+        max_instances: u32::try_from(config.delivery_concurrency).unwrap_or(u32::MAX),
         // Reach and trust are the operator's: the destinations' grants only narrow them.
         outbound: config.outbound.clone(),
         system_roots: config.system_roots.clone(),

@@ -256,9 +256,9 @@ pub fn escalate_due(
                 policy.base_url.trim_end_matches('/'),
                 row.destination_id
             );
+            // (queue_mail keeps line breaks in names out of the subject header.)
             let subject = format!(
-                "Herald: notifications to \"{}\" ({org_name}) have been failing since {}",
-                one_line(&name),
+                "Herald: notifications to \"{name}\" ({org_name}) have been failing since {}",
                 since.format("%Y-%m-%d %H:%M UTC")
             );
             let body = format!(
@@ -314,11 +314,4 @@ pub fn escalate_due(
         }
         Ok(made)
     })
-}
-
-/// A destination name as a mail subject may carry it: no line breaks (header injection).
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
