@@ -579,17 +579,8 @@ impl HeraldPortal {
     ) -> Result<DeliveryLogView, PortalError> {
         let actor = self.principal(viewer).await?;
         actor.require_read().map_err(portal_error)?;
-        let status = query
-            .status
-            .as_deref()
-            .map(|s| {
-                s.parse::<DeliveryStatus>().map_err(|_| {
-                    PortalError::Invalid(format!(
-                        "status {s:?} is not one of queued, in_flight, delivered, failed, dead, withheld"
-                    ))
-                })
-            })
-            .transpose()?;
+        let status = crate::service::destinations::parse_status_filter(query.status.as_deref())
+            .map_err(portal_error)?;
         let filter = DeliveryLogFilter {
             org_id: actor.org_filter(),
             destination_id: query.destination_id.clone(),

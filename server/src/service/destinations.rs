@@ -700,3 +700,20 @@ pub async fn replay_delivery(state: &AppState, p: &Principal, id: &str) -> Resul
         })
         .await
 }
+
+/// The delivery log's status filter (REST `?status=` and the portal's select) as typed input;
+/// empty means no filter.
+pub fn parse_status_filter(
+    status: Option<&str>,
+) -> Result<Option<herald_storage::DeliveryStatus>, ServiceError> {
+    status
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<herald_storage::DeliveryStatus>().map_err(|_| {
+                ServiceError::BadRequest(format!(
+                    "status {s:?} is not one of queued, in_flight, delivered, failed, dead, withheld"
+                ))
+            })
+        })
+        .transpose()
+}

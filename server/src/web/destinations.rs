@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
 use herald_delivery::Grants;
-use herald_storage::{Delivery, DeliveryAttempt, DeliveryFilter, DeliveryStatus};
+use herald_storage::{Delivery, DeliveryAttempt, DeliveryFilter};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorBody, ServiceError, parse_json};
@@ -428,18 +428,7 @@ pub async fn list_deliveries(
             "limit must be between 1 and 1000".into(),
         ));
     }
-    let status = params
-        .status
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<DeliveryStatus>().map_err(|_| {
-                ServiceError::BadRequest(format!(
-                    "status {s:?} is not one of queued, in_flight, delivered, failed, dead, withheld"
-                ))
-            })
-        })
-        .transpose()?;
+    let status = crate::service::destinations::parse_status_filter(params.status.as_deref())?;
     let org = p.org_filter();
     let body = state
         .db(move |conn| {
