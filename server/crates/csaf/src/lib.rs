@@ -7,14 +7,18 @@
 pub mod authoring;
 pub mod extract;
 pub mod file_name;
+pub mod listing;
 pub mod summary;
 pub mod urls;
 pub mod validate;
+pub mod version;
 
 pub use extract::{SummaryError, parse_date, summarize};
 pub use file_name::{document_path, file_name, tlp_dir};
+pub use listing::DocumentEntry;
 pub use summary::*;
 pub use validate::{
     Finding, JSON_TEST_ID, MAX_DOCUMENT_BYTES, RELEASE_DATES_TEST_ID, Rejection, SCHEMA_TEST_ID,
     SIZE_TEST_ID, Severity, UTF8_TEST_ID, Validated, validate,
 };
+pub use version::{VersionError, compare_versions};

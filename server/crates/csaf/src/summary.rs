@@ -14,6 +14,29 @@ pub enum Tlp {
     Red,
 }
 
+impl Tlp {
+    /// The label as CSAF writes it: `WHITE`, `GREEN`, `AMBER`, `RED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tlp::White => "WHITE",
+            Tlp::Green => "GREEN",
+            Tlp::Amber => "AMBER",
+            Tlp::Red => "RED",
+        }
+    }
+
+    /// Reads a label as CSAF writes it (upper case); `None` for anything else.
+    pub fn parse(label: &str) -> Option<Tlp> {
+        match label {
+            "WHITE" => Some(Tlp::White),
+            "GREEN" => Some(Tlp::Green),
+            "AMBER" => Some(Tlp::Amber),
+            "RED" => Some(Tlp::Red),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AdvisorySummary {
     pub tracking_id: String,

@@ -3,14 +3,14 @@
 //! documents; plus the content of the `.sha256`/`.sha512` files (7.1.18).
 //!
 //! Every function takes the [`DocumentEntry`] list of *one* TLP as storage returns it
-//! (`herald_storage::list_current_documents`) and checks that each path lies in that TLP's
+//! (`storage's `list_current_documents``) and checks that each path lies in that TLP's
 //! directory, so a document can never leak into another label's listing.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use herald_csaf::{AdvisorySummary, Tlp};
-use herald_storage::DocumentEntry;
+use herald_csaf::DocumentEntry;
 use serde_json::{Value, json};
 
 use crate::DistributionError;

@@ -5,7 +5,7 @@
 //! See the crate documentation for the table of paths.
 
 use herald_csaf::{Publisher, Tlp, tlp_dir};
-use herald_storage::advisories::tlp_str;
+
 
 use crate::DistributionError;
 
@@ -181,7 +181,7 @@ pub fn category_file_name(tlp: Tlp) -> String {
 
 /// `TLP:WHITE` etc., for titles.
 pub fn tlp_title(tlp: Tlp) -> String {
-    format!("TLP:{}", tlp_str(tlp))
+    format!("TLP:{}", tlp.as_str())
 }
 
 /// A document's path relative to its TLP directory: `white/2024/x.json` -> `2024/x.json`, as

@@ -51,7 +51,7 @@ pub enum DistributionError {
     InvalidBaseUrl { url: String, why: String },
     #[error("invalid publisher: {0}")]
     InvalidPublisher(String),
-    #[error("TLP:{} documents are never distributed", herald_storage::advisories::tlp_str(*.0))]
+    #[error("TLP:{} documents are never distributed", .0.as_str())]
     NotDistributed(Tlp),
     #[error("document path {path:?} is not inside the {} directory", herald_csaf::tlp_dir(*tlp))]
     PathOutsideTlp { path: String, tlp: Tlp },

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use herald_csaf::Tlp;
-use herald_storage::DocumentEntry;
+use herald_csaf::DocumentEntry;
 
 use crate::DistributionError;
 use crate::layout::{

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use herald_csaf::Tlp;
-use herald_storage::advisories::tlp_str;
+
 use serde_json::{Value, json};
 
 use crate::DistributionError;
@@ -70,7 +70,7 @@ pub fn provider_metadata(
         for tlp in &feeds {
             rolie_feeds.push(json!({
                 "summary": format!("All {} advisories of {}.", tlp_title(*tlp), provider.publisher().name),
-                "tlp_label": tlp_str(*tlp),
+                "tlp_label": tlp.as_str(),
                 "url": provider.feed_url(*tlp)?,
             }));
             categories.push(Value::String(provider.category_document_url(*tlp)?));

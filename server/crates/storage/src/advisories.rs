@@ -23,56 +23,17 @@ pub const EVENT_ADVISORY_UPDATED: &str = "advisory.updated";
 
 /// The stored spelling of a TLP label (as CSAF writes it).
 pub fn tlp_str(tlp: Tlp) -> &'static str {
-    match tlp {
-        Tlp::White => "WHITE",
-        Tlp::Green => "GREEN",
-        Tlp::Amber => "AMBER",
-        Tlp::Red => "RED",
-    }
+    tlp.as_str()
 }
 
 pub fn parse_tlp(s: &str) -> Result<Tlp, StorageError> {
-    match s {
-        "WHITE" => Ok(Tlp::White),
-        "GREEN" => Ok(Tlp::Green),
-        "AMBER" => Ok(Tlp::Amber),
-        "RED" => Ok(Tlp::Red),
-        other => Err(StorageError::Invalid(format!(
-            "unknown TLP label {other:?}"
-        ))),
-    }
+    Tlp::parse(s).ok_or_else(|| StorageError::Invalid(format!("unknown TLP label {s:?}")))
 }
 
-/// Compares two `/document/tracking/version` values the way CSAF orders them: both integer
-/// versioning (`1`, `2`, ...) or both semantic versioning (precedence, build metadata ignored).
-/// Mixing the two schemes is an error (CSAF 6.1.30).
+/// Compares two `/document/tracking/version` values the way CSAF orders them
+/// ([`herald_csaf::compare_versions`]), as a storage error when they cannot be ordered.
 pub fn compare_versions(a: &str, b: &str) -> Result<Ordering, StorageError> {
-    fn is_int(s: &str) -> bool {
-        !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit())
-    }
-    match (is_int(a), is_int(b)) {
-        (true, true) => {
-            // Compare as digit strings without overflow: strip leading zeros, then length, then text.
-            let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-            Ok(a.len().cmp(&b.len()).then_with(|| a.cmp(b)))
-        }
-        (false, false) => {
-            let va = semver::Version::parse(a).map_err(|e| {
-                StorageError::Invalid(format!(
-                    "version {a:?} is neither an integer nor semver: {e}"
-                ))
-            })?;
-            let vb = semver::Version::parse(b).map_err(|e| {
-                StorageError::Invalid(format!(
-                    "version {b:?} is neither an integer nor semver: {e}"
-                ))
-            })?;
-            Ok(va.cmp_precedence(&vb))
-        }
-        _ => Err(StorageError::Invalid(format!(
-            "versions {a:?} and {b:?} mix integer and semantic versioning"
-        ))),
-    }
+    herald_csaf::compare_versions(a, b).map_err(|e| StorageError::Invalid(e.to_string()))
 }
 
 /// One CSAF document to publish. The caller has validated it and computed its summary; storage
@@ -1088,21 +1049,7 @@ fn stored_document(tracking_id: String, r: RevisionRow) -> Result<StoredDocument
     })
 }
 
-/// One current document, as listed in `index.txt`, `changes.csv` and the ROLIE feed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DocumentEntry {
-    pub tracking_id: String,
-    pub title: String,
-    pub version: String,
-    pub path: String,
-    pub initial_release_date: DateTime<Utc>,
-    pub current_release_date: DateTime<Utc>,
-    pub sha256: String,
-    pub sha512: String,
-    pub signed: bool,
-    pub severity: Option<String>,
-    pub summary: Option<String>,
-}
+pub use herald_csaf::DocumentEntry;
 
 /// Every advisory whose current revision carries `tlp`, newest first (as `changes.csv` wants).
 pub fn list_current_documents(
