@@ -1,5 +1,5 @@
 //! [`PluginHost`]: loading, pinning and capability checks at load, and running one export call
-//! in a fresh, limited `Store`. [`WasmChannel`] adapts it to [`herald_delivery::Channel`].
+//! in a fresh, limited `Store`. [`WasmChannel`] adapts it to [`herald_channel::Channel`].
 //!
 //! Isolation, per call: a new `Store` (no state survives between calls), instantiated from a
 //! pre-checked `InstancePre` in wasmtime's pooling allocator; fuel; an epoch deadline driven by
@@ -31,7 +31,7 @@ use crate::secrets::{SecretSource, Secrets};
 use crate::smtp::{SmtpContext, SmtpLimits, SmtpRelay};
 use crate::tcp::{TcpContext, TcpLimits};
 use crate::tls::{CA_PIN_FIELD, SystemRoots, TlsRoots};
-use herald_delivery::{DeliveryError, DestinationConfig, Notification, Receipt};
+use herald_channel::{DeliveryError, DestinationConfig, Notification, Receipt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -625,7 +625,7 @@ impl PluginHost {
                 destination_id: "self-test".into(),
                 plugin_id: id.clone(),
                 config: config.clone(),
-                grants: herald_delivery::Grants::default(),
+                grants: herald_channel::Grants::default(),
             };
             for (name, export) in [
                 ("test", Export::Test(text.clone())),
@@ -1390,7 +1390,7 @@ impl Drop for EpochTicker {
     }
 }
 
-/// Adapts a [`PluginHost`] to the delivery engine's [`herald_delivery::Channel`]: the
+/// Adapts a [`PluginHost`] to the delivery engine's [`herald_channel::Channel`]: the
 /// destination's `plugin_id` picks the plugin, `secrets` supplies its secrets.
 pub struct WasmChannel {
     host: Arc<PluginHost>,
@@ -1408,7 +1408,7 @@ impl WasmChannel {
 }
 
 #[async_trait::async_trait]
-impl herald_delivery::Channel for WasmChannel {
+impl herald_channel::Channel for WasmChannel {
     async fn deliver(
         &self,
         destination: &DestinationConfig,

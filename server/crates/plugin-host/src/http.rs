@@ -25,7 +25,7 @@ use crate::bindings::herald::delivery::http::{HttpError, Request, Response};
 use crate::outbound::{INSECURE_HTTP_SETTING, OutboundPolicy, Reach};
 use crate::secrets::Secrets;
 use crate::tls::{Pin, TlsRoots};
-use herald_delivery::Grants;
+use herald_channel::Grants;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;

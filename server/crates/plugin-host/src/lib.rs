@@ -9,7 +9,7 @@
 //! - isolation: pooling allocator, pre-instantiation, a fresh `Store` per call, fuel, an epoch
 //!   deadline and a memory cap, on the caller's tokio task (yielding at every epoch tick);
 //!   a trap, timeout or limit hit fails that one delivery as
-//!   [`DeliveryError::Retryable`](herald_delivery::DeliveryError::Retryable) ([`host`]);
+//!   [`DeliveryError::Retryable`](herald_channel::DeliveryError::Retryable) ([`host`]);
 //! - the host side of each capability: `http` with host grants, address checks, caps and
 //!   `{{secret:NAME}}` substitution ([`http`]); `smtp` through the destination's relay with
 //!   STARTTLS or implicit TLS ([`smtp`]); `tcp` request/reply exchanges with granted endpoints
@@ -21,7 +21,7 @@
 //!   ([`tls`]);
 //! - two shares of instances, for deliveries and for interactive calls such as "Send test"
 //!   (`pool`), so neither can use up the other's;
-//! - [`herald_delivery::Channel`] for the delivery engine ([`WasmChannel`]);
+//! - [`herald_channel::Channel`] for the delivery engine ([`WasmChannel`]);
 //! - hot swap: [`PluginDirWatcher`] notices new versions in the plugin folder,
 //!   [`PluginHost::install`] self-tests them and swaps them in atomically ([`watch`]).
 

@@ -1,7 +1,7 @@
 //! Secrets handed to the host for one call: substituted into `{{secret:NAME}}` header values
 //! and redacted from everything a plugin can make the host write (logs, receipts, errors).
 
-use herald_delivery::DestinationConfig;
+use herald_channel::DestinationConfig;
 use std::collections::BTreeMap;
 use std::fmt;
 

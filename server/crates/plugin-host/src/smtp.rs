@@ -23,7 +23,7 @@ use crate::bindings::herald::delivery::smtp::{Message as WitMessage, SmtpError};
 use crate::outbound::Reach;
 use crate::secrets::Secrets;
 use crate::tls::{Pin, TlsRoots};
-use herald_delivery::DestinationConfig;
+use herald_channel::DestinationConfig;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;

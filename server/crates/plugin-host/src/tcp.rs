@@ -11,7 +11,7 @@
 use crate::bindings::herald::delivery::tcp::{ExchangeRequest, TcpError};
 use crate::outbound::Reach;
 use crate::tls::{Pin, TlsRoots};
-use herald_delivery::Grants;
+use herald_channel::Grants;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
