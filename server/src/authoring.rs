@@ -708,7 +708,7 @@ pub fn publish(
     if result.is_ok() {
         // publish_document told the serving cache before the outer transaction committed; a
         // reader in between may have cached the old state, so tell it again now.
-        crate::web::serving_cache::note_local_change();
+        crate::published::note_local_change();
     }
     result
 }

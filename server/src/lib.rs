@@ -18,6 +18,7 @@ pub mod portal_destinations;
 pub mod portal_subscriptions;
 pub mod portal_templates;
 pub mod publish;
+pub mod published;
 pub mod secrets;
 pub mod serve;
 pub mod service;

@@ -134,7 +134,7 @@ pub fn publish_document(
     )?;
     // Committed: serving caches of this process drop what they hold now (other processes'
     // caches notice within their poll interval).
-    crate::web::serving_cache::note_local_change();
+    crate::published::note_local_change();
     Ok(Published {
         csaf_url: csaf_url(config, &path),
         portal_url: portal_url(config, &summary.tracking_id),
@@ -221,7 +221,7 @@ pub fn sign_unsigned_revisions(
             key.verify_detached(&bytes, &signature)?;
             if herald_storage::add_revision_signature(conn, &revision_id, &signature)? {
                 signed += 1;
-                crate::web::serving_cache::note_local_change();
+                crate::published::note_local_change();
             }
         }
     }
@@ -253,6 +253,6 @@ pub fn import_signing_key(
         },
         actor,
     )?;
-    crate::web::serving_cache::note_local_change();
+    crate::published::note_local_change();
     Ok(key)
 }

@@ -9,8 +9,9 @@
 //!   credentialed caller sees may be per caller.
 //!
 //! Invalidation:
-//! * a publish in this process (and signing of old revisions) calls [`note_local_change`]; every
-//!   cache sees it on its next lookup and starts over (immediately, no polling);
+//! * a publish in this process (and signing of old revisions) calls
+//!   [`crate::published::note_local_change`]; every cache sees it on its next lookup and starts
+//!   over (immediately, no polling);
 //! * other Herald processes sharing the database are noticed by [`watch`], which polls
 //!   [`herald_storage::publication_mark`] every [`POLL_INTERVAL`] (three tiny aggregate
 //!   queries). Staleness after a publish in another process is therefore bounded by
@@ -45,6 +46,7 @@ use herald_storage::{DbConnection, PublicationMark};
 
 use crate::config::Config;
 use crate::error::ServiceError;
+use crate::published::local_changes;
 use crate::state::AppState;
 
 /// How often [`watch`] looks for publications by other processes: the staleness bound.
@@ -53,15 +55,6 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Above this many body bytes the cache starts over rather than grow (documents are at most
 /// 10 MiB each; a provider's whole corpus is usually far smaller).
 const MAX_BYTES: usize = 512 * 1024 * 1024;
-
-/// Bumped by every local change to what the provider serves; caches compare it on lookup.
-static LOCAL_CHANGES: AtomicU64 = AtomicU64::new(0);
-
-/// Tells every serving cache in this process that published data changed (call after the
-/// change is committed).
-pub fn note_local_change() {
-    LOCAL_CHANGES.fetch_add(1, Ordering::AcqRel);
-}
 
 /// One rendered reply with its headers ready to copy.
 #[derive(Debug, Clone)]
@@ -274,7 +267,7 @@ struct Entries {
 pub struct ServingCache {
     /// Moves on every invalidation; fills started before it moved are dropped.
     generation: AtomicU64,
-    /// The value of [`LOCAL_CHANGES`] this cache last caught up with.
+    /// The value of [`local_changes`] this cache last caught up with.
     seen_local: AtomicU64,
     entries: RwLock<Entries>,
     /// The last database mark [`watch`] saw.
@@ -292,7 +285,7 @@ impl std::fmt::Debug for ServingCache {
 impl ServingCache {
     pub fn new() -> ServingCache {
         ServingCache {
-            seen_local: AtomicU64::new(LOCAL_CHANGES.load(Ordering::Acquire)),
+            seen_local: AtomicU64::new(local_changes()),
             ..ServingCache::default()
         }
     }
@@ -307,7 +300,7 @@ impl ServingCache {
 
     /// Catches up with local changes; returns the generation a fill starting now must carry.
     fn current_generation(&self) -> u64 {
-        let local = LOCAL_CHANGES.load(Ordering::Acquire);
+        let local = local_changes();
         if self.seen_local.load(Ordering::Acquire) != local {
             self.invalidate();
             self.seen_local.store(local, Ordering::Release);
@@ -324,7 +317,7 @@ impl ServingCache {
     /// Stores `entry` unless the cache was invalidated since `generation` was taken.
     fn insert(&self, generation: u64, key: String, entry: Entry) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if LOCAL_CHANGES.load(Ordering::Acquire) != self.seen_local.load(Ordering::Acquire)
+        if local_changes() != self.seen_local.load(Ordering::Acquire)
             || self.generation.load(Ordering::Acquire) != generation
         {
             return;
