@@ -1,17 +1,12 @@
 //! The server side of the portal's templates page: what [`HeraldPortal`] answers for
-//! `app::templates`, and the one place that page is authorized. Only the manufacturer's users
-//! see templates (anyone else: "not allowed"); only its admins save or reset overrides. A saved
-//! override passes [`check_override`], the same check as `PUT /api/v1/templates/...`.
-
-use app::model::{PortalError, Viewer};
-use app::templates::{TemplateRow, TemplatesView};
-use herald_delivery::templates::{self, Part};
-use herald_storage::StorageError;
+//! `app::templates`, an adapter over [`crate::service::templates`] (the same rules and checks as
+//! `PUT /api/v1/templates/...`).
 
 use crate::error::ServiceError;
 use crate::portal::{HeraldPortal, portal_error};
-use crate::service::Principal;
-use crate::web::templates::check_override;
+use crate::service;
+use app::model::{PortalError, Viewer};
+use app::templates::{TemplateRow, TemplatesView};
 
 fn time(us: i64) -> String {
     herald_storage::from_micros(us)
@@ -33,29 +28,16 @@ fn refusal(e: ServiceError) -> Result<String, PortalError> {
 }
 
 impl HeraldPortal {
-    async fn manufacturer_actor(
-        &self,
-        viewer: &Viewer,
-        admin: bool,
-    ) -> Result<Principal, PortalError> {
-        let actor = self.principal(viewer).await?;
-        if !actor.is_manufacturer() || (admin && !actor.is_admin()) {
-            return Err(PortalError::Forbidden);
-        }
-        Ok(actor)
-    }
-
     pub(crate) async fn templates_view(
         &self,
         viewer: &Viewer,
     ) -> Result<TemplatesView, PortalError> {
-        let actor = self.manufacturer_actor(viewer, false).await?;
-        let overrides = self
-            .state
-            .db(|conn| Ok(herald_storage::list_template_overrides(conn)?))
+        let actor = self.principal(viewer).await?;
+        let set = service::templates::list(&self.state, &actor)
             .await
             .map_err(portal_error)?;
-        let mut rows: Vec<TemplateRow> = templates::default_templates()
+        let mut rows: Vec<TemplateRow> = set
+            .defaults
             .into_iter()
             .map(|t| TemplateRow {
                 kind: t.kind,
@@ -67,7 +49,7 @@ impl HeraldPortal {
                 updated_by: None,
             })
             .collect();
-        for o in overrides {
+        for o in set.overrides {
             let slot = rows
                 .iter_mut()
                 .find(|r| r.kind == o.kind && r.channel == o.channel && r.part == o.part);
@@ -92,11 +74,12 @@ impl HeraldPortal {
         }
         rows.sort_by(|a, b| (&a.kind, &a.channel, &a.part).cmp(&(&b.kind, &b.channel, &b.part)));
         Ok(TemplatesView {
-            can_edit: actor.is_admin(),
+            can_edit: set.can_edit,
             rows,
         })
     }
 
+    /// `Ok(Some(message))`: the override was refused, and why (shown next to it).
     pub(crate) async fn save_template_override(
         &self,
         viewer: &Viewer,
@@ -105,29 +88,11 @@ impl HeraldPortal {
         part: &str,
         body: &str,
     ) -> Result<Option<String>, PortalError> {
-        let actor = self.manufacturer_actor(viewer, true).await?;
-        if let Err(e) = check_override(kind, channel, part, body) {
-            return refusal(e).map(Some);
+        let actor = self.principal(viewer).await?;
+        match service::templates::save(&self.state, &actor, kind, channel, part, body).await {
+            Ok(_) => Ok(None),
+            Err(e) => refusal(e).map(Some),
         }
-        let (kind, channel, part, body) = (
-            kind.to_owned(),
-            channel.to_owned(),
-            part.to_owned(),
-            body.to_owned(),
-        );
-        let actor = actor.actor();
-        self.state
-            .db(move |conn| {
-                match herald_storage::put_template_override(
-                    conn, &kind, &channel, &part, &body, &actor,
-                ) {
-                    Ok(_) => Ok(None),
-                    Err(StorageError::Invalid(m)) => Ok(Some(m)),
-                    Err(e) => Err(e.into()),
-                }
-            })
-            .await
-            .map_err(portal_error)
     }
 
     pub(crate) async fn reset_template_override(
@@ -137,25 +102,9 @@ impl HeraldPortal {
         channel: &str,
         part: &str,
     ) -> Result<(), PortalError> {
-        let actor = self.manufacturer_actor(viewer, true).await?;
-        if Part::parse(part).is_none() {
-            return Err(PortalError::NotFound);
-        }
-        let (kind, channel, part) = (kind.to_owned(), channel.to_owned(), part.to_owned());
-        let actor = actor.actor();
-        let removed = self
-            .state
-            .db(move |conn| {
-                Ok(herald_storage::delete_template_override(
-                    conn, &kind, &channel, &part, &actor,
-                )?)
-            })
+        let actor = self.principal(viewer).await?;
+        service::templates::reset(&self.state, &actor, kind, channel, part)
             .await
-            .map_err(portal_error)?;
-        if removed {
-            Ok(())
-        } else {
-            Err(PortalError::NotFound)
-        }
+            .map_err(portal_error)
     }
 }

@@ -1,18 +1,13 @@
 //! REST resources for notification templates: the compiled-in defaults and the manufacturer's
-//! overrides (`/api/v1/templates`). An override is checked by
-//! [`herald_delivery::templates::validate_override`] (compiles in strict mode and renders
-//! against restricted and unrestricted sample notifications) before it is stored; a broken one
-//! is refused with 422 naming the template and the error. The delivery engine picks up changes
-//! on its next round.
-//!
-//! Only the manufacturer's tokens see or change templates (hospitals' tokens get 403): reading
-//! needs `read` or `admin`, changing `admin`.
+//! overrides (`/api/v1/templates`), an adapter over [`crate::service::templates`] (who may read
+//! and change them, and the check a broken override fails with 422 naming the template and the
+//! error). The delivery engine picks up changes on its next round.
 
 use actix_web::{HttpResponse, web};
-use herald_delivery::templates::{self, Part, TemplateError};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ErrorBody, FieldError, ServiceError};
+use crate::error::{ErrorBody, ServiceError};
+use crate::service;
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 
@@ -66,46 +61,20 @@ pub struct PutTemplate {
     pub body: String,
 }
 
-async fn manufacturer(
-    _state: &AppState,
-    caller: &ApiCaller,
-    admin: bool,
-) -> Result<crate::service::Principal, ServiceError> {
-    let p = crate::web::auth::acting(caller, admin)?;
-    if !p.is_manufacturer() {
-        return Err(ServiceError::Forbidden);
-    }
-    Ok(p)
-}
-
 fn micros_rfc3339(us: i64) -> String {
     herald_storage::from_micros(us).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn refused(e: TemplateError, kind: &str, channel: &str, part: &str) -> ServiceError {
-    ServiceError::InvalidFields(vec![FieldError {
-        field: format!("{kind}/{channel}/{part}"),
-        message: e.to_string(),
-    }])
-}
-
-/// Whether an override may be stored: not too long, compiles in strict mode and renders against
-/// the sample notifications. The REST `PUT` and the portal's templates page both call it, so they
-/// refuse the same templates with the same messages.
-pub(crate) fn check_override(
-    kind: &str,
-    channel: &str,
-    part: &str,
-    body: &str,
-) -> Result<(), ServiceError> {
-    if body.len() > herald_storage::MAX_TEMPLATE_LEN {
-        return Err(ServiceError::TooLarge(format!(
-            "template {kind}/{channel}/{part} is longer than {} bytes",
-            herald_storage::MAX_TEMPLATE_LEN
-        )));
+fn override_resource(o: herald_storage::TemplateOverride) -> TemplateResource {
+    TemplateResource {
+        kind: o.kind,
+        channel: o.channel,
+        part: o.part,
+        origin: "override".into(),
+        body: o.body,
+        updated_at: Some(micros_rfc3339(o.updated_at)),
+        updated_by: Some(o.updated_by),
     }
-    templates::validate_override(kind, channel, part, body)
-        .map_err(|e| refused(e, kind, channel, part))
 }
 
 /// Every compiled-in default and every stored override.
@@ -117,11 +86,9 @@ pub async fn list_templates(
     state: web::Data<AppState>,
     caller: ApiCaller,
 ) -> Result<HttpResponse, ServiceError> {
-    manufacturer(&state, &caller, false).await?;
-    let overrides = state
-        .db(|conn| Ok(herald_storage::list_template_overrides(conn)?))
-        .await?;
-    let mut list: Vec<TemplateResource> = templates::default_templates()
+    let set = service::templates::list(&state, caller.principal()?).await?;
+    let mut list: Vec<TemplateResource> = set
+        .defaults
         .into_iter()
         .map(|t| TemplateResource {
             kind: t.kind,
@@ -133,22 +100,11 @@ pub async fn list_templates(
             updated_by: None,
         })
         .collect();
-    list.extend(overrides.into_iter().map(|o| TemplateResource {
-        kind: o.kind,
-        channel: o.channel,
-        part: o.part,
-        origin: "override".into(),
-        body: o.body,
-        updated_at: Some(micros_rfc3339(o.updated_at)),
-        updated_by: Some(o.updated_by),
-    }));
+    list.extend(set.overrides.into_iter().map(override_resource));
     Ok(HttpResponse::Ok().json(TemplateList {
         templates: list,
-        kinds: templates::KINDS.iter().map(|k| k.to_string()).collect(),
-        sample_context: templates::context(&templates::sample_notification(
-            herald_storage::EVENT_ADVISORY_PUBLISHED,
-            "WHITE",
-        )),
+        kinds: service::templates::kinds(),
+        sample_context: service::templates::sample_context(),
     }))
 }
 
@@ -168,27 +124,18 @@ pub async fn put_template(
     path: web::Path<(String, String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ServiceError> {
-    let token = manufacturer(&state, &caller, true).await?;
     let (kind, channel, part) = path.into_inner();
     let put: PutTemplate = crate::error::parse_json(&body)?;
-    check_override(&kind, &channel, &part, &put.body)?;
-    let actor = token.actor();
-    let saved = state
-        .db(move |conn| {
-            Ok(herald_storage::put_template_override(
-                conn, &kind, &channel, &part, &put.body, &actor,
-            )?)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(TemplateResource {
-        kind: saved.kind,
-        channel: saved.channel,
-        part: saved.part,
-        origin: "override".into(),
-        body: saved.body,
-        updated_at: Some(micros_rfc3339(saved.updated_at)),
-        updated_by: Some(saved.updated_by),
-    }))
+    let saved = service::templates::save(
+        &state,
+        caller.principal()?,
+        &kind,
+        &channel,
+        &part,
+        &put.body,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(override_resource(saved)))
 }
 
 /// Removes an override: the compiled-in default applies again.
@@ -204,22 +151,7 @@ pub async fn delete_template(
     caller: ApiCaller,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ServiceError> {
-    let token = manufacturer(&state, &caller, true).await?;
     let (kind, channel, part) = path.into_inner();
-    if Part::parse(&part).is_none() {
-        return Err(ServiceError::NotFound);
-    }
-    let actor = token.actor();
-    let removed = state
-        .db(move |conn| {
-            Ok(herald_storage::delete_template_override(
-                conn, &kind, &channel, &part, &actor,
-            )?)
-        })
-        .await?;
-    if removed {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ServiceError::NotFound)
-    }
+    service::templates::reset(&state, caller.principal()?, &kind, &channel, &part).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
