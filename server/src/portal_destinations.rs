@@ -7,7 +7,7 @@
 //! Secrets are write-only: the pages learn secret names and whether each is set, never a value;
 //! configuration, grants and secret names only reach the destination's organization's admins.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use app::destinations::{
     AttemptView, DeliveryLogQuery, DeliveryLogView, DeliveryView, DestinationDetail,
@@ -18,7 +18,7 @@ use app::model::{PortalError, Viewer};
 use chrono::{DateTime, Utc};
 use herald_delivery::Grants;
 use herald_plugin_host::{Capability, ConfigFieldKind, PluginHost};
-use herald_storage::{BreakerState, DeliveryLogFilter, DeliveryStatus, DestinationHealth};
+use herald_storage::{BreakerState, DeliveryStatus, DestinationHealth};
 use serde_json::Value;
 
 use crate::error::ServiceError;
@@ -578,51 +578,25 @@ impl HeraldPortal {
         query: &DeliveryLogQuery,
     ) -> Result<DeliveryLogView, PortalError> {
         let actor = self.principal(viewer).await?;
-        actor.require_read().map_err(portal_error)?;
-        let status = crate::service::destinations::parse_status_filter(query.status.as_deref())
-            .map_err(portal_error)?;
-        let filter = DeliveryLogFilter {
-            org_id: actor.org_filter(),
-            destination_id: query.destination_id.clone(),
-            status,
-        };
         let page = query.page.min(1_000_000);
-        let org = actor.org_filter();
-        let manufacturer = actor.is_manufacturer();
-        let (page_rows, destinations, orgs, events) = self
-            .state
-            .db(move |conn| {
-                let found = herald_storage::delivery_log_page(
-                    conn,
-                    &filter,
-                    LOG_PAGE_SIZE as i64,
-                    (page * LOG_PAGE_SIZE) as i64,
-                )?;
-                let mut rows = Vec::with_capacity(found.items.len());
-                let mut advisories = BTreeSet::new();
-                for d in found.items {
-                    if let Some(a) = &d.advisory_id {
-                        advisories.insert(a.clone());
-                    }
-                    let attempts = herald_storage::list_attempts(conn, &d.id)?;
-                    rows.push((d, attempts));
-                }
-                let mut events = HashMap::new();
-                for a in &advisories {
-                    for e in herald_storage::list_events(conn, Some(a))? {
-                        events.insert(e.id.clone(), e);
-                    }
-                }
-                let destinations = herald_storage::list_destinations(conn, org.as_deref())?;
-                let orgs: HashMap<String, String> = herald_storage::list_organizations(conn)?
-                    .into_iter()
-                    .map(|o| (o.id, o.name))
-                    .collect();
-                Ok(((rows, found.total), destinations, orgs, events))
-            })
-            .await
-            .map_err(portal_error)?;
-        let (rows, total) = page_rows;
+        let log = crate::service::deliveries::log_page(
+            &self.state,
+            &actor,
+            query.destination_id.clone(),
+            query.status.as_deref(),
+            page,
+            LOG_PAGE_SIZE,
+        )
+        .await
+        .map_err(portal_error)?;
+        let (rows, total, destinations, orgs, events, manufacturer) = (
+            log.rows,
+            log.total,
+            log.destinations,
+            log.org_names,
+            log.events,
+            log.manufacturer,
+        );
         let names: HashMap<&str, (&str, &str)> = destinations
             .iter()
             .map(|d| {
@@ -687,7 +661,7 @@ impl HeraldPortal {
             page,
             page_size: LOG_PAGE_SIZE,
             manufacturer,
-            can_replay: actor.is_admin(),
+            can_replay: log.can_replay,
             destinations: destinations
                 .iter()
                 .map(|d| {

@@ -4,9 +4,11 @@
 //! map the result; every business rule and authorization decision lives here (or, for advisory
 //! authoring, in [`crate::authoring`], which takes the same principal), never in an adapter.
 
+pub mod deliveries;
 pub mod destinations;
 pub mod principal;
 pub mod publish;
 pub mod subscriptions;
+pub mod templates;
 
 pub use principal::{Credential, Principal};

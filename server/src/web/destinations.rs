@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
 use herald_delivery::Grants;
-use herald_storage::{Delivery, DeliveryAttempt, DeliveryFilter};
+use herald_storage::{Delivery, DeliveryAttempt};
+
+use crate::service::deliveries::DeliveryQuery;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorBody, ServiceError, parse_json};
@@ -214,11 +216,13 @@ impl DeliveryResource {
         conn: &mut herald_storage::DbConnection,
         d: Delivery,
     ) -> Result<Self, herald_storage::StorageError> {
-        let attempts = herald_storage::list_attempts(conn, &d.id)?
-            .into_iter()
-            .map(AttemptResource::from)
-            .collect();
-        Ok(Self {
+        let attempts = herald_storage::list_attempts(conn, &d.id)?;
+        Ok(Self::new(d, attempts))
+    }
+
+    fn new(d: Delivery, attempts: Vec<DeliveryAttempt>) -> Self {
+        let attempts = attempts.into_iter().map(AttemptResource::from).collect();
+        Self {
             id: d.id,
             event_id: d.event_id,
             destination_id: d.destination_id,
@@ -232,7 +236,7 @@ impl DeliveryResource {
             updated_at: d.updated_at.to_rfc3339(),
             delivered_at: d.delivered_at.map(|t| t.to_rfc3339()),
             attempts,
-        })
+        }
     }
 }
 
@@ -419,46 +423,19 @@ pub async fn list_deliveries(
     caller: ApiCaller,
     params: web::Query<DeliveryParams>,
 ) -> Result<HttpResponse, ServiceError> {
-    let p = caller.principal()?;
-    p.require_read()?;
     let params = params.into_inner();
-    let limit = params.limit.unwrap_or(200);
-    if !(1..=1000).contains(&limit) {
-        return Err(ServiceError::BadRequest(
-            "limit must be between 1 and 1000".into(),
-        ));
-    }
-    let status = crate::service::destinations::parse_status_filter(params.status.as_deref())?;
-    let org = p.org_filter();
-    let body = state
-        .db(move |conn| {
-            let advisory_id = match params.advisory.as_deref().filter(|a| !a.is_empty()) {
-                Some(tracking_id) => match herald_storage::get_advisory(conn, tracking_id)? {
-                    Some(a) => Some(a.id),
-                    None => return Ok(Vec::new()),
-                },
-                None => None,
-            };
-            let filter = DeliveryFilter {
-                destination_id: params.destination_id.clone().filter(|d| !d.is_empty()),
-                advisory_id,
-                event_id: None,
-                status,
-            };
-            let page = herald_storage::list_deliveries_page(
-                conn,
-                &filter,
-                org.as_deref(),
-                i64::try_from(limit).unwrap_or(1000),
-                i64::try_from(params.offset.unwrap_or(0)).unwrap_or(i64::MAX),
-            )?;
-            let mut out = Vec::with_capacity(page.len());
-            for d in page {
-                out.push(DeliveryResource::load(conn, d)?);
-            }
-            Ok(out)
-        })
-        .await?;
+    let query = DeliveryQuery {
+        status: params.status,
+        destination_id: params.destination_id,
+        advisory: params.advisory,
+        limit: params.limit.unwrap_or(200),
+        offset: params.offset.unwrap_or(0),
+    };
+    let page = crate::service::deliveries::list(&state, caller.principal()?, query).await?;
+    let body: Vec<DeliveryResource> = page
+        .into_iter()
+        .map(|(d, attempts)| DeliveryResource::new(d, attempts))
+        .collect();
     Ok(HttpResponse::Ok().json(body))
 }
 
