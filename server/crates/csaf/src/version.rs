@@ -57,7 +57,13 @@ mod tests {
 
     #[test]
     fn mixed_or_unparsable_versions_are_errors() {
-        assert!(matches!(compare_versions("1", "1.0.0"), Err(VersionError::MixedSchemes(..))));
-        assert!(matches!(compare_versions("1.0", "1.0.0"), Err(VersionError::Unparsable { .. })));
+        assert!(matches!(
+            compare_versions("1", "1.0.0"),
+            Err(VersionError::MixedSchemes(..))
+        ));
+        assert!(matches!(
+            compare_versions("1.0", "1.0.0"),
+            Err(VersionError::Unparsable { .. })
+        ));
     }
 }

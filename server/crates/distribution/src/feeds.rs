@@ -9,8 +9,8 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use herald_csaf::{AdvisorySummary, Tlp};
 use herald_csaf::DocumentEntry;
+use herald_csaf::{AdvisorySummary, Tlp};
 use serde_json::{Value, json};
 
 use crate::DistributionError;

@@ -6,7 +6,6 @@
 
 use herald_csaf::{Publisher, Tlp, tlp_dir};
 
-
 use crate::DistributionError;
 
 /// Path prefix of everything CSAF (CSAF 7.1.9).

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use herald_csaf::Tlp;
 use herald_csaf::DocumentEntry;
+use herald_csaf::Tlp;
 
 use crate::DistributionError;
 use crate::layout::{

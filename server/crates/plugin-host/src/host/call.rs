@@ -104,7 +104,11 @@ pub(super) fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 /// Turn a wasmtime error into a sentence that says which limit was hit, if any (the full
 /// error, with the wasm backtrace, goes to the debug log).
-pub(super) fn describe_failure(e: &wasmtime::Error, config: &HostConfig, elapsed: Duration) -> String {
+pub(super) fn describe_failure(
+    e: &wasmtime::Error,
+    config: &HostConfig,
+    elapsed: Duration,
+) -> String {
     tracing::debug!(error = ?e, "plugin call failed");
     let root = e.root_cause().to_string();
     let what = match e.downcast_ref::<Trap>() {
