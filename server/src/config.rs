@@ -73,6 +73,10 @@ pub struct Settings {
     /// Plugin instances kept for "Send test", validation and installs, apart from the ones
     /// deliveries use.
     pub plugin_test_instances: String,
+    /// Where compiled plugin code is kept between starts, so a start does not compile every
+    /// plugin again. Default: `<data_dir>/plugin-cache`; an empty value compiles at every start.
+    /// Herald runs the code it finds there: it must be writable by Herald's user alone.
+    pub plugin_cache_dir: Option<PathBuf>,
 }
 
 /// The operator's outbound network policy for delivery plugins. Default: none of either, i.e.
@@ -134,6 +138,7 @@ impl Default for Settings {
             outbound: OutboundSettings::default(),
             tls_extra_roots: None,
             plugin_test_instances: "4".to_owned(),
+            plugin_cache_dir: None,
         }
     }
 }
@@ -174,6 +179,8 @@ pub struct Config {
     pub tls_extra_roots: Vec<String>,
     /// `HERALD_PLUGIN_TEST_INSTANCES`.
     pub plugin_test_instances: u32,
+    /// `HERALD_PLUGIN_CACHE_DIR`; `None`: compile plugins at every start.
+    pub plugin_cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -460,7 +467,13 @@ impl Config {
             "plugin instances",
             256,
         )?;
+        let plugin_cache_dir = match s.plugin_cache_dir {
+            None => Some(s.data_dir.join("plugin-cache")),
+            Some(path) if path.as_os_str().is_empty() => None,
+            Some(path) => Some(path),
+        };
         Ok(Self {
+            plugin_cache_dir,
             outbound,
             system_roots,
             tls_extra_roots,
@@ -829,6 +842,21 @@ mod tests {
             String::from_utf8_lossy(&out.stderr)
         );
         cert
+    }
+
+    #[test]
+    fn the_plugin_cache_defaults_to_the_data_dir_and_can_be_switched_off() {
+        let c =
+            Config::load_from(None, &env(&[("HERALD_DATA_DIR", "/srv/herald")])).expect("loads");
+        assert_eq!(
+            c.plugin_cache_dir,
+            Some(PathBuf::from("/srv/herald/plugin-cache"))
+        );
+        let c = Config::load_from(None, &env(&[("HERALD_PLUGIN_CACHE_DIR", "/var/cache/h")]))
+            .expect("loads");
+        assert_eq!(c.plugin_cache_dir, Some(PathBuf::from("/var/cache/h")));
+        let c = Config::load_from(None, &env(&[("HERALD_PLUGIN_CACHE_DIR", "")])).expect("loads");
+        assert_eq!(c.plugin_cache_dir, None);
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub fn load_plugins(config: &Config) -> anyhow::Result<herald_plugin_host::Plugi
         system_roots: config.system_roots.clone(),
         extra_root_certificates: config.tls_extra_roots.clone(),
         test_instances: config.plugin_test_instances,
+        module_cache: config.plugin_cache_dir.clone(),
         ..herald_plugin_host::HostConfig::default()
     };
     for (id, extra) in &config.plugin_grants {

@@ -42,6 +42,9 @@ pub struct HostConfig {
     /// Write `/tmp/perf-PID.map` so that `perf` names the plugins' compiled functions (for
     /// profiling; off in service).
     pub perf_map: bool,
+    /// Where compiled plugin code is kept between starts (wasmtime's cache, keyed by the
+    /// component's bytes and the engine's settings); `None` compiles at every load.
+    pub module_cache: Option<PathBuf>,
 }
 
 impl Default for HostConfig {
@@ -70,6 +73,7 @@ impl Default for HostConfig {
             .into(),
             capability_grants: BTreeMap::new(),
             perf_map: false,
+            module_cache: None,
         }
     }
 }

@@ -145,6 +145,9 @@ impl PluginHost {
         if config.perf_map {
             wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
+        if let Some(dir) = &config.module_cache {
+            wasm.cache(Some(module_cache(dir)?));
+        }
         let engine = Engine::new(&wasm).map_err(|e| HostError::Engine(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         bindings::Channel::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
@@ -611,6 +614,33 @@ impl PluginHost {
             Err(_) => Err(format!("did not finish within {}s", grace.as_secs())),
         }
     }
+}
+
+/// wasmtime's compiled-code cache in `dir`, which only this process's user may read or write.
+///
+/// Compiling the five channel components takes seconds at every start; with the cache a start
+/// loads the machine code compiled last time. The key is a hash of the component's bytes and
+/// of everything about the engine that shapes the code (wasmtime's version, its settings), so a
+/// new plugin version, a different memory limit or a wasmtime upgrade compiles afresh. Loading
+/// cached machine code trusts the directory as much as the binary: it is the operator's
+/// (`HERALD_PLUGIN_CACHE_DIR`), created owner-only, and never a tenant's setting.
+fn module_cache(dir: &Path) -> Result<wasmtime::Cache, HostError> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        HostError::Engine(format!(
+            "compiled-module cache {}: {what}: {e}",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail("cannot create it", &e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| fail("cannot make it owner-only", &e))?;
+    }
+    let mut cache = wasmtime::CacheConfig::new();
+    cache.with_directory(dir);
+    wasmtime::Cache::new(cache).map_err(|e| fail("cannot use it", &format!("{e:#}")))
 }
 
 /// Everything `load_plugin` checks, without registering the plugin.

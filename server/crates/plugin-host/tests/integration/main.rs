@@ -10,6 +10,7 @@ mod channel_peers;
 mod engine_isolation;
 mod fhir;
 mod hot_swap;
+mod module_cache;
 mod outbound;
 mod plugins;
 mod pools;
