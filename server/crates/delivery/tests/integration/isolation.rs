@@ -49,8 +49,9 @@ fn ok_reply() -> Vec<crate::rig::Reply> {
 }
 
 /// One receiver answers after 10 s, fifty answer at once: with a pool of eight slots, every fast
-/// destination's notice arrives within a second of publication, long before the slow one
-/// answers; the slow one still gets both of its notices, in order. (Round by round, as before
+/// destination's notice arrives within 3 s of publication (about 0.3 s on an idle machine; the
+/// bound leaves room for a loaded CI machine and still lies far below the slow call), long
+/// before the slow one answers; the slow one still gets both of its notices, in order. (Round by round, as before
 /// this engine, the fast ones waited for the slow call: 5.8 s measured.)
 async fn slow_receiver_holds_only_its_slot(backend: Backend) -> Result<()> {
     let rig = rig(backend).await?;
@@ -82,7 +83,7 @@ async fn slow_receiver_holds_only_its_slot(backend: Backend) -> Result<()> {
     lateness.sort();
     let p99 = lateness[lateness.len() * 99 / 100 - 1].max(lateness[lateness.len() - 1]);
     ensure!(
-        p99 < Duration::from_secs(1),
+        p99 < Duration::from_secs(3),
         "fast destinations waited for the slow one: p99 {p99:?} (all: {lateness:?})"
     );
     // And recorded delivered, not just received, while the slow call still runs.
@@ -121,7 +122,7 @@ async fn slow_receiver_holds_only_its_slot(backend: Backend) -> Result<()> {
         .map(|i| rig.seen(&format!("/fast-{i:02}"))[1].at - updated)
         .max()
         .unwrap_or_default();
-    ensure!(worst < Duration::from_secs(1), "update p100 {worst:?}");
+    ensure!(worst < Duration::from_secs(3), "update p100 {worst:?}");
 
     // The slow one: both notices, in order, one at a time.
     let both = wait_for(Duration::from_secs(30), || {

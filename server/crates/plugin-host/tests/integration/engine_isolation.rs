@@ -1,6 +1,6 @@
 //! The delivery engine with the real Wasm host: a plugin that spins until its time limit holds
 //! one slot of the engine's pool, and every other destination's notice (the real webhook plugin
-//! to a loopback receiver) arrives within a second of publication meanwhile. Before continuous
+//! to a loopback receiver) arrives within half its limit meanwhile. Before continuous
 //! scheduling, an unrelated delivery waited for the spinning call to end.
 
 use std::sync::Arc;
@@ -21,7 +21,10 @@ async fn spinning_plugin_holds_only_its_slot(backend: Backend) {
     let receiver = Receiver::start().await;
     let port = receiver.addr.port();
     let host = PluginHost::new(HostConfig {
-        call_timeout: Duration::from_secs(3),
+        // The spinning plugin holds its instance for this long per attempt; every other delivery
+        // must arrive well before it ends (about 0.3 s on an idle machine; the bound of half the
+        // limit leaves room for a loaded CI machine).
+        call_timeout: Duration::from_secs(6),
         max_instances: 8,
         outbound: herald_plugin_host::OutboundPolicy::loopback(),
         ..HostConfig::default()
@@ -100,7 +103,7 @@ async fn spinning_plugin_holds_only_its_slot(backend: Backend) {
     let worst = lateness[19];
     eprintln!("timing: 20 webhook deliveries beside a spinning plugin, worst {worst:?}");
     assert!(
-        worst < Duration::from_secs(1),
+        worst < Duration::from_secs(3),
         "deliveries waited for the spinning plugin: {lateness:?}"
     );
 }
