@@ -73,6 +73,9 @@ pub struct Settings {
     /// Plugin instances kept for "Send test", validation and installs, apart from the ones
     /// deliveries use.
     pub plugin_test_instances: String,
+    /// Lead times of end-of-support reminders, in days before the end of security updates
+    /// (`0`: on the day), comma-separated.
+    pub eos_reminder_days: String,
 }
 
 /// The operator's outbound network policy for delivery plugins. Default: none of either, i.e.
@@ -134,6 +137,7 @@ impl Default for Settings {
             outbound: OutboundSettings::default(),
             tls_extra_roots: None,
             plugin_test_instances: "4".to_owned(),
+            eos_reminder_days: "180,90,30,0".to_owned(),
         }
     }
 }
@@ -174,6 +178,8 @@ pub struct Config {
     pub tls_extra_roots: Vec<String>,
     /// `HERALD_PLUGIN_TEST_INSTANCES`.
     pub plugin_test_instances: u32,
+    /// `HERALD_EOS_REMINDER_DAYS`: end-of-support reminder lead times in days, ascending.
+    pub eos_reminder_days: Vec<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -460,7 +466,10 @@ impl Config {
             "plugin instances",
             256,
         )?;
+        let eos_reminder_days = parse_reminder_days(&s.eos_reminder_days)
+            .map_err(|m| invalid("HERALD_EOS_REMINDER_DAYS", m))?;
         Ok(Self {
+            eos_reminder_days,
             outbound,
             system_roots,
             tls_extra_roots,
@@ -489,6 +498,23 @@ impl Config {
     pub fn database_url_redacted(&self) -> String {
         redact_url(&self.database_url)
     }
+}
+
+/// Reminder lead times: whole days from 0 to 3650, comma-separated, at least one.
+fn parse_reminder_days(text: &str) -> Result<Vec<u32>, String> {
+    let mut days = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.parse::<u32>() {
+            Ok(d) if d <= 3650 => days.push(d),
+            _ => return Err(format!("{part:?} is not a number of days from 0 to 3650")),
+        }
+    }
+    if days.is_empty() {
+        return Err("names no lead time (e.g. 180,90,30,0)".into());
+    }
+    days.sort_unstable();
+    days.dedup();
+    Ok(days)
 }
 
 /// A whole number from 1 to `max` of `what`, or an error naming `setting`.

@@ -5,8 +5,11 @@
 //! authoring, in [`crate::authoring`], which takes the same principal), never in an adapter.
 
 pub mod destinations;
+pub mod lifecycle;
 pub mod principal;
 pub mod publish;
+pub mod releases;
+pub mod reminders;
 pub mod subscriptions;
 
 pub use principal::{Credential, Principal};
