@@ -86,12 +86,6 @@ pub fn apply_release(
             format!("{produced:?} is a range; a release produces one version"),
         ));
     }
-    if fix.applies_to.is_empty() {
-        return Err(refuse(
-            "/product_tree",
-            "the release applies to no product of this advisory",
-        ));
-    }
     if doc
         .get("vulnerabilities")
         .and_then(Value::as_array)
@@ -100,6 +94,12 @@ pub fn apply_release(
         return Err(refuse(
             "/vulnerabilities",
             "the document has no vulnerabilities a release could fix",
+        ));
+    }
+    if fix.applies_to.is_empty() {
+        return Err(refuse(
+            "/product_tree",
+            "the release applies to no product of this advisory",
         ));
     }
     let fixed_id = place_in_tree(&mut doc, fix.applies_to, produced)?;
