@@ -13,7 +13,11 @@ use crate::config::Config;
 use crate::service::Principal;
 
 /// Seeds the demo release and lifecycle dates as `publisher` (a user of the manufacturer).
-pub fn seed(conn: &mut DbConnection, config: &Config, publisher_user_id: &str) -> anyhow::Result<()> {
+pub fn seed(
+    conn: &mut DbConnection,
+    config: &Config,
+    publisher_user_id: &str,
+) -> anyhow::Result<()> {
     let p = Principal::of_user_id(conn, publisher_user_id)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .context("the demo publisher")?;

@@ -6,7 +6,9 @@
 //! record ([`herald_distribution::lifecycle`]) is public at `/lifecycle/{product_id}.json`.
 
 use chrono::{DateTime, Datelike, Utc};
-use herald_csaf::authoring::{RevisionEntry, TrackingInput, TrackingStatus, first_revision, next_revision};
+use herald_csaf::authoring::{
+    RevisionEntry, TrackingInput, TrackingStatus, first_revision, next_revision,
+};
 use herald_csaf::lifecycle::{LifecycleDates, LifecycleProduct, informational_advisory};
 use herald_storage::{CatalogProduct, DbConnection, StorageError, StoredLifecycle};
 
@@ -65,7 +67,8 @@ pub fn get(
         .into_iter()
         .find(|c| c.id == product_id)
         .ok_or(ServiceError::NotFound)?;
-    let lifecycle = herald_storage::get_lifecycle(conn, product_id)?.ok_or(ServiceError::NotFound)?;
+    let lifecycle =
+        herald_storage::get_lifecycle(conn, product_id)?.ok_or(ServiceError::NotFound)?;
     Ok(LifecycleView { product, lifecycle })
 }
 

@@ -30,7 +30,10 @@ use crate::service::Principal;
 pub enum FixOutcome {
     Published(Published),
     /// Held for approval under the four-eyes rule: the pending publication's draft id.
-    Held { tracking_id: String, draft_id: String },
+    Held {
+        tracking_id: String,
+        draft_id: String,
+    },
 }
 
 #[derive(Debug)]
@@ -169,9 +172,11 @@ fn revised_document(
     tracking_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<u8>, ServiceError> {
-    let advisory = herald_storage::get_advisory(conn, tracking_id)?.ok_or(ServiceError::NotFound)?;
-    let stored = herald_storage::get_revision_document(conn, tracking_id, &advisory.current.version)?
-        .ok_or(ServiceError::NotFound)?;
+    let advisory =
+        herald_storage::get_advisory(conn, tracking_id)?.ok_or(ServiceError::NotFound)?;
+    let stored =
+        herald_storage::get_revision_document(conn, tracking_id, &advisory.current.version)?
+            .ok_or(ServiceError::NotFound)?;
     let doc: serde_json::Value = serde_json::from_slice(&stored.bytes)
         .map_err(|e| ServiceError::internal(anyhow::anyhow!("stored {tracking_id}: {e}")))?;
     let applies = herald_storage::document_product_ids(&advisory.summary, &release.applies_to);

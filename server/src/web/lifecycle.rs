@@ -164,8 +164,14 @@ pub async fn put_lifecycle(
         [
             ("general_availability", put.general_availability.as_deref()),
             ("end_of_sales", put.end_of_sales.as_deref()),
-            ("end_of_standard_support", put.end_of_standard_support.as_deref()),
-            ("end_of_security_updates", put.end_of_security_updates.as_deref()),
+            (
+                "end_of_standard_support",
+                put.end_of_standard_support.as_deref(),
+            ),
+            (
+                "end_of_security_updates",
+                put.end_of_security_updates.as_deref(),
+            ),
         ],
         put.compensating_controls,
     )?;
@@ -204,6 +210,9 @@ pub async fn openeox_record(
         .db(move |conn| service::openeox_record(conn, &id))
         .await?;
     Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((
+            actix_web::http::header::CACHE_CONTROL,
+            "public, max-age=300",
+        ))
         .json(record))
 }

@@ -27,7 +27,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[openapi(
     paths(list_releases, create_release, get_release, publish_release),
     components(schemas(
-        ReleaseResource, ReleaseFixResource, CreateRelease, ReleasePublishedResource,
+        ReleaseResource,
+        ReleaseFixResource,
+        CreateRelease,
+        ReleasePublishedResource,
         FixOutcomeResource
     ))
 )]

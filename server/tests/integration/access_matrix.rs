@@ -716,7 +716,14 @@ where
         fill("id", &w.product);
     } else if template.starts_with("/api/v1/releases/{id}") {
         // A release per call: publishing one consumes it.
-        let release = setup(app, "POST", "/api/v1/releases", maker_admin, release_body(w)).await;
+        let release = setup(
+            app,
+            "POST",
+            "/api/v1/releases",
+            maker_admin,
+            release_body(w),
+        )
+        .await;
         fill("id", &id_of(&release));
     } else if template.contains("/grants/{id}") {
         // A grant per call, on a product of its own (a second grant of one product conflicts).

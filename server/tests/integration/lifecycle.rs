@@ -56,8 +56,7 @@ fn catalog_id(h: &Harness, name: &str, version: &str) -> String {
 }
 
 fn csaf_tool_validates(bytes: &[u8]) {
-    let tool =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/csaf/csaf-tool");
+    let tool = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/csaf/csaf-tool");
     if !tool.exists() {
         println!("SKIPPED csaf-tool validate: {} not found", tool.display());
         return;
@@ -121,7 +120,13 @@ async fn lifecycle_dates_and_generated_advisory(backend: Backend) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     // Hospitals do not set a manufacturer's dates; unknown products are not found.
     let hospital = h.hospital_token("St. Anna", &[Scope::Read, Scope::Admin]);
-    let (status, _, _) = call!(app, put, uri, Some(&hospital), json!({"end_of_sales": "tba"}));
+    let (status, _, _) = call!(
+        app,
+        put,
+        uri,
+        Some(&hospital),
+        json!({"end_of_sales": "tba"})
+    );
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _, _) = call!(
         app,
@@ -158,21 +163,42 @@ async fn lifecycle_dates_and_generated_advisory(backend: Backend) {
     assert_eq!(body["end_of_standard_support"], "tba");
     assert_eq!(body["end_of_security_updates"], "2027-06-30");
     let openeox_url = body["openeox_url"].as_str().expect("url").to_owned();
-    assert_eq!(openeox_url, format!("{}/lifecycle/{v420}.json", common::BASE));
-    let (status, record, _) = call!(app, get, format!("/lifecycle/{v420}.json"), None, Value::Null);
+    assert_eq!(
+        openeox_url,
+        format!("{}/lifecycle/{v420}.json", common::BASE)
+    );
+    let (status, record, _) = call!(
+        app,
+        get,
+        format!("/lifecycle/{v420}.json"),
+        None,
+        Value::Null
+    );
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(record["$schema"], "https://docs.oasis-open.org/openeox/v1.0/schema/core.json");
+    assert_eq!(
+        record["$schema"],
+        "https://docs.oasis-open.org/openeox/v1.0/schema/core.json"
+    );
     assert_eq!(record["end_of_life"], "tba");
     assert_eq!(record["end_of_security_support"], "2027-06-30T23:59:59Z");
     assert_eq!(record["end_of_sales"], "2026-06-30T23:59:59Z");
-    for bad in ["/lifecycle/nope.json", "/lifecycle/..%2Fsecret.json", "/lifecycle/x"] {
+    for bad in [
+        "/lifecycle/nope.json",
+        "/lifecycle/..%2Fsecret.json",
+        "/lifecycle/x",
+    ] {
         let (status, _, _) = call!(app, get, bad, None, Value::Null);
         assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
     }
 
     // The generated informational advisory: valid, about the product, not a vulnerability.
-    let (status, advisory, _) =
-        call!(app, get, format!("/api/v1/advisories/{tracking_id}"), None, Value::Null);
+    let (status, advisory, _) = call!(
+        app,
+        get,
+        format!("/api/v1/advisories/{tracking_id}"),
+        None,
+        Value::Null
+    );
     assert_eq!(status, StatusCode::OK, "{advisory}");
     assert_eq!(advisory["category"], "csaf_informational_advisory");
     let path = advisory["csaf_url"]
@@ -186,7 +212,10 @@ async fn lifecycle_dates_and_generated_advisory(backend: Backend) {
     assert!(doc.get("vulnerabilities").is_none());
     let notes = serde_json::to_string(&doc["document"]["notes"]).expect("notes");
     assert!(notes.contains("not thereby affected"), "{notes}");
-    assert!(notes.contains("2027-06-30") && notes.contains("to be announced"), "{notes}");
+    assert!(
+        notes.contains("2027-06-30") && notes.contains("to be announced"),
+        "{notes}"
+    );
     let references = serde_json::to_string(&doc["document"]["references"]).expect("refs");
     assert!(references.contains(&openeox_url), "{references}");
     csaf_tool_validates(&bytes);
@@ -307,8 +336,7 @@ async fn reminders_fire_once_per_destination_and_lead(backend: Backend) {
 
     let scan = |today: &str| {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::scan_end_of_support(&mut conn, day(today), &[180, 90, 30, 0])
-            .expect("scan")
+        herald_storage::scan_end_of_support(&mut conn, day(today), &[180, 90, 30, 0]).expect("scan")
     };
     assert_eq!(scan("2026-12-31"), 0, "nothing due 181 days before");
     assert_eq!(scan("2027-01-01"), 1, "the 180-day reminder");
@@ -331,7 +359,10 @@ async fn reminders_fire_once_per_destination_and_lead(backend: Backend) {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("scanner")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("scanner"))
+            .collect()
     });
     assert_eq!(counts.iter().sum::<usize>(), 1, "{counts:?}");
     assert_eq!(eos_deliveries(&h, &a), 2);
@@ -360,7 +391,10 @@ async fn reminders_fire_once_per_destination_and_lead(backend: Backend) {
     // One event per lead time and day, each reaching each destination once (counted above).
     let mut conn = h.test_db.conn().expect("conn");
     let events = herald_storage::list_events(&mut conn, None).expect("events");
-    let eos: Vec<_> = events.iter().filter(|e| e.kind == "end_of_support").collect();
+    let eos: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "end_of_support")
+        .collect();
     assert_eq!(eos.len(), 5);
     let leads: Vec<i64> = eos
         .iter()

@@ -104,8 +104,7 @@ fn user_token(h: &Harness, email: &str, role: Role) -> String {
 
 /// Runs csaf-tool validate on the bytes (skipped with a message when ../shared is absent).
 fn csaf_tool_validates(bytes: &[u8]) {
-    let tool =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/csaf/csaf-tool");
+    let tool = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/csaf/csaf-tool");
     if !tool.exists() {
         println!("SKIPPED csaf-tool validate: {} not found", tool.display());
         return;
@@ -183,12 +182,20 @@ async fn release_revises_icsma_advisory(backend: Backend) {
             "fixes": ["ICSMA-24-151-01"],
         })
     );
-    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
     let created = json_of(&body);
     assert_eq!(created["state"], "draft");
     assert_eq!(created["produced"]["version"], "1.9.4.2");
     // Markup is data: stored and returned as given, JSON-escaped.
-    assert_eq!(created["name"], "Product Configuration Tool 1.9.4.2 <b>hotfix</b>");
+    assert_eq!(
+        created["name"],
+        "Product Configuration Tool 1.9.4.2 <b>hotfix</b>"
+    );
     let id = created["id"].as_str().expect("id").to_owned();
 
     let (status, body) = call!(
@@ -198,7 +205,12 @@ async fn release_revises_icsma_advisory(backend: Backend) {
         Some(&token),
         Value::Null
     );
-    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
     let done = json_of(&body);
     assert_eq!(done["release"]["state"], "published");
     assert_eq!(done["release"]["fixes"][0]["revision_version"], "2");
@@ -212,12 +224,24 @@ async fn release_revises_icsma_advisory(backend: Backend) {
     let doc = json_of(&served);
     let tracking = &doc["document"]["tracking"];
     assert_eq!(tracking["version"], "2");
-    assert_eq!(tracking["revision_history"].as_array().expect("history").len(), 2);
+    assert_eq!(
+        tracking["revision_history"]
+            .as_array()
+            .expect("history")
+            .len(),
+        2
+    );
     let original_doc = json_of(&original);
     assert_eq!(doc["document"]["notes"], original_doc["document"]["notes"]);
     let vuln = &doc["vulnerabilities"][0];
-    assert_eq!(vuln["product_status"]["known_affected"], json!(["CSAFPID-0001"]));
-    let fixed_id = vuln["product_status"]["fixed"][0].as_str().expect("fixed").to_owned();
+    assert_eq!(
+        vuln["product_status"]["known_affected"],
+        json!(["CSAFPID-0001"])
+    );
+    let fixed_id = vuln["product_status"]["fixed"][0]
+        .as_str()
+        .expect("fixed")
+        .to_owned();
     let remediations = vuln["remediations"].as_array().expect("remediations");
     assert_eq!(
         remediations.len(),
@@ -258,16 +282,34 @@ async fn release_revises_icsma_advisory(backend: Backend) {
     }
 
     // index.txt, changes.csv and the ROLIE feed show the new revision.
-    let new_date = tracking["current_release_date"].as_str().expect("date").to_owned();
+    let new_date = tracking["current_release_date"]
+        .as_str()
+        .expect("date")
+        .to_owned();
     let rel = path.trim_start_matches("/white/");
     let (_, index) = call!(app, get, format!("{WK}/white/index.txt"), None, Value::Null);
     assert!(String::from_utf8_lossy(&index).contains(rel));
-    let (_, changes) = call!(app, get, format!("{WK}/white/changes.csv"), None, Value::Null);
+    let (_, changes) = call!(
+        app,
+        get,
+        format!("{WK}/white/changes.csv"),
+        None,
+        Value::Null
+    );
     let changes = String::from_utf8(changes).expect("csv");
-    let line = changes.lines().find(|l| l.contains(rel)).expect("changes line");
+    let line = changes
+        .lines()
+        .find(|l| l.contains(rel))
+        .expect("changes line");
     let new_day = &new_date[..10];
     assert!(line.contains(new_day), "{line} should carry {new_date}");
-    let (_, feed) = call!(app, get, format!("{WK}/white/feed-tlp-white.json"), None, Value::Null);
+    let (_, feed) = call!(
+        app,
+        get,
+        format!("{WK}/white/feed-tlp-white.json"),
+        None,
+        Value::Null
+    );
     let feed = json_of(&feed);
     let entry = feed["feed"]["entry"]
         .as_array()
@@ -277,7 +319,10 @@ async fn release_revises_icsma_advisory(backend: Backend) {
         .expect("feed entry")
         .clone();
     assert!(
-        entry["updated"].as_str().expect("updated").starts_with(new_day),
+        entry["updated"]
+            .as_str()
+            .expect("updated")
+            .starts_with(new_day),
         "{entry}"
     );
 
@@ -285,9 +330,15 @@ async fn release_revises_icsma_advisory(backend: Backend) {
     let mut conn = h.test_db.conn().expect("conn");
     herald_storage::fan_out_pending(&mut conn, 100).expect("fan out");
     let events = herald_storage::list_events(&mut conn, None).expect("events");
-    let patch_events: Vec<_> = events.iter().filter(|e| e.kind == "patch.available").collect();
+    let patch_events: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "patch.available")
+        .collect();
     assert_eq!(patch_events.len(), 1);
-    assert!(events.iter().all(|e| e.kind != "advisory.updated"), "{events:?}");
+    assert!(
+        events.iter().all(|e| e.kind != "advisory.updated"),
+        "{events:?}"
+    );
     assert_eq!(
         patch_events[0].payload["release"]["url"],
         "https://baxter.example/pct/1.9.4.2"
@@ -348,29 +399,70 @@ async fn release_refusals(backend: Backend) {
     };
     // Field checks name the field.
     for (body, field) in [
-        (release(vec![], vec!["no-such-product"], json!({})), "applies_to"),
+        (
+            release(vec![], vec!["no-such-product"], json!({})),
+            "applies_to",
+        ),
         (release(vec!["NOPE-1"], vec![&v420], json!({})), "fixes"),
-        (release(vec![], vec![&v420], json!({"produced_version": "<=5.0"})), "produced_version"),
-        (release(vec![], vec![&v420], json!({"delivery": "pigeon"})), "delivery"),
-        (release(vec![], vec![&v420], json!({"url": "javascript:alert(1)"})), "url"),
-        (release(vec![], vec![&v420], json!({"name": "x".repeat(201)})), "name"),
-        (release(vec![], vec![&v420], json!({"name": "a\u{7}b"})), "name"),
+        (
+            release(vec![], vec![&v420], json!({"produced_version": "<=5.0"})),
+            "produced_version",
+        ),
+        (
+            release(vec![], vec![&v420], json!({"delivery": "pigeon"})),
+            "delivery",
+        ),
+        (
+            release(vec![], vec![&v420], json!({"url": "javascript:alert(1)"})),
+            "url",
+        ),
+        (
+            release(vec![], vec![&v420], json!({"name": "x".repeat(201)})),
+            "name",
+        ),
+        (
+            release(vec![], vec![&v420], json!({"name": "a\u{7}b"})),
+            "name",
+        ),
     ] {
         let (status, bytes) = call!(app, post, "/api/v1/releases", Some(&token), body);
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{}", String::from_utf8_lossy(&bytes));
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
         assert_eq!(json_of(&bytes)["fields"][0]["field"], field);
     }
     // Unknown fields and non-JSON are malformed bodies.
-    let (status, _) = call!(app, post, "/api/v1/releases", Some(&token), json!({"nme": 1}));
+    let (status, _) = call!(
+        app,
+        post,
+        "/api/v1/releases",
+        Some(&token),
+        json!({"nme": 1})
+    );
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // Hospitals and read-only tokens may not create or read releases.
     let hospital = h.hospital_token("St. Anna", &[Scope::Read, Scope::Admin]);
-    let (status, _) = call!(app, post, "/api/v1/releases", Some(&hospital), release(vec![], vec![&v420], json!({})));
+    let (status, _) = call!(
+        app,
+        post,
+        "/api/v1/releases",
+        Some(&hospital),
+        release(vec![], vec![&v420], json!({}))
+    );
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = call!(app, get, "/api/v1/releases", Some(&hospital), Value::Null);
     assert_eq!(status, StatusCode::FORBIDDEN);
     let reader = h.token(&[Scope::Read]);
-    let (status, _) = call!(app, post, "/api/v1/releases", Some(&reader), release(vec![], vec![&v420], json!({})));
+    let (status, _) = call!(
+        app,
+        post,
+        "/api/v1/releases",
+        Some(&reader),
+        release(vec![], vec![&v420], json!({}))
+    );
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = call!(app, get, "/api/v1/releases", None, Value::Null);
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -383,18 +475,45 @@ async fn release_refusals(backend: Backend) {
         Some(&token),
         release(vec!["MMS-SA-2026-001"], vec![&v431], json!({}))
     );
-    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
     let id = json_of(&bytes)["id"].as_str().expect("id").to_owned();
-    let (status, bytes) = call!(app, post, format!("/api/v1/releases/{id}/publish"), Some(&token), Value::Null);
+    let (status, bytes) = call!(
+        app,
+        post,
+        format!("/api/v1/releases/{id}/publish"),
+        Some(&token),
+        Value::Null
+    );
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let message = json_of(&bytes)["fields"][0]["message"].as_str().expect("message").to_owned();
+    let message = json_of(&bytes)["fields"][0]["message"]
+        .as_str()
+        .expect("message")
+        .to_owned();
     assert!(
-        message.contains("MMS-SA-2026-001") && message.contains("/vulnerabilities/*/product_status/known_affected"),
+        message.contains("MMS-SA-2026-001")
+            && message.contains("/vulnerabilities/*/product_status/known_affected"),
         "{message}"
     );
-    let (_, bytes) = call!(app, get, format!("/api/v1/releases/{id}"), Some(&token), Value::Null);
+    let (_, bytes) = call!(
+        app,
+        get,
+        format!("/api/v1/releases/{id}"),
+        Some(&token),
+        Value::Null
+    );
     assert_eq!(json_of(&bytes)["state"], "draft");
-    let (_, bytes) = call!(app, get, "/api/v1/advisories/MMS-SA-2026-001", Some(&token), Value::Null);
+    let (_, bytes) = call!(
+        app,
+        get,
+        "/api/v1/advisories/MMS-SA-2026-001",
+        Some(&token),
+        Value::Null
+    );
     assert_eq!(json_of(&bytes)["version"], "1");
 
     // An informational advisory has no vulnerabilities to fix.
@@ -405,11 +524,25 @@ async fn release_refusals(backend: Backend) {
         Some(&token),
         release(vec!["MMS-IA-2026-001"], vec![&v420], json!({}))
     );
-    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
     let id = json_of(&bytes)["id"].as_str().expect("id").to_owned();
-    let (status, bytes) = call!(app, post, format!("/api/v1/releases/{id}/publish"), Some(&token), Value::Null);
+    let (status, bytes) = call!(
+        app,
+        post,
+        format!("/api/v1/releases/{id}/publish"),
+        Some(&token),
+        Value::Null
+    );
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let message = json_of(&bytes)["fields"][0]["message"].as_str().expect("message").to_owned();
+    let message = json_of(&bytes)["fields"][0]["message"]
+        .as_str()
+        .expect("message")
+        .to_owned();
     assert!(message.contains("at /vulnerabilities:"), "{message}");
 
     // Another release id is not found; the OpenAPI document describes the resources.
@@ -417,8 +550,15 @@ async fn release_refusals(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, bytes) = call!(app, get, "/api/v1/openapi.json", None, Value::Null);
     let openapi = json_of(&bytes);
-    for p in ["/api/v1/releases", "/api/v1/releases/{id}", "/api/v1/releases/{id}/publish"] {
-        assert!(openapi["paths"].get(p).is_some(), "{p} missing from OpenAPI");
+    for p in [
+        "/api/v1/releases",
+        "/api/v1/releases/{id}",
+        "/api/v1/releases/{id}/publish",
+    ] {
+        assert!(
+            openapi["paths"].get(p).is_some(),
+            "{p} missing from OpenAPI"
+        );
     }
 }
 
@@ -446,22 +586,74 @@ async fn release_waits_for_approval(backend: Backend) {
             "url": "https://meridian-medical.example/fw/4.3.2", "fixes": ["MMS-SA-2026-001"],
         })
     );
-    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
     let id = json_of(&bytes)["id"].as_str().expect("id").to_owned();
-    let (status, bytes) = call!(app, post, format!("/api/v1/releases/{id}/publish"), Some(&publisher), Value::Null);
-    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&bytes));
+    let (status, bytes) = call!(
+        app,
+        post,
+        format!("/api/v1/releases/{id}/publish"),
+        Some(&publisher),
+        Value::Null
+    );
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
     let done = json_of(&bytes);
     assert_eq!(done["release"]["state"], "pending");
-    let draft = done["fixes"][0]["pending_draft_id"].as_str().expect("held").to_owned();
-    let (_, bytes) = call!(app, get, "/api/v1/advisories/MMS-SA-2026-001", Some(&publisher), Value::Null);
-    assert_eq!(json_of(&bytes)["version"], "1", "nothing published before approval");
+    let draft = done["fixes"][0]["pending_draft_id"]
+        .as_str()
+        .expect("held")
+        .to_owned();
+    let (_, bytes) = call!(
+        app,
+        get,
+        "/api/v1/advisories/MMS-SA-2026-001",
+        Some(&publisher),
+        Value::Null
+    );
+    assert_eq!(
+        json_of(&bytes)["version"],
+        "1",
+        "nothing published before approval"
+    );
     // The submitter cannot approve it; the approver can.
-    let (status, _) = call!(app, post, format!("/api/v1/drafts/{draft}/publish"), Some(&publisher), Value::Null);
+    let (status, _) = call!(
+        app,
+        post,
+        format!("/api/v1/drafts/{draft}/publish"),
+        Some(&publisher),
+        Value::Null
+    );
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, bytes) = call!(app, post, format!("/api/v1/drafts/{draft}/publish"), Some(&approver), Value::Null);
-    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&bytes));
+    let (status, bytes) = call!(
+        app,
+        post,
+        format!("/api/v1/drafts/{draft}/publish"),
+        Some(&approver),
+        Value::Null
+    );
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
     assert_eq!(json_of(&bytes)["published"]["event"], "patch.available");
-    let (_, bytes) = call!(app, get, format!("/api/v1/releases/{id}"), Some(&approver), Value::Null);
+    let (_, bytes) = call!(
+        app,
+        get,
+        format!("/api/v1/releases/{id}"),
+        Some(&approver),
+        Value::Null
+    );
     let release = json_of(&bytes);
     assert_eq!(release["state"], "published");
     assert_eq!(release["fixes"][0]["revision_version"], "2");

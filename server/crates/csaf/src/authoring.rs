@@ -310,7 +310,6 @@ fn nonblank(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-
 fn tlp_label(tlp: Tlp) -> &'static str {
     match tlp {
         Tlp::White => "WHITE",
@@ -1112,4 +1111,3 @@ mod tests {
         }
     }
 }
-

@@ -99,7 +99,12 @@ pub struct LifecycleProduct {
 impl LifecycleProduct {
     /// `Name Version`, as titles and notes say it.
     pub fn full_name(&self) -> String {
-        match self.version.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        match self
+            .version
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
             Some(v) => format!("{} {v}", self.name),
             None => self.name.clone(),
         }
@@ -153,20 +158,31 @@ pub fn informational_advisory(
     }
     let mut references = Vec::new();
     if let Some(url) = &tracking.canonical_url {
-        references.push(json!({"category": "self", "summary": "Canonical URL of this advisory", "url": url}));
+        references.push(
+            json!({"category": "self", "summary": "Canonical URL of this advisory", "url": url}),
+        );
     }
     references.push(json!({
         "category": "external",
         "summary": "Machine-readable lifecycle record (OpenEoX)",
         "url": lifecycle_url,
     }));
-    let vendor = product.vendor.as_deref().map(str::trim).filter(|v| !v.is_empty());
+    let vendor = product
+        .vendor
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
     let leaf_name = match vendor {
         Some(v) => format!("{v} {full}"),
         None => full.clone(),
     };
     let leaf_product = json!({"name": leaf_name, "product_id": product.product_id});
-    let mut node = match product.version.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+    let mut node = match product
+        .version
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
         Some(v) => json!({"category": "product_name", "name": product.name, "branches": [
             {"category": version_branch_category(v), "name": v, "product": leaf_product}
         ]}),

@@ -193,7 +193,9 @@ fn place_in_tree(
         let name = sibling.get("name").and_then(Value::as_str).unwrap_or("");
         if category == Some("product_version")
             && name.trim().eq_ignore_ascii_case(produced)
-            && let Some(id) = sibling.pointer("/product/product_id").and_then(Value::as_str)
+            && let Some(id) = sibling
+                .pointer("/product/product_id")
+                .and_then(Value::as_str)
         {
             return Ok(id.to_string());
         }
@@ -483,7 +485,9 @@ mod tests {
         assert_eq!(r.vulnerabilities, vec![0]);
         assert_eq!(r.fixed_product_id, "HERALD-FIX-1.9.4.2");
         let d = &r.document;
-        let leaf = d.pointer("/product_tree/branches/0/branches/0/branches/1").expect("leaf");
+        let leaf = d
+            .pointer("/product_tree/branches/0/branches/0/branches/1")
+            .expect("leaf");
         assert_eq!(leaf["category"], "product_version");
         assert_eq!(leaf["product"]["name"], "Baxter Tool 1.9.4.2");
         let mut unlike = doc();
@@ -508,8 +512,7 @@ mod tests {
         assert_eq!(t["current_release_date"], "2024-05-30T06:00:01Z");
         assert_eq!(t["revision_history"][1]["number"], "2");
         // A second release producing the same version reuses the product.
-        let again =
-            apply_release(d, &fix(&applies), at("2024-08-01T00:00:00Z")).expect("second");
+        let again = apply_release(d, &fix(&applies), at("2024-08-01T00:00:00Z")).expect("second");
         assert_eq!(again.fixed_product_id, r.fixed_product_id);
         assert_eq!(again.version, "3");
         assert_eq!(

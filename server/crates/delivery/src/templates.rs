@@ -176,8 +176,12 @@ pub fn context(n: &Notification) -> Value {
     // reminder announces the informational advisory again.
     let (updated, word) = match n.event_kind.as_str() {
         herald_storage::EVENT_ADVISORY_UPDATED => (true, "updated"),
-        herald_storage::EVENT_PATCH_AVAILABLE => (true, "updated with a vendor fix (patch available)"),
-        herald_storage::EVENT_END_OF_SUPPORT => (false, "announced again as an end-of-support reminder"),
+        herald_storage::EVENT_PATCH_AVAILABLE => {
+            (true, "updated with a vendor fix (patch available)")
+        }
+        herald_storage::EVENT_END_OF_SUPPORT => {
+            (false, "announced again as an end-of-support reminder")
+        }
         _ => (false, "published"),
     };
     let details = (!restricted).then(|| {

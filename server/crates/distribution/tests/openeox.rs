@@ -18,7 +18,10 @@ fn read(name: &str) -> Value {
 fn validator() -> jsonschema::Validator {
     let meta = read("meta.json");
     let registry = jsonschema::Registry::new()
-        .add("https://docs.oasis-open.org/openeox/eox-core/v1.0/schema/meta.json", meta)
+        .add(
+            "https://docs.oasis-open.org/openeox/eox-core/v1.0/schema/meta.json",
+            meta,
+        )
         .expect("meta-schema registers")
         .prepare()
         .expect("registry prepares");
@@ -37,7 +40,9 @@ fn errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
 }
 
 fn day(s: &str) -> Option<EoxDate> {
-    Some(EoxDate::Day(NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day")))
+    Some(EoxDate::Day(
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day"),
+    ))
 }
 
 #[test]
@@ -50,7 +55,10 @@ fn herald_records_validate_against_openeox_core() {
     ] {
         assert!(errors(&v, &read(example)).is_empty(), "{example}");
     }
-    let at = Utc.with_ymd_and_hms(2026, 12, 8, 10, 30, 0).single().expect("time");
+    let at = Utc
+        .with_ymd_and_hms(2026, 12, 8, 10, 30, 0)
+        .single()
+        .expect("time");
     let full = LifecycleDates {
         general_availability: day("2019-04-01"),
         end_of_sales: day("2026-06-30"),

@@ -113,7 +113,9 @@ pub fn set_lifecycle(
             end_of_standard_support: show(dates.end_of_standard_support),
             end_of_security_updates: show(dates.end_of_security_updates),
             compensating_controls: controls.clone(),
-            advisory_tracking_id: previous.as_ref().and_then(|p| p.advisory_tracking_id.clone()),
+            advisory_tracking_id: previous
+                .as_ref()
+                .and_then(|p| p.advisory_tracking_id.clone()),
             updated_at: to_micros(now()),
             updated_by: actor.to_string(),
         };

@@ -166,8 +166,14 @@ pub fn check_release(r: &NewRelease) -> Result<NewRelease, StorageError> {
                 .or_else(|| u.strip_prefix("http://"))
                 .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""))
                 .unwrap_or("");
-            if host.is_empty() || u.chars().any(|c| c.is_whitespace() || matches!(c, '<' | '>' | '"')) {
-                return Err(invalid("url", format!("{u:?} is not an http(s) URL with a host")));
+            if host.is_empty()
+                || u.chars()
+                    .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | '"'))
+            {
+                return Err(invalid(
+                    "url",
+                    format!("{u:?} is not an http(s) URL with a host"),
+                ));
             }
             Some(u)
         }
@@ -179,7 +185,12 @@ pub fn check_release(r: &NewRelease) -> Result<NewRelease, StorageError> {
             format!("{delivery:?} is not one of {}", DELIVERY_METHODS.join(", ")),
         ));
     }
-    let produced_version = text("produced_version", &r.produced_version, MAX_RELEASE_TEXT, true)?;
+    let produced_version = text(
+        "produced_version",
+        &r.produced_version,
+        MAX_RELEASE_TEXT,
+        true,
+    )?;
     if herald_csaf::authoring::version_branch_category(&produced_version) != "product_version" {
         return Err(invalid(
             "produced_version",
@@ -188,7 +199,10 @@ pub fn check_release(r: &NewRelease) -> Result<NewRelease, StorageError> {
     }
     let list = |field: &str, v: &[String]| -> Result<Vec<String>, StorageError> {
         if v.len() > MAX_RELEASE_ITEMS {
-            return Err(invalid(field, format!("names more than {MAX_RELEASE_ITEMS}")));
+            return Err(invalid(
+                field,
+                format!("names more than {MAX_RELEASE_ITEMS}"),
+            ));
         }
         let mut out: Vec<String> = Vec::new();
         for s in v {
@@ -201,7 +215,10 @@ pub fn check_release(r: &NewRelease) -> Result<NewRelease, StorageError> {
     };
     let applies_to = list("applies_to", &r.applies_to)?;
     if applies_to.is_empty() {
-        return Err(invalid("applies_to", "name at least one catalog version it updates"));
+        return Err(invalid(
+            "applies_to",
+            "name at least one catalog version it updates",
+        ));
     }
     Ok(NewRelease {
         name: text("name", &r.name, MAX_RELEASE_TEXT, true)?,
@@ -244,7 +261,9 @@ pub fn create_release(
                 .ok_or_else(|| invalid("applies_to", format!("{pid:?} is not in the catalog")))?;
             applies.push(p);
         }
-        let line = |p: &CatalogProduct| catalog_key(p.vendor.as_deref(), p.family.as_deref(), &p.name, None);
+        let line = |p: &CatalogProduct| {
+            catalog_key(p.vendor.as_deref(), p.family.as_deref(), &p.name, None)
+        };
         let first = &applies[0];
         if let Some(other) = applies.iter().find(|p| line(p) != line(first)) {
             return Err(invalid(
@@ -255,7 +274,8 @@ pub fn create_release(
                 ),
             ));
         }
-        let produced = ensure_version(conn, manufacturer_org_id, first, &r.produced_version, actor)?;
+        let produced =
+            ensure_version(conn, manufacturer_org_id, first, &r.produced_version, actor)?;
         if applies.iter().any(|p| p.id == produced.id) {
             return Err(invalid(
                 "produced_version",
@@ -463,7 +483,14 @@ pub fn document_product_ids(
 ) -> std::collections::BTreeSet<String> {
     let keys: Vec<String> = catalog
         .iter()
-        .map(|c| catalog_key(c.vendor.as_deref(), c.family.as_deref(), &c.name, c.version.as_deref()))
+        .map(|c| {
+            catalog_key(
+                c.vendor.as_deref(),
+                c.family.as_deref(),
+                &c.name,
+                c.version.as_deref(),
+            )
+        })
         .collect();
     summary
         .products
@@ -517,11 +544,13 @@ pub fn releases_of_product(
         .filter(releases::manufacturer_org_id.eq(manufacturer_org_id))
         .filter(releases::state.ne(ReleaseState::Draft.as_str()))
         .filter(
-            releases::produced_product_id.eq(product_id).or(releases::id.eq_any(
-                release_applies_to::table
-                    .filter(release_applies_to::product_id.eq(product_id))
-                    .select(release_applies_to::release_id),
-            )),
+            releases::produced_product_id
+                .eq(product_id)
+                .or(releases::id.eq_any(
+                    release_applies_to::table
+                        .filter(release_applies_to::product_id.eq(product_id))
+                        .select(release_applies_to::release_id),
+                )),
         )
         .select(ReleaseRow::as_select())
         .order((releases::release_date.desc(), releases::id.desc()))
@@ -556,7 +585,13 @@ pub fn mark_release_published(
                 "release {id} is already published"
             )));
         }
-        append_audit(conn, actor, "release.publish", &format!("release:{id}"), &serde_json::json!({}))
+        append_audit(
+            conn,
+            actor,
+            "release.publish",
+            &format!("release:{id}"),
+            &serde_json::json!({}),
+        )
     })
 }
 

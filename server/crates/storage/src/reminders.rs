@@ -60,7 +60,11 @@ pub fn scan_end_of_support(
 ) -> Result<usize, StorageError> {
     let mut queued = 0;
     for lifecycle in crate::lifecycles_with_security_end(conn)? {
-        let Some(end) = lifecycle.dates.end_of_security_updates.and_then(|d| d.day()) else {
+        let Some(end) = lifecycle
+            .dates
+            .end_of_security_updates
+            .and_then(|d| d.day())
+        else {
             continue;
         };
         let Some(lead) = due_lead(end, today, leads) else {
