@@ -15,9 +15,9 @@ pub const SCAN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60
 /// Queues the reminders due on `today`; returns how many were queued by this call.
 pub async fn scan(state: &AppState, today: NaiveDate) -> Result<usize, ServiceError> {
     let leads = state.config.eos_reminder_days.clone();
-    Ok(state
+    state
         .db(move |conn| Ok(herald_storage::scan_end_of_support(conn, today, &leads)?))
-        .await?)
+        .await
 }
 
 /// Runs the scan until `stop` turns true.
