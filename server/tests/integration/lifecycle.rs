@@ -10,7 +10,7 @@ use crate::common;
 use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use chrono::NaiveDate;
-use common::{Harness, demo, harness};
+use common::{Harness, catalog_id, csaf_tool_validates, demo, harness};
 use herald_storage::{Backend, DeliveryFilter, NewInstalledProduct, OrgKind, Scope};
 use serde_json::{Value, json};
 
@@ -43,35 +43,6 @@ macro_rules! call {
 
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day")
-}
-
-fn catalog_id(h: &Harness, name: &str, version: &str) -> String {
-    let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::list_products(&mut conn, &h.maker_id)
-        .expect("catalog")
-        .into_iter()
-        .find(|p| p.name == name && p.version.as_deref() == Some(version))
-        .unwrap_or_else(|| panic!("{name} {version} not in the catalog"))
-        .id
-}
-
-fn csaf_tool_validates(bytes: &[u8]) {
-    let tool = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/csaf/csaf-tool");
-    if !tool.exists() {
-        println!("SKIPPED csaf-tool validate: {} not found", tool.display());
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("eos.json");
-    std::fs::write(&file, bytes).expect("write");
-    let out = std::process::Command::new(&tool)
-        .arg("validate")
-        .arg(&file)
-        .output()
-        .expect("run csaf-tool");
-    let report = String::from_utf8_lossy(&out.stdout);
-    println!("csaf-tool validate:\n{report}");
-    assert!(out.status.success(), "csaf-tool validate failed:\n{report}");
 }
 
 async fn lifecycle_dates_and_generated_advisory(backend: Backend) {

@@ -9,7 +9,7 @@ use crate::common;
 
 use actix_web::http::StatusCode;
 use actix_web::{App, test};
-use common::{Harness, demo, harness};
+use common::{Harness, catalog_id, csaf_tool_validates, demo, harness};
 use herald_storage::{Backend, DeliveryFilter, NewApiToken, NewUser, OrgKind, Role, Scope};
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -62,17 +62,6 @@ fn publish(h: &Harness, bytes: &[u8]) -> herald_server::publish::Published {
         .expect("publish")
 }
 
-/// The catalog id of the manufacturer's product `name` at `version`.
-fn catalog_id(h: &Harness, name: &str, version: &str) -> String {
-    let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::list_products(&mut conn, &h.maker_id)
-        .expect("catalog")
-        .into_iter()
-        .find(|p| p.name == name && p.version.as_deref() == Some(version))
-        .unwrap_or_else(|| panic!("{name} {version} not in the catalog"))
-        .id
-}
-
 /// A user of the manufacturer with `role` and a `publish` token bound to it.
 fn user_token(h: &Harness, email: &str, role: Role) -> String {
     let mut conn = h.test_db.conn().expect("conn");
@@ -100,26 +89,6 @@ fn user_token(h: &Harness, email: &str, role: Role) -> String {
     )
     .expect("token")
     .token
-}
-
-/// Runs csaf-tool validate on the bytes (skipped with a message when ../shared is absent).
-fn csaf_tool_validates(bytes: &[u8]) {
-    let tool = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/csaf/csaf-tool");
-    if !tool.exists() {
-        println!("SKIPPED csaf-tool validate: {} not found", tool.display());
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("revised.json");
-    std::fs::write(&file, bytes).expect("write");
-    let out = std::process::Command::new(&tool)
-        .arg("validate")
-        .arg(&file)
-        .output()
-        .expect("run csaf-tool");
-    let report = String::from_utf8_lossy(&out.stdout);
-    println!("csaf-tool validate:\n{report}");
-    assert!(out.status.success(), "csaf-tool validate failed:\n{report}");
 }
 
 async fn release_revises_icsma_advisory(backend: Backend) {
