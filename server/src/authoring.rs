@@ -147,6 +147,8 @@ pub struct DraftView {
 /// Key of the stored draft JSON under which an uploaded document waits for approval (the text of
 /// the document, so that the very bytes uploaded are what is signed and published).
 const UPLOAD_KEY: &str = "uploaded_document";
+/// Key under which a held upload names the release whose fix it carries.
+const RELEASE_KEY: &str = "release";
 
 /// The uploaded document a held publication carries, if this draft is one.
 fn uploaded(stored: &StoredDraft) -> Option<&str> {
@@ -246,7 +248,7 @@ pub fn tracking_prefix(config: &Config) -> String {
     }
 }
 
-fn publisher(config: &Config) -> PublisherInfo {
+pub(crate) fn publisher(config: &Config) -> PublisherInfo {
     PublisherInfo {
         name: config.publisher_name.clone(),
         namespace: config.publisher_namespace.clone(),
@@ -695,7 +697,22 @@ pub fn publish(
         }
         herald_storage::check_draft_base(conn, &stored)?;
         let (bytes, _) = build(conn, config, &stored, now)?;
-        let published = publish_document(conn, config, &bytes, &caller.org_id, &caller.actor())?;
+        let release = stored
+            .draft
+            .get(RELEASE_KEY)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string);
+        let published = match release {
+            Some(release_id) => crate::service::releases::publish_held_fix(
+                conn,
+                config,
+                caller,
+                &release_id,
+                &stored.tracking_id,
+                &bytes,
+            )?,
+            None => publish_document(conn, config, &bytes, &caller.org_id, &caller.actor())?,
+        };
         let marked = herald_storage::mark_draft_published(
             conn,
             &caller.org_id,
@@ -724,9 +741,36 @@ pub fn hold_upload(
     document: &str,
     tracking_id: &str,
 ) -> Result<DraftView> {
+    hold(conn, caller, document, tracking_id, None)
+}
+
+/// Holds a release's revision of a published advisory for approval, like [`hold_upload`]; the
+/// held publication names the release, so that its approval announces the revision as the
+/// release's `patch.available` notice and records it on the release
+/// ([`crate::service::releases::publish_held_fix`]).
+pub fn hold_release_revision(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    document: &str,
+    tracking_id: &str,
+    release_id: &str,
+) -> Result<DraftView> {
+    hold(conn, caller, document, tracking_id, Some(release_id))
+}
+
+fn hold(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    document: &str,
+    tracking_id: &str,
+    release_id: Option<&str>,
+) -> Result<DraftView> {
     require_author(caller)?;
     let existing = herald_storage::get_advisory(conn, tracking_id)?;
-    let json = serde_json::json!({ UPLOAD_KEY: document });
+    let mut json = serde_json::json!({ UPLOAD_KEY: document });
+    if let (Some(r), Some(map)) = (release_id, json.as_object_mut()) {
+        map.insert(RELEASE_KEY.into(), r.into());
+    }
     let stored = herald_storage::write_transaction_as(conn, |conn| {
         let created = herald_storage::create_draft(
             conn,

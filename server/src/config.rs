@@ -77,6 +77,9 @@ pub struct Settings {
     /// plugin again. Default: `<data_dir>/plugin-cache`; an empty value compiles at every start.
     /// Herald runs the code it finds there: it must be writable by Herald's user alone.
     pub plugin_cache_dir: Option<PathBuf>,
+    /// Lead times of end-of-support reminders, in days before the end of security updates
+    /// (`0`: on the day), comma-separated.
+    pub eos_reminder_days: String,
 }
 
 /// The operator's outbound network policy for delivery plugins. Default: none of either, i.e.
@@ -139,6 +142,7 @@ impl Default for Settings {
             tls_extra_roots: None,
             plugin_test_instances: "4".to_owned(),
             plugin_cache_dir: None,
+            eos_reminder_days: "180,90,30,0".to_owned(),
         }
     }
 }
@@ -181,6 +185,8 @@ pub struct Config {
     pub plugin_test_instances: u32,
     /// `HERALD_PLUGIN_CACHE_DIR`; `None`: compile plugins at every start.
     pub plugin_cache_dir: Option<PathBuf>,
+    /// `HERALD_EOS_REMINDER_DAYS`: end-of-support reminder lead times in days, ascending.
+    pub eos_reminder_days: Vec<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -472,8 +478,11 @@ impl Config {
             Some(path) if path.as_os_str().is_empty() => None,
             Some(path) => Some(path),
         };
+        let eos_reminder_days = parse_reminder_days(&s.eos_reminder_days)
+            .map_err(|m| invalid("HERALD_EOS_REMINDER_DAYS", m))?;
         Ok(Self {
             plugin_cache_dir,
+            eos_reminder_days,
             outbound,
             system_roots,
             tls_extra_roots,
@@ -502,6 +511,23 @@ impl Config {
     pub fn database_url_redacted(&self) -> String {
         redact_url(&self.database_url)
     }
+}
+
+/// Reminder lead times: whole days from 0 to 3650, comma-separated, at least one.
+fn parse_reminder_days(text: &str) -> Result<Vec<u32>, String> {
+    let mut days = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.parse::<u32>() {
+            Ok(d) if d <= 3650 => days.push(d),
+            _ => return Err(format!("{part:?} is not a number of days from 0 to 3650")),
+        }
+    }
+    if days.is_empty() {
+        return Err("names no lead time (e.g. 180,90,30,0)".into());
+    }
+    days.sort_unstable();
+    days.dedup();
+    Ok(days)
 }
 
 /// A whole number from 1 to `max` of `what`, or an error naming `setting`.

@@ -86,6 +86,7 @@ pub fn seed_if_empty(db: &Db, config: &Config) -> anyhow::Result<Option<String>>
         DEMO_DOCUMENTS.len(),
         config.base_url
     )];
+    let mut publisher_id = None;
     for (org, email, name, role) in [
         (
             &maker,
@@ -108,9 +109,16 @@ pub fn seed_if_empty(db: &Db, config: &Config) -> anyhow::Result<Option<String>>
             password: &password,
             role,
         };
-        herald_storage::create_user(&mut conn, &new)
+        let user = herald_storage::create_user(&mut conn, &new)
             .with_context(|| format!("creating demo user {email}"))?;
+        if role == Role::Publisher {
+            publisher_id = Some(user.id);
+        }
         lines.push(format!("  {email}  password: {password}  ({})", org.name));
+    }
+    // A patch and an end-of-support date, through the same use cases as the portal.
+    if let Some(publisher) = publisher_id {
+        crate::demo_lifecycle::seed(&mut conn, config, &publisher)?;
     }
     Ok(Some(lines.join("\n")))
 }

@@ -9,6 +9,7 @@ pub mod authoring;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_lifecycle;
 pub mod error;
 pub mod mail;
 pub mod portal;

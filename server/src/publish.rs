@@ -23,7 +23,8 @@ pub struct Published {
     pub csaf_url: String,
     /// The advisory page in the portal.
     pub portal_url: String,
-    /// `advisory.published` for a new tracking id, `advisory.updated` for a new revision.
+    /// `advisory.published` for a new tracking id, `advisory.updated` for a new revision,
+    /// `patch.available` for a revision that carries a release's fix.
     pub event: String,
     /// Optional tests that did not pass: published anyway, shown to the publisher.
     #[schema(value_type = Vec<crate::error::FindingBody>)]
@@ -105,6 +106,19 @@ pub fn publish_document(
     publisher_org_id: &str,
     actor: &str,
 ) -> Result<Published, PublishError> {
+    publish_document_with(conn, config, bytes, publisher_org_id, actor, None)
+}
+
+/// [`publish_document`], announcing the revision with `notice` instead of `advisory.updated`
+/// (a release's fix is announced as `patch.available`, once).
+pub fn publish_document_with(
+    conn: &mut DbConnection,
+    config: &Config,
+    bytes: &[u8],
+    publisher_org_id: &str,
+    actor: &str,
+    notice: Option<&herald_storage::Notice<'_>>,
+) -> Result<Published, PublishError> {
     let validated = herald_csaf::validate(bytes)?;
     let summary = validated.summary;
     let path = herald_csaf::document_path(
@@ -119,7 +133,7 @@ pub fn publish_document(
     let key = signing_key(conn, config)?;
     let signature = key.sign_detached(bytes)?;
     key.verify_detached(bytes, &signature)?;
-    let published = herald_storage::publish(
+    let published = herald_storage::publish_with_notice(
         conn,
         &PublishRequest {
             summary: &summary,
@@ -131,6 +145,7 @@ pub fn publish_document(
             publisher_org_id,
             actor,
         },
+        notice,
     )?;
     // Committed: serving caches of this process drop what they hold now (other processes'
     // caches notice within their poll interval).

@@ -224,6 +224,11 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
         state.clone(),
         stop_tx.subscribe(),
     ));
+    // End-of-support reminders: queued idempotently, delivered by the engine.
+    let reminders = tokio::spawn(crate::service::reminders::run(
+        state.clone(),
+        stop_tx.subscribe(),
+    ));
     let server_state = state.clone();
     let mut server = HttpServer::new(move || {
         App::new()
@@ -243,6 +248,7 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
     let result = server.await.context("web server");
     let _ = stop_tx.send(true);
     let _ = cache_watch.await;
+    let _ = reminders.await;
     let _ = mail.await;
     if let Some(handle) = engine {
         let _ = handle.await;

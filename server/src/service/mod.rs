@@ -6,8 +6,11 @@
 
 pub mod deliveries;
 pub mod destinations;
+pub mod lifecycle;
 pub mod principal;
 pub mod publish;
+pub mod releases;
+pub mod reminders;
 pub mod subscriptions;
 pub mod templates;
 

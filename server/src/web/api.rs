@@ -90,11 +90,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(crate::web::customers::configure)
         .configure(crate::web::templates::configure)
         .configure(crate::web::catalog::configure)
-        .configure(crate::web::drafts::configure);
+        .configure(crate::web::drafts::configure)
+        .configure(crate::web::releases::configure)
+        .configure(crate::web::lifecycle::configure);
 }
 
 async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(openapi())
+}
+
+/// The whole OpenAPI document: [`ApiDoc`] and the parts modules describe themselves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::web::releases::ReleasesApi::openapi());
+    doc.merge(crate::web::lifecycle::LifecycleApi::openapi());
+    doc
 }
 
 /// An advisory as the API returns it.

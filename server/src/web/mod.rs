@@ -8,8 +8,10 @@ pub mod customers;
 pub mod destinations;
 pub mod distribution;
 pub mod drafts;
+pub mod lifecycle;
 pub mod metrics;
 pub mod page_cache;
+pub mod releases;
 pub mod serving_cache;
 pub mod templates;
 pub mod unsubscribe;
@@ -62,6 +64,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(web::scope("/.well-known").configure(distribution::configure))
             .service(web::scope("/unsubscribe").configure(unsubscribe::configure))
             .configure(upload::configure)
+            .configure(lifecycle::configure_public)
             .route(
                 "/api/{tail:.*}",
                 leptos_actix::handle_server_fns_with_context(move || {

@@ -127,6 +127,12 @@ const REST: &[(&str, [Class; 8])] = &[
     ("GET /api/v1/drafts/{id}/preview", [U, F, F, F, F, A, A, A]),
     ("GET /api/v1/installed-base", [U, F, A, A, A, F, F, F]),
     ("GET /api/v1/products", [A, A, A, A, A, A, A, A]),
+    (
+        "GET /api/v1/products/{id}/lifecycle",
+        [A, A, A, A, A, A, A, A],
+    ),
+    ("GET /api/v1/releases", [U, A, F, F, F, A, A, A]),
+    ("GET /api/v1/releases/{id}", [U, A, F, F, F, A, A, A]),
     ("GET /api/v1/subscriptions", [U, A, A, A, A, A, A, A]),
     (
         "GET /api/v1/subscriptions/{destination_id}",
@@ -134,6 +140,7 @@ const REST: &[(&str, [Class; 8])] = &[
     ),
     ("GET /api/v1/templates", [U, A, F, F, F, A, A, A]),
     ("GET /healthz", [A, A, A, A, A, A, A, A]),
+    ("GET /lifecycle/{file}", [A, A, A, A, A, A, A, A]),
     ("GET /metrics", [A, A, A, A, A, A, A, A]),
     ("PATCH /api/v1/destinations/{id}", [U, F, F, A, N, F, F, F]),
     ("PATCH /api/v1/products/{id}", [U, F, F, F, F, A, A, A]),
@@ -165,8 +172,17 @@ const REST: &[(&str, [Class; 8])] = &[
     ("POST /api/v1/drafts/{id}/submit", [U, F, F, F, F, A, F, A]),
     ("POST /api/v1/installed-base", [U, F, F, A, A, F, F, F]),
     ("POST /api/v1/products", [U, F, F, F, F, A, A, A]),
+    ("POST /api/v1/releases", [U, F, F, F, F, A, F, A]),
+    (
+        "POST /api/v1/releases/{id}/publish",
+        [U, F, F, F, F, A, F, A],
+    ),
     ("PUT /api/v1/authoring/settings", [U, F, F, F, F, F, F, A]),
     ("PUT /api/v1/drafts/{id}", [U, F, F, F, F, A, F, A]),
+    (
+        "PUT /api/v1/products/{id}/lifecycle",
+        [U, F, F, F, F, A, F, A],
+    ),
     (
         "PUT /api/v1/subscriptions/{destination_id}",
         [U, F, F, A, N, F, F, F],
@@ -698,6 +714,17 @@ where
         fill("id", &w.delivery);
     } else if template.starts_with("/api/v1/products/{id}") {
         fill("id", &w.product);
+    } else if template.starts_with("/api/v1/releases/{id}") {
+        // A release per call: publishing one consumes it.
+        let release = setup(
+            app,
+            "POST",
+            "/api/v1/releases",
+            maker_admin,
+            release_body(w),
+        )
+        .await;
+        fill("id", &id_of(&release));
     } else if template.contains("/grants/{id}") {
         // A grant per call, on a product of its own (a second grant of one product conflicts).
         let grant = setup(
@@ -732,6 +759,18 @@ where
             Some(RequestBody::Json(json!({ "org": w.hospital_a }))),
         )
         .await;
+    }
+    if template == "/lifecycle/{file}" || template == "/api/v1/products/{id}/lifecycle" {
+        // Lifecycle dates exist before they are read (setting them again is harmless).
+        setup(
+            app,
+            "PUT",
+            &format!("/api/v1/products/{}/lifecycle", w.product),
+            maker_admin,
+            lifecycle_body(),
+        )
+        .await;
+        fill("file", &format!("{}.json", w.product));
     }
     if template.starts_with("/api/v1/templates/") && method == "DELETE" {
         setup(
@@ -772,6 +811,8 @@ where
             Some(RequestBody::Json(json!({ "name": "Renamed Pump" })))
         }
         ("POST", "/api/v1/drafts") => Some(RequestBody::Json(json!({}))),
+        ("POST", "/api/v1/releases") => Some(RequestBody::Json(release_body(w))),
+        ("PUT", "/api/v1/products/{id}/lifecycle") => Some(RequestBody::Json(lifecycle_body())),
         ("PUT", "/api/v1/drafts/{id}") => Some(RequestBody::Json(json!({ "title": "Matrix" }))),
         // Four-eyes stays off: the rest of the matrix must not depend on the order of rows.
         ("PUT", "/api/v1/authoring/settings") => {
@@ -780,6 +821,20 @@ where
         _ => None,
     };
     (uri, body)
+}
+
+/// A release of the world's product that fixes nothing (publishing it revises no advisory).
+fn release_body(w: &World) -> Value {
+    json!({
+        "name": "Matrix release",
+        "applies_to": [w.product],
+        "produced_version": "99.0",
+        "delivery": "download",
+    })
+}
+
+fn lifecycle_body() -> Value {
+    json!({ "end_of_sales": "2027-01-31", "end_of_security_updates": "tba" })
 }
 
 /// A new catalog product's id (a product is granted, or installed, once).

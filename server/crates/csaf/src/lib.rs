@@ -2,12 +2,16 @@
 //! [`validate`](mod@validate)), the section 5.1 file name and distribution path
 //! ([`file_name`](mod@file_name)), and the [`AdvisorySummary`] that the rest of Herald reads
 //! instead of the raw JSON ([`summarize`]); advisory authoring from a form-shaped draft
-//! ([`authoring`]).
+//! ([`authoring`], its tracking data in [`revision`]); a release's fix written into a published
+//! advisory ([`remediation`]).
 
 pub mod authoring;
 pub mod extract;
 pub mod file_name;
+pub mod lifecycle;
 pub mod listing;
+pub mod remediation;
+pub mod revision;
 pub mod summary;
 pub mod urls;
 pub mod validate;

@@ -28,9 +28,11 @@ use sha2::{Digest, Sha256};
 use crate::{Notification, NotifiedProduct, RenderedMessage};
 
 /// Event kinds that have templates.
-pub const KINDS: [&str; 2] = [
+pub const KINDS: [&str; 4] = [
     herald_storage::EVENT_ADVISORY_PUBLISHED,
     herald_storage::EVENT_ADVISORY_UPDATED,
+    herald_storage::EVENT_PATCH_AVAILABLE,
+    herald_storage::EVENT_END_OF_SUPPORT,
 ];
 
 /// The channel whose templates any plugin without its own falls back to.
@@ -68,16 +70,19 @@ impl Part {
 fn defaults() -> Vec<(&'static str, &'static str, Part, &'static str)> {
     const SUBJECT_PUBLISHED: &str = include_str!("../templates/subject.advisory.published.hbs");
     const SUBJECT_UPDATED: &str = include_str!("../templates/subject.advisory.updated.hbs");
+    const SUBJECT_PATCH: &str = include_str!("../templates/subject.patch.available.hbs");
+    const SUBJECT_END: &str = include_str!("../templates/subject.end_of_support.hbs");
     const EMAIL_TEXT: &str = include_str!("../templates/email.text.hbs");
     const EMAIL_HTML: &str = include_str!("../templates/email.html.hbs");
     const DEFAULT_TEXT: &str = include_str!("../templates/default.text.hbs");
     const DEFAULT_HTML: &str = include_str!("../templates/default.html.hbs");
     let mut out = Vec::new();
     for kind in KINDS {
-        let subject = if kind == herald_storage::EVENT_ADVISORY_UPDATED {
-            SUBJECT_UPDATED
-        } else {
-            SUBJECT_PUBLISHED
+        let subject = match kind {
+            herald_storage::EVENT_ADVISORY_UPDATED => SUBJECT_UPDATED,
+            herald_storage::EVENT_PATCH_AVAILABLE => SUBJECT_PATCH,
+            herald_storage::EVENT_END_OF_SUPPORT => SUBJECT_END,
+            _ => SUBJECT_PUBLISHED,
         };
         for (channel, text, html) in [
             ("email", EMAIL_TEXT, EMAIL_HTML),
@@ -167,7 +172,18 @@ pub fn context(n: &Notification) -> Value {
     let restricted = restricted_tlp(&n.tlp);
     let tlp = n.tlp.trim().to_ascii_uppercase();
     let tlp = tlp.strip_prefix("TLP:").unwrap_or(&tlp).to_string();
-    let updated = n.event_kind == herald_storage::EVENT_ADVISORY_UPDATED;
+    // A patch revises the advisory (the vendor fix is in the new version); an end-of-support
+    // reminder announces the informational advisory again.
+    let (updated, word) = match n.event_kind.as_str() {
+        herald_storage::EVENT_ADVISORY_UPDATED => (true, "updated"),
+        herald_storage::EVENT_PATCH_AVAILABLE => {
+            (true, "updated with a vendor fix (patch available)")
+        }
+        herald_storage::EVENT_END_OF_SUPPORT => {
+            (false, "announced again as an end-of-support reminder")
+        }
+        _ => (false, "published"),
+    };
     let details = (!restricted).then(|| {
         json!({
             "title": n.title,
@@ -181,7 +197,7 @@ pub fn context(n: &Notification) -> Value {
         "event": {
             "kind": n.event_kind,
             "updated": updated,
-            "word": if updated { "updated" } else { "published" },
+            "word": word,
         },
         "delivery_id": n.delivery_id,
         "tracking_id": n.tracking_id,

@@ -30,6 +30,7 @@
 
 pub mod feeds;
 pub mod layout;
+pub mod lifecycle;
 pub mod listing;
 pub mod provider;
 pub mod signing;

@@ -20,6 +20,18 @@ use crate::{
 /// Event kinds written to the outbox by [`publish`].
 pub const EVENT_ADVISORY_PUBLISHED: &str = "advisory.published";
 pub const EVENT_ADVISORY_UPDATED: &str = "advisory.updated";
+/// A revision that carries a release's fix ([`publish_with_notice`]): announced as the patch,
+/// not also as an update.
+pub const EVENT_PATCH_AVAILABLE: &str = "patch.available";
+
+/// The notice a revision is announced with instead of [`EVENT_ADVISORY_UPDATED`] (one notice
+/// per change): its kind and what it adds to the event payload under `detail_key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice<'a> {
+    pub kind: &'a str,
+    pub detail_key: &'a str,
+    pub detail: serde_json::Value,
+}
 
 /// The stored spelling of a TLP label (as CSAF writes it).
 pub fn tlp_str(tlp: Tlp) -> &'static str {
@@ -218,7 +230,7 @@ fn search_text(summary: &AdvisorySummary) -> String {
 }
 
 /// Identity of a catalog product: vendor, family, name and version, case-insensitive.
-fn product_key(p: &herald_csaf::Product) -> String {
+pub(crate) fn product_key(p: &herald_csaf::Product) -> String {
     crate::catalog::catalog_key(
         p.vendor.as_deref(),
         p.family.as_deref(),
@@ -236,6 +248,17 @@ fn product_key(p: &herald_csaf::Product) -> String {
 pub fn publish(
     conn: &mut DbConnection,
     req: &PublishRequest<'_>,
+) -> Result<Published, StorageError> {
+    publish_with_notice(conn, req, None)
+}
+
+/// [`publish`], announcing an update of a published advisory with `notice` (its kind and
+/// payload detail) instead of [`EVENT_ADVISORY_UPDATED`]. A notice for a tracking id not yet
+/// published is refused: a patch revises an advisory, it does not introduce one.
+pub fn publish_with_notice(
+    conn: &mut DbConnection,
+    req: &PublishRequest<'_>,
+    notice: Option<&Notice<'_>>,
 ) -> Result<Published, StorageError> {
     use sha2::Digest;
     let s = req.summary;
@@ -279,6 +302,11 @@ pub fn publish(
             .optional()?;
         if let Some(old) = &existing {
             check_update(old, s, req.publisher_org_id)?;
+        } else if let Some(n) = notice {
+            return Err(StorageError::Invalid(format!(
+                "a {} notice revises a published advisory; {} is not published",
+                n.kind, s.tracking_id
+            )));
         }
         let other_at_path: Option<String> = advisories::table
             .filter(advisories::path.eq(req.path))
@@ -365,19 +393,22 @@ pub fn publish(
         }
         link_products(conn, &advisory_id, req.publisher_org_id, s, at)?;
 
-        let event_kind = if existing.is_some() {
-            EVENT_ADVISORY_UPDATED
-        } else {
-            EVENT_ADVISORY_PUBLISHED
+        let event_kind = match (notice, &existing) {
+            (Some(n), _) => n.kind,
+            (None, Some(_)) => EVENT_ADVISORY_UPDATED,
+            (None, None) => EVENT_ADVISORY_PUBLISHED,
         };
         let event_id = new_id();
-        let payload = serde_json::json!({
+        let mut payload = serde_json::json!({
             "tracking_id": s.tracking_id,
             "version": s.version,
             "previous_version": existing.as_ref().map(|a| a.current_version.clone()),
             "path": req.path,
             "tlp": tlp,
         });
+        if let (Some(n), Some(map)) = (notice, payload.as_object_mut()) {
+            map.insert(n.detail_key.to_string(), n.detail.clone());
+        }
         diesel::insert_into(outbox_events::table)
             .values((
                 outbox_events::id.eq(&event_id),
@@ -405,6 +436,7 @@ pub fn publish(
                 "sha256": req.sha256.to_lowercase(),
                 "signed": req.signature.is_some(),
                 "event_id": event_id,
+                "event_kind": event_kind,
             }),
         )?;
         Ok(Published {

@@ -75,7 +75,7 @@ pub(crate) fn catalog_key(
     .join("\u{1f}")
 }
 
-type Row = (
+pub(crate) type Row = (
     String,
     Option<String>,
     Option<String>,

@@ -279,8 +279,10 @@ pub fn sharing_restriction(
 /// Does the event concern this destination? In order:
 /// 1. an organization with an installed base hears only of advisories naming one of its
 ///    products ([`Withheld::NotInstalled`]);
-/// 2. a critical notice always reaches a security-contact destination;
-/// 3. otherwise routine opt-out, the subscribed notice kinds, and the subscribed products or
+/// 2. an end-of-support reminder reaches only an organization with an installed base (which
+///    names the product, by 1.) or a subscription naming the product or its family;
+/// 3. a critical notice always reaches a security-contact destination;
+/// 4. otherwise routine opt-out, the subscribed notice kinds, and the subscribed products or
 ///    families (an advisory matches when it names one of them).
 pub fn subscription_restriction(
     _destination: &Destination,
@@ -293,6 +295,16 @@ pub fn subscription_restriction(
         return Some(Withheld::NotInstalled);
     }
     let s = recipient.subscription;
+    // An end-of-support reminder concerns those who run the product: an installed base naming
+    // it (checked above) or a subscription naming it, never "everything I may read".
+    if facts.kind == crate::EVENT_END_OF_SUPPORT
+        && recipient.installed_base.is_none()
+        && !(s.filters_products()
+            && (facts.product_ids.iter().any(|p| s.product_ids.contains(p))
+                || facts.families.iter().any(|f| s.families.contains(f))))
+    {
+        return Some(Withheld::NotInstalled);
+    }
     if s.security_contact && facts.critical() {
         return None;
     }

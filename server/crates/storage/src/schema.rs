@@ -433,3 +433,83 @@ diesel::table! {
 
 diesel::joinable!(drafts -> advisories (advisory_id));
 diesel::allow_tables_to_appear_in_same_query!(drafts, advisories);
+
+// releases and patches (releases.rs)
+
+diesel::table! {
+    releases (id) {
+        id -> Text,
+        manufacturer_org_id -> Text,
+        name -> Text,
+        produced_product_id -> Text,
+        produced_version -> Text,
+        release_date -> BigInt,
+        delivery -> Text,
+        regulatory_review -> Bool,
+        install_notes -> Text,
+        known_issues -> Text,
+        url -> Nullable<Text>,
+        state -> Text,
+        created_at -> BigInt,
+        created_by -> Text,
+        updated_at -> BigInt,
+        published_at -> Nullable<BigInt>,
+        published_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    release_applies_to (release_id, product_id) {
+        release_id -> Text,
+        product_id -> Text,
+    }
+}
+
+diesel::table! {
+    release_fixes (release_id, advisory_id) {
+        release_id -> Text,
+        advisory_id -> Text,
+        revision_version -> Nullable<Text>,
+        draft_id -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(release_applies_to -> releases (release_id));
+diesel::joinable!(release_applies_to -> products (product_id));
+diesel::joinable!(release_fixes -> releases (release_id));
+diesel::joinable!(release_fixes -> advisories (advisory_id));
+diesel::allow_tables_to_appear_in_same_query!(releases, release_applies_to);
+diesel::allow_tables_to_appear_in_same_query!(releases, release_fixes);
+diesel::allow_tables_to_appear_in_same_query!(release_fixes, advisories);
+diesel::allow_tables_to_appear_in_same_query!(releases, products);
+diesel::allow_tables_to_appear_in_same_query!(release_applies_to, products);
+
+// end of support (lifecycle.rs)
+
+diesel::table! {
+    product_lifecycle (product_id) {
+        product_id -> Text,
+        general_availability -> Nullable<Text>,
+        end_of_sales -> Nullable<Text>,
+        end_of_standard_support -> Nullable<Text>,
+        end_of_security_updates -> Nullable<Text>,
+        compensating_controls -> Text,
+        advisory_tracking_id -> Nullable<Text>,
+        updated_at -> BigInt,
+        updated_by -> Text,
+    }
+}
+
+diesel::joinable!(product_lifecycle -> products (product_id));
+diesel::allow_tables_to_appear_in_same_query!(product_lifecycle, products);
+
+diesel::table! {
+    lifecycle_reminders (dedupe_key) {
+        dedupe_key -> Text,
+        product_id -> Text,
+        due_date -> Text,
+        lead_days -> Integer,
+        event_id -> Text,
+        created_at -> BigInt,
+    }
+}

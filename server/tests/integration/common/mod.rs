@@ -143,3 +143,35 @@ macro_rules! on_both_backends {
         )+
     };
 }
+
+/// The catalog id of the manufacturer's product `name` at `version` (created by publishing).
+pub fn catalog_id(h: &Harness, name: &str, version: &str) -> String {
+    let mut conn = h.test_db.conn().expect("conn");
+    herald_storage::list_products(&mut conn, &h.maker_id)
+        .expect("catalog")
+        .into_iter()
+        .find(|p| p.name == name && p.version.as_deref() == Some(version))
+        .unwrap_or_else(|| panic!("{name} {version} not in the catalog"))
+        .id
+}
+
+/// Runs `csaf-tool validate` (the BSI validator in ../shared) on one document, failing the test
+/// when it is invalid; skipped with a message when ../shared is absent.
+pub fn csaf_tool_validates(bytes: &[u8]) {
+    let tool = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/csaf/csaf-tool");
+    if !tool.exists() {
+        println!("SKIPPED csaf-tool validate: {} not found", tool.display());
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("document.json");
+    std::fs::write(&file, bytes).expect("write");
+    let out = std::process::Command::new(&tool)
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .expect("run csaf-tool");
+    let report = String::from_utf8_lossy(&out.stdout);
+    println!("csaf-tool validate:\n{report}");
+    assert!(out.status.success(), "csaf-tool validate failed:\n{report}");
+}

@@ -1,0 +1,3 @@
+DROP TABLE release_fixes;
+DROP TABLE release_applies_to;
+DROP TABLE releases;
