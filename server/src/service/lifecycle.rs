@@ -139,7 +139,7 @@ pub fn set(
         })
     });
     if result.is_ok() {
-        crate::web::serving_cache::note_local_change();
+        crate::published::note_local_change();
     }
     result
 }

@@ -282,7 +282,7 @@ pub fn publish(
     });
     if result.is_ok() {
         // publish_document told the serving cache before the outer transaction committed.
-        crate::web::serving_cache::note_local_change();
+        crate::published::note_local_change();
     }
     result
 }
