@@ -5,8 +5,13 @@
 //! authoring, in [`crate::authoring`], which takes the same principal), never in an adapter.
 
 pub mod destinations;
+pub mod home;
+pub mod installed_base;
+pub mod installed_base_csv;
 pub mod principal;
 pub mod publish;
+pub mod remediation;
 pub mod subscriptions;
+pub mod uptake;
 
 pub use principal::{Credential, Principal};

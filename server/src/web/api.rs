@@ -88,13 +88,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/advisories/{tracking_id}", web::get().to(get_advisory))
         .configure(destinations::configure)
         .configure(crate::web::customers::configure)
+        .configure(crate::web::workspace::configure)
         .configure(crate::web::templates::configure)
         .configure(crate::web::catalog::configure)
         .configure(crate::web::drafts::configure);
 }
 
 async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::web::workspace::WorkspaceApi::openapi());
+    HttpResponse::Ok().json(doc)
 }
 
 /// An advisory as the API returns it.

@@ -24,3 +24,4 @@ mod templates;
 mod tenant;
 mod unsubscribe;
 mod web;
+mod workspace;
