@@ -173,7 +173,7 @@ fn AffectingItem(a: AffectingView, can_edit: bool) -> impl IntoView {
             </p>
             <h3>"What to do"</h3>
             <ul>{advice}</ul>
-            <div class="table-wrap">
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Scrollable table">
                 <table>
                     <caption>"Our status per site"</caption>
                     <thead>
@@ -351,7 +351,7 @@ fn SiteSection(site: SiteView, products: Vec<ProductOption>, can_edit: bool) -> 
             })
             .collect_view();
         view! {
-            <div class="table-wrap">
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Scrollable table">
                 <table>
                     <thead>
                         <tr>
@@ -473,7 +473,7 @@ fn PreviewBody(view: ImportPreview) -> impl IntoView {
         {ignored}
         {(view.problem_count > 0).then(|| view! {
             <h2>"Rows that cannot be imported"</h2>
-            <div class="table-wrap">
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Scrollable table">
                 <table data-testid="import-problems">
                     <thead><tr><th scope="col" class="num">"Line"</th><th scope="col">"Problem"</th><th scope="col">"Details"</th></tr></thead>
                     <tbody>{problems}</tbody>
@@ -482,7 +482,7 @@ fn PreviewBody(view: ImportPreview) -> impl IntoView {
             <p>"Fix these rows in your file (or remove them) and "<a href="/installed-base#import">"preview it again"</a>"."</p>
         })}
         <h2>"What the import adds"</h2>
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Scrollable table">
             <table data-testid="import-entries">
                 <thead><tr><th scope="col">"Site"</th><th scope="col">"Product"</th><th scope="col" class="num">"Devices"</th></tr></thead>
                 <tbody>{entries}</tbody>
@@ -574,7 +574,7 @@ fn UptakeBody(view: UptakeView) -> impl IntoView {
             </dd>
         </dl>
         {sorts}
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Scrollable table">
             <table data-testid="uptake-customers">
                 <caption>"Customers"</caption>
                 <thead>

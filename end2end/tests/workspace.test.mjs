@@ -117,6 +117,7 @@ test('the hospital imports its installed base, sees what affects it and marks it
   await checker.context().close();
   const mark = async (site, status) => {
     const row = page.locator(`li.affecting-item[data-tracking-id="${ADVISORY}"] tr[data-site="${site}"]`);
+    await row.locator('summary').click();
     await row.locator('select[name="status"]').selectOption(status);
     await row.locator('input[name="release"]').fill(status === 'patched' ? '4.3.1' : '');
     await row.locator('[data-testid="save-status"]').click();
