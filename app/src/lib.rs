@@ -19,6 +19,8 @@ pub mod model;
 mod pages;
 pub mod templates;
 mod ui;
+pub mod workspace;
+mod workspace_pages;
 
 /// The portal link of an advisory. The server builds absolute links with
 /// `herald_csaf::urls::advisory_page_path`, which the browser bundle cannot link; a server test
@@ -139,6 +141,21 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route path=path!("/products") view=catalog::CatalogPage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/advisories/:tracking_id/uptake")
+                        view=workspace_pages::UptakePage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/installed-base")
+                        view=workspace_pages::InstalledBasePage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/installed-base/import/:id")
+                        view=workspace_pages::ImportPreviewPage
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=path!("/templates")
                         view=templates::TemplatesPage

@@ -97,6 +97,7 @@ pub fn SessionControls() -> impl IntoView {
 pub fn HomePage() -> impl IntoView {
     view! {
         <Title text=""/>
+        <crate::workspace_pages::HospitalHome/>
         <section class="hero">
             <h1>"Security advisories"</h1>
             <p class="lead">

@@ -57,30 +57,8 @@ pub fn seed_if_empty(db: &Db, config: &Config) -> anyhow::Result<Option<String>>
         "demo",
     )
     .context("making the demo hospital a customer")?;
-    if let Some(advisory) = herald_storage::get_advisory(&mut conn, "MMS-SA-2026-001")? {
-        for product_id in herald_storage::advisory_product_ids(&mut conn, &advisory.id)? {
-            let entry = herald_storage::add_installed_product(
-                &mut conn,
-                &hospital.id,
-                &herald_storage::NewInstalledProduct {
-                    product_id: &product_id,
-                    quantity: Some(4),
-                    site: Some("Intensive care unit"),
-                    notes: None,
-                },
-                "demo",
-            )
-            .context("adding the demo installed base")?;
-            herald_storage::confirm_installed_product(
-                &mut conn,
-                &maker.id,
-                &hospital.id,
-                &entry.id,
-                "demo",
-            )
-            .context("confirming the demo installed base")?;
-        }
-    }
+    crate::demo_workspace::seed(&mut conn, &maker.id, &hospital.id)
+        .context("seeding the demo hospital's workspace")?;
     let mut lines = vec![format!(
         "Demo data seeded: {} advisories. Sign in at {}/login with:",
         DEMO_DOCUMENTS.len(),
@@ -120,5 +98,6 @@ pub fn seed_if_empty(db: &Db, config: &Config) -> anyhow::Result<Option<String>>
     if let Some(publisher) = publisher_id {
         crate::demo_lifecycle::seed(&mut conn, config, &publisher)?;
     }
+    lines.push(crate::demo_workspace::seed_other_hospital(&mut conn)?);
     Ok(Some(lines.join("\n")))
 }

@@ -6,12 +6,17 @@
 
 pub mod deliveries;
 pub mod destinations;
+pub mod home;
+pub mod installed_base;
+pub mod installed_base_csv;
 pub mod lifecycle;
 pub mod principal;
 pub mod publish;
 pub mod releases;
+pub mod remediation;
 pub mod reminders;
 pub mod subscriptions;
 pub mod templates;
+pub mod uptake;
 
 pub use principal::{Credential, Principal};

@@ -88,6 +88,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/advisories/{tracking_id}", web::get().to(get_advisory))
         .configure(destinations::configure)
         .configure(crate::web::customers::configure)
+        .configure(crate::web::workspace::configure)
         .configure(crate::web::templates::configure)
         .configure(crate::web::catalog::configure)
         .configure(crate::web::drafts::configure)
@@ -104,6 +105,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::web::releases::ReleasesApi::openapi());
     doc.merge(crate::web::lifecycle::LifecycleApi::openapi());
+    doc.merge(crate::web::workspace::WorkspaceApi::openapi());
     doc
 }
 

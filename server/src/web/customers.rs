@@ -13,13 +13,13 @@
 
 use actix_web::{HttpResponse, web};
 use herald_storage::{
-    Customer, Grant, GrantTarget, InstalledProduct, NewInstalledProduct, OrgKind, Organization,
-    StorageError, Subscription,
+    Customer, Grant, GrantTarget, InstalledProduct, OrgKind, StorageError, Subscription,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorBody, FieldError, ServiceError};
 use crate::service::Principal;
+use crate::service::installed_base::{self, NewEntry, SiteChoice};
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;
 
@@ -130,8 +130,15 @@ pub struct InstalledProductResource {
     pub name: String,
     pub version: Option<String>,
     pub udi_di: Option<String>,
+    /// Units; with serial numbers, their count.
     pub quantity: Option<i32>,
-    pub site: Option<String>,
+    /// Serial numbers of the devices, sorted.
+    pub serials: Vec<String>,
+    /// Devices this entry stands for: its serials, else its quantity, else one.
+    pub devices: i64,
+    pub site_id: String,
+    /// The site's name.
+    pub site: String,
     pub notes: Option<String>,
     pub created_at: String,
     /// When the manufacturer confirmed the entry (RFC 3339). Only confirmed entries open
@@ -141,7 +148,9 @@ pub struct InstalledProductResource {
 
 impl From<InstalledProduct> for InstalledProductResource {
     fn from(i: InstalledProduct) -> Self {
+        let devices = i.devices();
         Self {
+            devices,
             id: i.id,
             product_id: i.product.id,
             vendor: i.product.vendor,
@@ -150,7 +159,9 @@ impl From<InstalledProduct> for InstalledProductResource {
             version: i.product.version,
             udi_di: i.product.udi_di,
             quantity: i.quantity,
-            site: i.site,
+            serials: i.serials,
+            site_id: i.site_id,
+            site: i.site_name,
             notes: i.notes,
             created_at: i.created_at.to_rfc3339(),
             confirmed_at: i.confirmed_at.map(|t| t.to_rfc3339()),
@@ -164,10 +175,15 @@ impl From<InstalledProduct> for InstalledProductResource {
 pub struct AddInstalledProduct {
     /// A catalog product id (`product` of the advisory list's filter, `products.id`).
     pub product_id: String,
-    /// How many units run, 1 to 1,000,000.
+    /// How many units run, 1 to 1,000,000 (with `serials`: their count, or absent).
     pub quantity: Option<i32>,
-    /// Where they run (building, department).
+    /// One of the hospital's sites by id (see `/api/v1/sites`).
+    pub site_id: Option<String>,
+    /// A site by name, created when missing (instead of `site_id`; neither: the default site).
     pub site: Option<String>,
+    /// Serial numbers of the devices (unique per hospital and product).
+    #[serde(default)]
+    pub serials: Vec<String>,
     pub notes: Option<String>,
 }
 
@@ -180,12 +196,7 @@ pub async fn list_installed_base(
     state: web::Data<AppState>,
     caller: ApiCaller,
 ) -> Result<HttpResponse, ServiceError> {
-    let acting = acting(&state, &caller, false).await?;
-    acting.require_kind(OrgKind::Hospital)?;
-    let org_id = acting.org_id();
-    let items = state
-        .db(move |conn| Ok(herald_storage::list_installed_base(conn, &org_id)?))
-        .await?;
+    let items = installed_base::list_entries(&state, caller.principal()?).await?;
     let body: Vec<InstalledProductResource> = items.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(body))
 }
@@ -202,37 +213,33 @@ pub async fn add_installed_product(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ServiceError> {
-    let acting = acting(&state, &caller, true).await?;
-    acting.require_kind(OrgKind::Hospital)?;
+    let p = caller.principal()?;
+    // Who may change anything is decided before the body is read (403 before 400).
+    p.require_hospital_admin()?;
     let req: AddInstalledProduct = parse_body(&body)?;
-    if req.product_id.trim().is_empty() {
-        return Err(unprocessable("product_id", "is empty"));
-    }
-    if let Some(q) = req.quantity
-        && !(1..=herald_storage::MAX_QUANTITY).contains(&q)
-    {
-        return Err(unprocessable(
-            "quantity",
-            format!("must be between 1 and {}", herald_storage::MAX_QUANTITY),
-        ));
-    }
-    let (org_id, actor) = (acting.org_id(), acting.actor());
-    let added = state
-        .db(move |conn| {
-            herald_storage::add_installed_product(
-                conn,
-                &org_id,
-                &NewInstalledProduct {
-                    product_id: req.product_id.trim(),
-                    quantity: req.quantity,
-                    site: req.site.as_deref(),
-                    notes: req.notes.as_deref(),
-                },
-                &actor,
-            )
-            .map_err(field_error("product_id"))
-        })
-        .await?;
+    let site = match (req.site_id, req.site) {
+        (Some(_), Some(_)) => {
+            return Err(unprocessable(
+                "site_id",
+                "give at most one of `site_id` and `site`",
+            ));
+        }
+        (Some(id), None) => Some(SiteChoice::Id(id)),
+        (None, Some(name)) if !name.trim().is_empty() => Some(SiteChoice::Name(name)),
+        (None, _) => None,
+    };
+    let added = installed_base::add_entry(
+        &state,
+        p,
+        NewEntry {
+            site,
+            product_id: req.product_id,
+            quantity: req.quantity,
+            serials: req.serials,
+            notes: req.notes,
+        },
+    )
+    .await?;
     Ok(HttpResponse::Created().json(InstalledProductResource::from(added)))
 }
 
@@ -247,16 +254,7 @@ pub async fn remove_installed_product(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ServiceError> {
-    let acting = acting(&state, &caller, true).await?;
-    acting.require_kind(OrgKind::Hospital)?;
-    let (org_id, actor, id) = (acting.org_id(), acting.actor(), id.into_inner());
-    state
-        .db(move |conn| {
-            Ok(herald_storage::remove_installed_product(
-                conn, &org_id, &id, &actor,
-            )?)
-        })
-        .await?;
+    installed_base::remove_entry(&state, caller.principal()?, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -454,16 +452,7 @@ pub struct AddCustomer {
     pub reference: Option<String>,
 }
 
-/// Resolves `{org}` (id or slug) to an organization; unknown is 404.
-fn find_org(
-    conn: &mut herald_storage::DbConnection,
-    org: &str,
-) -> Result<Organization, ServiceError> {
-    if let Some(o) = herald_storage::find_organization(conn, org)? {
-        return Ok(o);
-    }
-    herald_storage::find_organization_by_slug(conn, org)?.ok_or(ServiceError::NotFound)
-}
+use crate::service::installed_base::find_org;
 
 async fn manufacturer(
     state: &AppState,
@@ -486,17 +475,7 @@ pub async fn list_customer_installed_base(
     caller: ApiCaller,
     org: web::Path<String>,
 ) -> Result<HttpResponse, ServiceError> {
-    let acting = manufacturer(&state, &caller, false).await?;
-    let (maker, org) = (acting.org_id(), org.into_inner());
-    let items = state
-        .db(move |conn| {
-            let hospital = find_org(conn, &org)?;
-            if herald_storage::get_customer(conn, &maker, &hospital.id)?.is_none() {
-                return Err(ServiceError::NotFound);
-            }
-            Ok(herald_storage::list_installed_base(conn, &hospital.id)?)
-        })
-        .await?;
+    let items = installed_base::customer_entries(&state, caller.principal()?, &org).await?;
     let body: Vec<InstalledProductResource> = items.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(body))
 }
@@ -514,21 +493,8 @@ pub async fn confirm_installed_product(
     caller: ApiCaller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ServiceError> {
-    let acting = manufacturer(&state, &caller, true).await?;
-    let (maker, actor) = (acting.org_id(), acting.actor());
     let (org, id) = path.into_inner();
-    let confirmed = state
-        .db(move |conn| {
-            let hospital = find_org(conn, &org)?;
-            Ok(herald_storage::confirm_installed_product(
-                conn,
-                &maker,
-                &hospital.id,
-                &id,
-                &actor,
-            )?)
-        })
-        .await?;
+    let confirmed = installed_base::confirm_entry(&state, caller.principal()?, &org, &id).await?;
     Ok(HttpResponse::Ok().json(InstalledProductResource::from(confirmed)))
 }
 

@@ -16,6 +16,7 @@ pub mod serving_cache;
 pub mod templates;
 pub mod unsubscribe;
 pub mod upload;
+pub mod workspace;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,10 +48,16 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
         let options = leptos_options(&state);
         let portal: Arc<dyn app::model::Portal> = Arc::new(HeraldPortal::new(state.clone()));
+        let workspace: Arc<dyn app::workspace::WorkspacePortal> =
+            Arc::new(HeraldPortal::new(state.clone()));
+        let fn_workspace = workspace.clone();
         let routes = route_list();
         let site_pkg = state.config.site_root.join("pkg");
         let context_portal = portal.clone();
-        let provide = move || provide_context(context_portal.clone());
+        let provide = move || {
+            provide_context(context_portal.clone());
+            provide_context(workspace.clone());
+        };
         let fn_portal = portal.clone();
         cfg.app_data(web::Data::new(state.clone()))
             .app_data(web::Data::new(options.clone()))
@@ -68,7 +75,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route(
                 "/api/{tail:.*}",
                 leptos_actix::handle_server_fns_with_context(move || {
-                    provide_context(fn_portal.clone())
+                    provide_context(fn_portal.clone());
+                    provide_context(fn_workspace.clone());
                 }),
             )
             .service(actix_files::Files::new("/pkg", site_pkg))

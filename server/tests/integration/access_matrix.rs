@@ -191,6 +191,36 @@ const REST: &[(&str, [Class; 8])] = &[
         "PUT /api/v1/templates/{kind}/{channel}/{part}",
         [U, F, F, F, F, F, F, A],
     ),
+    // the hospital's workspace (issue 17)
+    ("GET /api/v1/sites", [U, F, A, A, A, F, F, F]),
+    ("POST /api/v1/sites", [U, F, F, A, A, F, F, F]),
+    ("PUT /api/v1/sites/{id}", [U, F, F, A, N, F, F, F]),
+    ("DELETE /api/v1/sites/{id}", [U, F, F, A, N, F, F, F]),
+    ("PUT /api/v1/installed-base/{id}", [U, F, F, A, N, F, F, F]),
+    (
+        "POST /api/v1/installed-base/import",
+        [U, F, F, A, A, F, F, F],
+    ),
+    (
+        "GET /api/v1/installed-base/export",
+        [U, F, A, A, A, F, F, F],
+    ),
+    (
+        "GET /api/v1/advisories/{tracking_id}/uptake",
+        [U, A, F, F, F, A, A, A],
+    ),
+    (
+        "GET /api/v1/advisories/{tracking_id}/remediation",
+        [U, F, A, A, A, F, F, F],
+    ),
+    (
+        "PUT /api/v1/advisories/{tracking_id}/remediation/{site_id}",
+        [U, F, F, A, N, F, F, F],
+    ),
+    (
+        "GET /api/v1/advisories/{tracking_id}/remediation/{site_id}/history",
+        [U, F, A, A, N, F, F, F],
+    ),
 ];
 
 /// Server functions: endpoint -> the class per principal, in [`WHO`]'s order.
@@ -221,6 +251,17 @@ const SERVER_FNS: &[(&str, [Class; 8])] = &[
     ("templates", [F, F, F, F, F, A, A, A]),
     ("viewer", [A, A, A, A, A, A, A, A]),
     ("logout", [A, A, A, A, A, A, A, A]),
+    // the hospital's workspace (issue 17)
+    ("workspace_home", [A, A, A, A, A, A, A, A]),
+    ("remediation_save", [F, F, F, A, N, F, F, F]),
+    ("installed_base", [F, F, A, A, A, F, F, F]),
+    ("site_save", [F, F, F, A, N, F, F, F]),
+    ("entry_add", [F, F, F, A, A, F, F, F]),
+    ("entry_remove", [F, F, F, A, N, F, F, F]),
+    ("import_stage", [F, F, F, A, A, F, F, F]),
+    ("import_preview", [F, F, F, N, N, F, F, F]),
+    ("import_confirm", [F, F, F, N, N, F, F, F]),
+    ("advisory_uptake", [F, F, F, F, F, A, A, A]),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -437,6 +478,8 @@ struct World {
     destination: String,
     delivery: String,
     product: String,
+    /// A site of hospital A.
+    site: String,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -539,12 +582,23 @@ async fn access_matrix(backend: Backend) {
         .ok()
         .and_then(|v| v.as_array().and_then(|a| a.first()).map(id_of))
         .unwrap_or_else(|| panic!("the publication made no delivery for hospital A: {text}"));
+    let site = id_of(
+        &setup(
+            &app,
+            "POST",
+            "/api/v1/sites",
+            &a_admin,
+            json!({ "name": "Matrix site" }),
+        )
+        .await,
+    );
     let world = World {
         hospital_a: hospital_a.clone(),
         tracking_id,
         destination,
         delivery,
         product,
+        site,
     };
 
     let mut failures = Vec::new();
@@ -691,6 +745,7 @@ where
     fill("kind", "advisory.published");
     fill("channel", "email");
     fill("part", "subject");
+    fill("site_id", &w.site);
     if template.starts_with("/api/v1/drafts/{id}") {
         let draft = setup(app, "POST", "/api/v1/drafts", maker_admin, json!({})).await;
         fill("id", &id_of(&draft));
@@ -708,6 +763,22 @@ where
             )
         } else {
             w.destination.clone()
+        };
+        fill("id", &id);
+    } else if template.starts_with("/api/v1/sites/{id}") {
+        let id = if method == "DELETE" {
+            id_of(
+                &setup(
+                    app,
+                    "POST",
+                    "/api/v1/sites",
+                    a_admin,
+                    json!({ "name": format!("Spare site {}", uuid_like()) }),
+                )
+                .await,
+            )
+        } else {
+            w.site.clone()
         };
         fill("id", &id);
     } else if template.starts_with("/api/v1/deliveries/{id}") {
@@ -813,6 +884,16 @@ where
         ("POST", "/api/v1/drafts") => Some(RequestBody::Json(json!({}))),
         ("POST", "/api/v1/releases") => Some(RequestBody::Json(release_body(w))),
         ("PUT", "/api/v1/products/{id}/lifecycle") => Some(RequestBody::Json(lifecycle_body())),
+        ("POST", "/api/v1/sites") | ("PUT", "/api/v1/sites/{id}") => {
+            Some(RequestBody::Json(json!({ "name": "Matrix site" })))
+        }
+        ("POST", "/api/v1/installed-base/import") => Some(RequestBody::Raw(
+            format!("product_id,quantity\n{},2\n", w.product).into_bytes(),
+        )),
+        ("PUT", "/api/v1/installed-base/{id}") => Some(RequestBody::Json(json!({ "quantity": 2 }))),
+        ("PUT", "/api/v1/advisories/{tracking_id}/remediation/{site_id}") => {
+            Some(RequestBody::Json(json!({ "status": "received" })))
+        }
         ("PUT", "/api/v1/drafts/{id}") => Some(RequestBody::Json(json!({ "title": "Matrix" }))),
         // Four-eyes stays off: the rest of the matrix must not depend on the order of rows.
         ("PUT", "/api/v1/authoring/settings") => {
@@ -835,6 +916,12 @@ fn release_body(w: &World) -> Value {
 
 fn lifecycle_body() -> Value {
     json!({ "end_of_sales": "2027-01-31", "end_of_security_updates": "tba" })
+}
+
+/// A distinct suffix per call (names that must be unique).
+fn uuid_like() -> usize {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A new catalog product's id (a product is granted, or installed, once).
@@ -869,7 +956,21 @@ where
     C: Fn(test::TestRequest) -> F,
     F: std::future::Future<Output = (StatusCode, String)>,
 {
-    let _ = a_admin;
+    let entry = if endpoint == "entry_remove" {
+        id_of(
+            &setup(
+                app,
+                "POST",
+                "/api/v1/installed-base",
+                a_admin,
+                json!({ "product_id": fresh_product(app, maker_admin).await }),
+            )
+            .await,
+        )
+    } else {
+        String::new()
+    };
+    let import_csv = format!("product_id\n{}\n", w.product);
     let draft = if endpoint.starts_with("authoring_")
         && matches!(
             endpoint,
@@ -919,6 +1020,31 @@ where
         "authoring_update" | "advisory" => vec![("tracking_id", &w.tracking_id)],
         "advisories" => vec![("query[q]", "")],
         "login" => vec![("email", "member@portal.example"), ("password", PASSWORD)],
+        "remediation_save" => vec![
+            ("tracking_id", &w.tracking_id),
+            ("site_id", &w.site),
+            ("status", "received"),
+            ("reason", ""),
+            ("note", ""),
+            ("release", ""),
+        ],
+        "site_save" => vec![
+            ("id", &w.site),
+            ("name", "Matrix site"),
+            ("code", ""),
+            ("address", ""),
+        ],
+        "entry_add" => vec![
+            ("site_id", &w.site),
+            ("product_id", &w.product),
+            ("quantity", "1"),
+            ("serials", ""),
+            ("notes", ""),
+        ],
+        "entry_remove" => vec![("id", &entry)],
+        "import_stage" => vec![("csv", &import_csv)],
+        "import_preview" | "import_confirm" => vec![("id", "no-such-import")],
+        "advisory_uptake" => vec![("tracking_id", &w.tracking_id), ("sort", "")],
         _ => vec![],
     };
     pairs

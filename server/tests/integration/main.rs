@@ -26,3 +26,4 @@ mod templates;
 mod tenant;
 mod unsubscribe;
 mod web;
+mod workspace;

@@ -286,9 +286,9 @@ diesel::table! {
     installed_base (id) {
         id -> Text,
         org_id -> Text,
+        site_id -> Text,
         product_id -> Text,
         quantity -> Nullable<Integer>,
-        site -> Nullable<Text>,
         notes -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
@@ -511,5 +511,79 @@ diesel::table! {
         lead_days -> Integer,
         event_id -> Text,
         created_at -> BigInt,
+    }
+}
+
+// the hospital's workspace: sites, serials, remediation status (installed_base.rs, remediation.rs)
+
+diesel::table! {
+    sites (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        code -> Nullable<Text>,
+        address -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    installed_serials (org_id, product_id, serial) {
+        org_id -> Text,
+        product_id -> Text,
+        serial -> Text,
+        entry_id -> Text,
+    }
+}
+
+diesel::table! {
+    remediation_status (site_id, advisory_id) {
+        site_id -> Text,
+        advisory_id -> Text,
+        org_id -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        note -> Nullable<Text>,
+        release_ref -> Nullable<Text>,
+        actor -> Text,
+        at -> BigInt,
+    }
+}
+
+diesel::table! {
+    remediation_history (id) {
+        id -> Text,
+        site_id -> Text,
+        advisory_id -> Text,
+        org_id -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        note -> Nullable<Text>,
+        release_ref -> Nullable<Text>,
+        actor -> Text,
+        at -> BigInt,
+    }
+}
+
+diesel::joinable!(installed_base -> sites (site_id));
+diesel::joinable!(installed_serials -> installed_base (entry_id));
+diesel::joinable!(remediation_status -> sites (site_id));
+diesel::joinable!(remediation_status -> advisories (advisory_id));
+diesel::allow_tables_to_appear_in_same_query!(installed_base, sites);
+diesel::allow_tables_to_appear_in_same_query!(installed_base, advisories);
+diesel::allow_tables_to_appear_in_same_query!(sites, products);
+diesel::allow_tables_to_appear_in_same_query!(installed_serials, installed_base);
+diesel::allow_tables_to_appear_in_same_query!(installed_serials, sites);
+diesel::allow_tables_to_appear_in_same_query!(remediation_status, sites);
+diesel::allow_tables_to_appear_in_same_query!(remediation_status, advisories);
+
+diesel::table! {
+    installed_base_imports (id) {
+        id -> Text,
+        org_id -> Text,
+        csv -> Binary,
+        created_at -> BigInt,
+        created_by -> Text,
     }
 }

@@ -10,3 +10,4 @@ mod drafts;
 mod fan_out_policy;
 mod secrets;
 mod storage;
+mod workspace;
