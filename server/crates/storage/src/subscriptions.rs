@@ -14,13 +14,14 @@ use crate::{
 // ---------------------------------------------------------------------------------------------
 // subscriptions
 
-/// Notice kinds a subscription may name. The advisory ones are written by [`crate::publish`];
-/// the others are reserved for the notices that come next.
+/// Notice kinds a subscription may name: written by [`crate::publish`] (a new or revised
+/// advisory), by a published release ([`crate::EVENT_PATCH_AVAILABLE`]) and by the end-of-support
+/// reminders ([`crate::EVENT_END_OF_SUPPORT`]).
 pub const NOTICE_KINDS: [&str; 4] = [
     crate::EVENT_ADVISORY_PUBLISHED,
     crate::EVENT_ADVISORY_UPDATED,
-    "patch.available",
-    "end_of_support",
+    crate::EVENT_PATCH_AVAILABLE,
+    crate::EVENT_END_OF_SUPPORT,
 ];
 
 /// What one destination wants. The default (no stored row) is "everything I may read, narrowed
