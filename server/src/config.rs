@@ -73,6 +73,8 @@ pub struct Settings {
     /// Plugin instances kept for "Send test", validation and installs, apart from the ones
     /// deliveries use.
     pub plugin_test_instances: String,
+    /// Sessions (`[accounts]`).
+    pub accounts: crate::config_accounts::AccountSettings,
 }
 
 /// The operator's outbound network policy for delivery plugins. Default: none of either, i.e.
@@ -134,6 +136,7 @@ impl Default for Settings {
             outbound: OutboundSettings::default(),
             tls_extra_roots: None,
             plugin_test_instances: "4".to_owned(),
+            accounts: Default::default(),
         }
     }
 }
@@ -174,6 +177,8 @@ pub struct Config {
     pub tls_extra_roots: Vec<String>,
     /// `HERALD_PLUGIN_TEST_INSTANCES`.
     pub plugin_test_instances: u32,
+    /// `[accounts]`: session timeouts.
+    pub accounts: crate::config_accounts::AccountPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,7 +189,7 @@ pub enum ConfigError {
     Invalid { setting: String, message: String },
 }
 
-fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         setting: setting.to_owned(),
         message: message.into(),
@@ -460,7 +465,9 @@ impl Config {
             "plugin instances",
             256,
         )?;
+        let accounts = s.accounts.validate()?;
         Ok(Self {
+            accounts,
             outbound,
             system_roots,
             tls_extra_roots,
@@ -512,7 +519,7 @@ fn count_setting<T: TryFrom<usize>>(
 }
 
 /// Parses `90s`, `90m`, `24h`, `2d`, or a plain number of seconds.
-fn parse_duration(text: &str) -> Option<std::time::Duration> {
+pub(crate) fn parse_duration(text: &str) -> Option<std::time::Duration> {
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => text.split_at(i),

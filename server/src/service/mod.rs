@@ -7,6 +7,9 @@
 pub mod destinations;
 pub mod principal;
 pub mod publish;
+pub mod sessions;
+pub mod sign_in;
 pub mod subscriptions;
+pub mod users;
 
 pub use principal::{Credential, Principal};

@@ -4,16 +4,19 @@
 pub mod api;
 pub mod auth;
 pub mod catalog;
+pub mod csrf;
 pub mod customers;
 pub mod destinations;
 pub mod distribution;
 pub mod drafts;
 pub mod metrics;
 pub mod page_cache;
+pub mod security_headers;
 pub mod serving_cache;
 pub mod templates;
 pub mod unsubscribe;
 pub mod upload;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -48,7 +51,10 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
         let routes = route_list();
         let site_pkg = state.config.site_root.join("pkg");
         let context_portal = portal.clone();
-        let provide = move || provide_context(context_portal.clone());
+        let provide = move || {
+            provide_context(context_portal.clone());
+            security_headers::provide_nonce();
+        };
         let fn_portal = portal.clone();
         cfg.app_data(web::Data::new(state.clone()))
             .app_data(web::Data::new(options.clone()))
@@ -62,11 +68,12 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(web::scope("/.well-known").configure(distribution::configure))
             .service(web::scope("/unsubscribe").configure(unsubscribe::configure))
             .configure(upload::configure)
-            .route(
-                "/api/{tail:.*}",
-                leptos_actix::handle_server_fns_with_context(move || {
-                    provide_context(fn_portal.clone())
-                }),
+            .service(
+                web::resource("/api/{tail:.*}")
+                    .wrap(actix_web::middleware::from_fn(csrf::guard))
+                    .route(leptos_actix::handle_server_fns_with_context(move || {
+                        provide_context(fn_portal.clone())
+                    })),
             )
             .service(actix_files::Files::new("/pkg", site_pkg))
             // The pages sit in a scope of their own so that their caching headers
@@ -77,6 +84,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .wrap(actix_web::middleware::from_fn(
                         page_cache::page_cache_headers,
                     ))
+                    .wrap(actix_web::middleware::from_fn(csrf::guard))
                     .configure(move |cfg| {
                         cfg.leptos_routes_with_context(routes, provide, {
                             let options = options.clone();

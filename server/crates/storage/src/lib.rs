@@ -28,10 +28,12 @@ pub mod outages;
 pub mod queue;
 pub mod schema;
 pub mod secrets;
+pub mod sessions;
 pub mod system_mail;
 pub mod templates;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod throttle;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -56,8 +58,10 @@ pub use metrics::*;
 pub use outages::*;
 pub use queue::*;
 pub use secrets::*;
+pub use sessions::*;
 pub use system_mail::*;
 pub use templates::*;
+pub use throttle::*;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/postgres");

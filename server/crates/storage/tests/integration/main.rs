@@ -9,4 +9,5 @@ mod customers;
 mod drafts;
 mod fan_out_policy;
 mod secrets;
+mod sessions;
 mod storage;
