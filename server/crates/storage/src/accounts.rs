@@ -377,28 +377,17 @@ pub fn verify_password(
     email: &str,
     password: &str,
 ) -> Result<Option<User>, StorageError> {
-    static DUMMY_HASH: OnceLock<Option<String>> = OnceLock::new();
-    let email = email.trim().to_lowercase();
-    let row: Option<UserRow> = users::table
-        .filter(users::email.eq(&email))
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()?;
-    let Some(row) = row else {
-        if let Some(hash) = DUMMY_HASH.get_or_init(|| hash_password("not a password").ok()) {
-            let _ = password_matches(hash, password);
-        }
-        return Ok(None);
-    };
-    if !password_matches(&row.password_hash, password) || row.disabled {
+    let candidate = sign_in_candidate(conn, email)?;
+    let hash = candidate.as_ref().map(|(_, hash)| hash.as_str());
+    if !password_matches_hash(hash, password) {
         return Ok(None);
     }
-    let at = to_micros(now());
-    diesel::update(users::table.find(&row.id))
-        .set(users::last_login_at.eq(Some(at)))
-        .execute(conn)?;
-    let mut user = row.into_model()?;
-    user.last_login_at = Some(from_micros(at));
+    let Some((mut user, _)) = candidate.filter(|(user, _)| !user.disabled) else {
+        return Ok(None);
+    };
+    let at = from_micros(to_micros(now()));
+    record_login(conn, &user.id, at)?;
+    user.last_login_at = Some(at);
     Ok(Some(user))
 }
 
