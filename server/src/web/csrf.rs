@@ -295,7 +295,12 @@ pub async fn guard(
     let set = token.and_then(|t| csrf_cookie(&state, &t));
     // An answer that sets a browser's own token, or shows it in a form (the sign-in page), is
     // that browser's alone: no shared cache may keep it.
-    if set.is_some() || login_page {
+    let private = res
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("private") || v.contains("no-store"));
+    if (set.is_some() || login_page) && !private {
         res.headers_mut().insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("private, no-store"),
