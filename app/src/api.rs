@@ -12,7 +12,7 @@ use crate::model::{AdvisoryListPage, AdvisoryQuery, AdvisoryView, Viewer};
 
 /// One page of the advisories the viewer may see, filtered, sorted and paged by `query` (the list
 /// page's query string). Invalid parameters answer 400 with a message naming the parameter.
-#[server(prefix = "/api", endpoint = "advisories")]
+#[server(prefix = "/api", endpoint = "advisories", client = crate::csrf::CsrfClient)]
 pub async fn list_advisories(query: AdvisoryQuery) -> Result<AdvisoryListPage, ServerFnError> {
     let portal = ssr::portal()?;
     let viewer = ssr::viewer(portal.as_ref()).await?;
@@ -23,7 +23,7 @@ pub async fn list_advisories(query: AdvisoryQuery) -> Result<AdvisoryListPage, S
 }
 
 /// One advisory, if the viewer may see it.
-#[server(prefix = "/api", endpoint = "advisory")]
+#[server(prefix = "/api", endpoint = "advisory", client = crate::csrf::CsrfClient)]
 pub async fn get_advisory(tracking_id: String) -> Result<AdvisoryView, ServerFnError> {
     let portal = ssr::portal()?;
     let viewer = ssr::viewer(portal.as_ref()).await?;
@@ -34,7 +34,7 @@ pub async fn get_advisory(tracking_id: String) -> Result<AdvisoryView, ServerFnE
 }
 
 /// Who is signed in (an anonymous viewer when nobody is).
-#[server(prefix = "/api", endpoint = "viewer")]
+#[server(prefix = "/api", endpoint = "viewer", client = crate::csrf::CsrfClient)]
 pub async fn current_viewer() -> Result<Viewer, ServerFnError> {
     let portal = ssr::portal()?;
     ssr::viewer(portal.as_ref()).await
@@ -42,7 +42,7 @@ pub async fn current_viewer() -> Result<Viewer, ServerFnError> {
 
 /// Signs in and redirects to `next` (a local path) or the advisory list. Wrong credentials
 /// redirect back to `/login?error=credentials`, so the form also works without JavaScript.
-#[server(prefix = "/api", endpoint = "login")]
+#[server(prefix = "/api", endpoint = "login", client = crate::csrf::CsrfClient)]
 pub async fn login(
     email: String,
     password: String,
@@ -56,10 +56,18 @@ pub async fn login(
         .and_then(crate::ui::local_path)
         .unwrap_or("/advisories")
         .to_string();
-    match portal.login(email.trim(), &password).await {
+    let client = ssr::client_info().await;
+    match portal.login(email.trim(), &password, &client).await {
         Ok(session) => {
             ssr::set_session_cookie(Some(&session)).await?;
             leptos_actix::redirect(&target);
+        }
+        Err(PortalError::Forbidden) => {
+            leptos_actix::redirect(&crate::ui::login_path(
+                Some("throttled"),
+                None,
+                next.as_deref(),
+            ));
         }
         Err(PortalError::Internal(reference)) => {
             leptos_actix::redirect(&crate::ui::login_path(
@@ -80,7 +88,7 @@ pub async fn login(
 }
 
 /// Ends the session (if any), clears the cookie and goes back to the start page.
-#[server(prefix = "/api", endpoint = "logout")]
+#[server(prefix = "/api", endpoint = "logout", client = crate::csrf::CsrfClient)]
 pub async fn logout() -> Result<(), ServerFnError> {
     let portal = ssr::portal()?;
     if let Some(cookie) = ssr::session_cookie().await {
@@ -123,6 +131,22 @@ pub(crate) mod ssr {
             .filter(|value| !value.is_empty())
     }
 
+    /// The browser's `User-Agent` and address (the TCP peer's: `Forwarded` headers are not
+    /// trusted, since anyone can send them).
+    pub async fn client_info() -> crate::model::ClientInfo {
+        let Ok(request) = leptos_actix::extract::<HttpRequest>().await else {
+            return crate::model::ClientInfo::default();
+        };
+        crate::model::ClientInfo {
+            user_agent: request
+                .headers()
+                .get(actix_web::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            address: request.peer_addr().map(|a| a.ip().to_string()),
+        }
+    }
+
     pub async fn viewer(portal: &dyn Portal) -> Result<Viewer, ServerFnError> {
         portal
             .viewer(session_cookie().await)
@@ -135,10 +159,7 @@ pub(crate) mod ssr {
         let response = use_context::<ResponseOptions>().ok_or_else(unavailable)?;
         // Behind TLS the cookie must never travel in clear; on plain loopback HTTP (tests,
         // development) a Secure cookie would simply be dropped by the browser.
-        let secure = match leptos_actix::extract::<HttpRequest>().await {
-            Ok(request) => request.connection_info().scheme() == "https",
-            Err(_) => false,
-        };
+        let secure = portal()?.secure_cookies();
         let mut cookie = Cookie::build(SESSION_COOKIE, value.unwrap_or_default())
             .http_only(true)
             .same_site(SameSite::Lax)

@@ -592,7 +592,7 @@ impl FormOp {
 // server functions
 
 /// The draft list (the manufacturer's publishers, approvers and admins).
-#[server(prefix = "/api", endpoint = "authoring_drafts")]
+#[server(prefix = "/api", endpoint = "authoring_drafts", client = crate::csrf::CsrfClient)]
 pub async fn list_drafts() -> Result<DraftsView, ServerFnError> {
     let portal = crate::api::ssr::portal()?;
     let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;
@@ -603,7 +603,7 @@ pub async fn list_drafts() -> Result<DraftsView, ServerFnError> {
 }
 
 /// One draft with what its form offers.
-#[server(prefix = "/api", endpoint = "authoring_draft")]
+#[server(prefix = "/api", endpoint = "authoring_draft", client = crate::csrf::CsrfClient)]
 pub async fn get_draft(id: String) -> Result<DraftPage, ServerFnError> {
     let portal = crate::api::ssr::portal()?;
     let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;
@@ -614,7 +614,7 @@ pub async fn get_draft(id: String) -> Result<DraftPage, ServerFnError> {
 }
 
 /// The CSAF document a draft would produce, with its failed tests.
-#[server(prefix = "/api", endpoint = "authoring_preview")]
+#[server(prefix = "/api", endpoint = "authoring_preview", client = crate::csrf::CsrfClient)]
 pub async fn preview_draft(id: String) -> Result<PreviewView, ServerFnError> {
     let portal = crate::api::ssr::portal()?;
     let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;
@@ -625,7 +625,7 @@ pub async fn preview_draft(id: String) -> Result<PreviewView, ServerFnError> {
 }
 
 /// Starts a new advisory and opens its form.
-#[server(prefix = "/api", endpoint = "authoring_new")]
+#[server(prefix = "/api", endpoint = "authoring_new", client = crate::csrf::CsrfClient)]
 pub async fn new_draft() -> Result<(), ServerFnError> {
     let portal = crate::api::ssr::portal()?;
     let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;
@@ -638,7 +638,7 @@ pub async fn new_draft() -> Result<(), ServerFnError> {
 }
 
 /// Starts the next revision of a published advisory and opens its form.
-#[server(prefix = "/api", endpoint = "authoring_update")]
+#[server(prefix = "/api", endpoint = "authoring_update", client = crate::csrf::CsrfClient)]
 pub async fn start_update(tracking_id: String) -> Result<(), ServerFnError> {
     let portal = crate::api::ssr::portal()?;
     let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;
@@ -651,7 +651,7 @@ pub async fn start_update(tracking_id: String) -> Result<(), ServerFnError> {
 }
 
 /// Switches the four-eyes rule (`enabled` is a checkbox: absent means off), then back to the list.
-#[server(prefix = "/api", endpoint = "authoring_four_eyes")]
+#[server(prefix = "/api", endpoint = "authoring_four_eyes", client = crate::csrf::CsrfClient)]
 pub async fn set_four_eyes(enabled: Option<String>) -> Result<(), ServerFnError> {
     let portal = crate::api::ssr::portal()?;
     let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;
@@ -666,7 +666,7 @@ pub async fn set_four_eyes(enabled: Option<String>) -> Result<(), ServerFnError>
 
 /// Submits, publishes or discards a draft without changing it (the buttons of a draft the viewer
 /// may not edit, e.g. one waiting for approval).
-#[server(prefix = "/api", endpoint = "authoring_act")]
+#[server(prefix = "/api", endpoint = "authoring_act", client = crate::csrf::CsrfClient)]
 pub async fn act_on_draft(id: String, op: String) -> Result<(), ServerFnError> {
     let portal = crate::api::ssr::portal()?;
     let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;
@@ -693,7 +693,7 @@ mod form_fn {
 
     /// Every button of the draft form: saves what was typed (with the row added or removed that
     /// the button asks for), then previews, submits, publishes or just comes back to the form.
-    #[server(prefix = "/api", endpoint = "authoring_save")]
+    #[server(prefix = "/api", endpoint = "authoring_save", client = crate::csrf::CsrfClient)]
     pub async fn authoring_save(
         draft_id: Option<String>,
         title: Option<String>,

@@ -7,6 +7,7 @@
 //! comes back with the draft saved. Everything typed is shown as text (textareas escaped on the
 //! server, see [`textarea_text`]), never as markup.
 
+use crate::csrf::CsrfField;
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use leptos_router::{
@@ -277,6 +278,7 @@ fn DraftList(
     let switch = can_configure.then(|| {
         view! {
             <ActionForm action=four_eyes attr:class="inline-form">
+                <CsrfField/>
                 {(!rule_on).then(|| view! { <input type="hidden" name="enabled" value="on"/> })}
                 <button type="submit" data-testid="toggle-four-eyes">
                     {if rule_on { "Turn the four-eyes rule off" } else { "Turn the four-eyes rule on" }}
@@ -287,6 +289,7 @@ fn DraftList(
     let new_button = can_author.then(|| {
         view! {
             <ActionForm action=create attr:class="inline-form">
+                <CsrfField/>
                 <button type="submit" class="button" data-testid="new-draft">"New advisory"</button>
             </ActionForm>
         }
@@ -528,6 +531,7 @@ fn DraftView(
         view! {
             <ReadOnlyDraft form scores/>
             <ActionForm action=act attr:class="draft-actions">
+                <CsrfField/>
                 <input type="hidden" name="id" value=id/>
                 <button type="submit" name="op" value="preview" data-testid="preview">"Preview"</button>
                 {can_submit
@@ -647,6 +651,7 @@ fn EditForm(
     let update = !matches!(version.as_deref(), None | Some("1" | "1.0.0"));
     view! {
         <ActionForm action=save attr:class="authoring-form" attr:data-testid="draft-form">
+            <CsrfField/>
             <input type="hidden" name="draft_id" value=form.draft_id.clone().unwrap_or_default()/>
             <TextField
                 label="Title"
@@ -1028,6 +1033,7 @@ pub fn UpdateAdvisoryButton(tracking_id: String) -> impl IntoView {
                         Ok(v) if v.may_author() => {
                             view! {
                                 <ActionForm action=start attr:class="inline-form">
+                                    <CsrfField/>
                                     <input type="hidden" name="tracking_id" value=tracking_id/>
                                     <button type="submit" data-testid="update-advisory">
                                         "Update this advisory"

@@ -5,6 +5,7 @@
 //! that work without JavaScript: the server function redirects back, a refused entry with the
 //! typed values and the error naming the field. Every value is rendered as text.
 
+use crate::csrf::CsrfField;
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -101,7 +102,7 @@ pub fn product_anchor(id: &str) -> String {
 // server functions
 
 /// The catalog as the viewer may see it.
-#[server(prefix = "/api", endpoint = "catalog")]
+#[server(prefix = "/api", endpoint = "catalog", client = crate::csrf::CsrfClient)]
 pub async fn get_catalog() -> Result<CatalogView, ServerFnError> {
     let portal = crate::api::ssr::portal()?;
     let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;
@@ -113,7 +114,7 @@ pub async fn get_catalog() -> Result<CatalogView, ServerFnError> {
 
 /// Adds (empty `id`) or replaces an entry, then back to the page: to the entry when saved, to
 /// the form with the typed values and the error when refused.
-#[server(prefix = "/api", endpoint = "product_save")]
+#[server(prefix = "/api", endpoint = "product_save", client = crate::csrf::CsrfClient)]
 #[allow(clippy::too_many_arguments)]
 pub async fn save_product(
     id: String,
@@ -411,6 +412,7 @@ fn ProductFields(
         .map(|m| view! { <p class="field-errors" role="alert" data-testid="form-error">{m}</p> });
     view! {
         <ActionForm action=save attr:class="product-form">
+            <CsrfField/>
             <input type="hidden" name="id" value=form.id.clone()/>
             {general}
             {fields}

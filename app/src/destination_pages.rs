@@ -8,6 +8,7 @@
 //! it submits in the background and the router follows the same redirect. Everything shown is
 //! rendered as text; secret values are never part of any page.
 
+use crate::csrf::CsrfField;
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use leptos_router::{
@@ -461,6 +462,7 @@ fn DestinationView(
         let id = id.clone();
         view! {
             <ActionForm action=test attr:class="inline-form">
+                <CsrfField/>
                 <input type="hidden" name="id" value=id/>
                 <button type="submit" data-testid="send-test">"Send test"</button>
             </ActionForm>
@@ -644,6 +646,7 @@ fn SubscriptionSection(
                 attr:class="subscription-form"
                 attr:data-testid="subscription-form"
             >
+                <CsrfField/>
                 <input type="hidden" name="id" value=id.clone()/>
                 <fieldset data-field="product_ids">
                     <legend>"Products (none chosen: any product)"</legend>
@@ -827,6 +830,7 @@ fn DestinationFormView(
     view! {
         {refused}
         <ActionForm action=save attr:class="destination-form" attr:data-testid="destination-form">
+            <CsrfField/>
             <input type="hidden" name="id" value=id_value/>
             <input type="hidden" name="plugin_id" value=plugin.id.clone()/>
             <FieldErrors messages=plugin_messages id="err-plugin_id".to_string()/>
@@ -1159,6 +1163,7 @@ fn DeliveryRow(
         let id = id.clone();
         view! {
             <ActionForm action=replay attr:class="inline-form">
+                <CsrfField/>
                 <input type="hidden" name="id" value=id/>
                 <input type="hidden" name="back" value=back/>
                 <button type="submit" data-testid="replay">"Replay"</button>

@@ -343,7 +343,7 @@ pub fn delivery_log_path(
 // server functions
 
 /// The destinations the viewer may see.
-#[server(prefix = "/api", endpoint = "destinations")]
+#[server(prefix = "/api", endpoint = "destinations", client = crate::csrf::CsrfClient)]
 pub async fn list_destinations() -> Result<DestinationsView, ServerFnError> {
     let portal = crate::api::ssr::portal()?;
     let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;
@@ -354,7 +354,7 @@ pub async fn list_destinations() -> Result<DestinationsView, ServerFnError> {
 }
 
 /// The plugins a new destination can use.
-#[server(prefix = "/api", endpoint = "destination_plugins")]
+#[server(prefix = "/api", endpoint = "destination_plugins", client = crate::csrf::CsrfClient)]
 pub async fn list_plugins() -> Result<Vec<PluginView>, ServerFnError> {
     let portal = crate::api::ssr::portal()?;
     let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;
@@ -365,7 +365,7 @@ pub async fn list_plugins() -> Result<Vec<PluginView>, ServerFnError> {
 }
 
 /// One destination, if the viewer may see it.
-#[server(prefix = "/api", endpoint = "destination")]
+#[server(prefix = "/api", endpoint = "destination", client = crate::csrf::CsrfClient)]
 pub async fn get_destination(id: String) -> Result<DestinationDetail, ServerFnError> {
     let portal = crate::api::ssr::portal()?;
     let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;
@@ -391,7 +391,7 @@ mod save_form {
 
     /// Creates (no `id`) or changes a destination from the form; then goes to its page. A refused
     /// form goes back to the form with what was typed (except secret values) and the problems.
-    #[server(prefix = "/api", endpoint = "destination_save")]
+    #[server(prefix = "/api", endpoint = "destination_save", client = crate::csrf::CsrfClient)]
     pub async fn save_destination(
         id: Option<String>,
         plugin_id: String,
@@ -480,7 +480,7 @@ fn checked_keys(group: Option<BTreeMap<String, String>>) -> Vec<String> {
 /// Replaces a destination's subscription from its page's form (checkboxes `product[p:ID]` and
 /// `kind[p:KIND]`), then goes back to the page; a refused form goes back with what was chosen and
 /// the problems.
-#[server(prefix = "/api", endpoint = "subscription_save")]
+#[server(prefix = "/api", endpoint = "subscription_save", client = crate::csrf::CsrfClient)]
 pub async fn save_subscription(
     id: String,
     product: Option<BTreeMap<String, String>>,
@@ -533,7 +533,7 @@ pub async fn save_subscription(
 }
 
 /// Runs the destination's plugin `test`; the page shows the outcome (kept in the audit log).
-#[server(prefix = "/api", endpoint = "destination_test")]
+#[server(prefix = "/api", endpoint = "destination_test", client = crate::csrf::CsrfClient)]
 pub async fn send_test(id: String) -> Result<TestOutcomeView, ServerFnError> {
     let portal = crate::api::ssr::portal()?;
     let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;
@@ -546,7 +546,7 @@ pub async fn send_test(id: String) -> Result<TestOutcomeView, ServerFnError> {
 }
 
 /// One page of the delivery log. `page` is one-based, as in the page's URL.
-#[server(prefix = "/api", endpoint = "deliveries")]
+#[server(prefix = "/api", endpoint = "deliveries", client = crate::csrf::CsrfClient)]
 pub async fn delivery_log(
     status: Option<String>,
     destination: Option<String>,
@@ -566,7 +566,7 @@ pub async fn delivery_log(
 }
 
 /// Requeues a dead or failed delivery, then goes back to the log page it was pressed on.
-#[server(prefix = "/api", endpoint = "delivery_replay")]
+#[server(prefix = "/api", endpoint = "delivery_replay", client = crate::csrf::CsrfClient)]
 pub async fn replay_delivery(id: String, back: Option<String>) -> Result<(), ServerFnError> {
     let portal = crate::api::ssr::portal()?;
     let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;

@@ -9,10 +9,12 @@
 // The advisory page's view type is deep; the hydrate build needs more than the default 128.
 #![recursion_limit = "256"]
 
+pub mod account;
 pub mod api;
 pub mod authoring;
 mod authoring_pages;
 pub mod catalog;
+pub mod csrf;
 mod destination_pages;
 pub mod destinations;
 pub mod model;
@@ -115,6 +117,7 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route path=path!("/login") view=pages::LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async/>
                     <Route
                         path=path!("/destinations")
                         view=destination_pages::DestinationsPage

@@ -246,6 +246,14 @@ pub enum PortalError {
     Internal(String),
 }
 
+/// What the server knows of the browser signing in: its `User-Agent` (shown in the list of
+/// sessions) and its address (sign-in throttling).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub user_agent: Option<String>,
+    pub address: Option<String>,
+}
+
 /// Server-side services the pages call through server functions. The server implements it and
 /// provides an `Arc<dyn Portal>` in the Leptos context.
 #[cfg(feature = "ssr")]
@@ -254,9 +262,29 @@ pub trait Portal: Send + Sync {
     /// Resolves the session cookie (if any) to the viewer; anonymous viewers see TLP:WHITE only.
     async fn viewer(&self, session_cookie: Option<String>) -> Result<Viewer, PortalError>;
     /// Checks the credentials and opens a session; returns the session cookie value.
-    async fn login(&self, email: &str, password: &str) -> Result<String, PortalError>;
+    async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<String, PortalError>;
     /// Ends the session behind the cookie value.
     async fn logout(&self, session_cookie: &str) -> Result<(), PortalError>;
+    /// The viewer's own account: their open sessions (`session_cookie` marks this browser's).
+    async fn account(
+        &self,
+        viewer: &Viewer,
+        session_cookie: &str,
+    ) -> Result<crate::account::AccountView, PortalError>;
+    /// Ends one of the viewer's own sessions.
+    async fn end_session(&self, viewer: &Viewer, id: &str) -> Result<(), PortalError>;
+    /// Ends every session of the viewer.
+    async fn end_all_sessions(&self, viewer: &Viewer) -> Result<(), PortalError>;
+    /// Whether the portal's cookies are `Secure`: the operator's base URL is https (not the
+    /// scheme of the request, which a TLS-terminating proxy hides).
+    fn secure_cookies(&self) -> bool {
+        false
+    }
     async fn list_advisories(
         &self,
         viewer: &Viewer,

@@ -2,6 +2,7 @@
 //! session controls in the header. Every field from an advisory is rendered as text (never as
 //! HTML), so advisory content cannot inject markup.
 
+use crate::csrf::CsrfField;
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use leptos_router::{
@@ -78,9 +79,10 @@ pub fn SessionControls() -> impl IntoView {
                             {authoring}
                             {templates}
                             <span class="viewer" data-testid="viewer">
-                                "Signed in as " <strong>{name}</strong>
+                                "Signed in as " <A href="/account" attr:data-testid="account-link"><strong>{name}</strong></A>
                             </span>
                             <ActionForm action=session.logout attr:class="inline-form">
+                                <CsrfField/>
                                 <button type="submit" class="link-button" data-testid="sign-out">"Sign out"</button>
                             </ActionForm>
                         }
@@ -901,6 +903,11 @@ pub fn LoginPage() -> impl IntoView {
         let query = query.read();
         match query.get("error").as_deref() {
             Some("credentials") => Some("The email address or password is not right.".to_string()),
+            Some("throttled") => Some(
+                "Too many failed sign-ins. Wait a moment and try again; an account that stays \
+                 locked can be unlocked by an administrator of its organisation."
+                    .to_string(),
+            ),
             Some("unavailable") => Some(match query.get("ref") {
                 Some(reference) => format!(
                     "Signing in is not possible right now. If it persists, contact support and \
@@ -938,6 +945,7 @@ pub fn LoginPage() -> impl IntoView {
                     })
             }}
             <ActionForm action=session.login attr:class="login-form">
+                <CsrfField/>
                 <label for="login-email">"Email address"</label>
                 <input id="login-email" type="email" name="email" autocomplete="username" required/>
                 <label for="login-password">"Password"</label>

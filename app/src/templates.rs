@@ -9,6 +9,7 @@
 //! redirect back to the page, a refused override with the typed text and the error next to its
 //! field. Template bodies are shown as text, never as markup.
 
+use crate::csrf::CsrfField;
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -83,7 +84,7 @@ pub struct TemplateDraft {
 // server functions
 
 /// Defaults and overrides (the manufacturer's users only).
-#[server(prefix = "/api", endpoint = "templates")]
+#[server(prefix = "/api", endpoint = "templates", client = crate::csrf::CsrfClient)]
 pub async fn list_templates() -> Result<TemplatesView, ServerFnError> {
     let portal = crate::api::ssr::portal()?;
     let viewer = crate::api::ssr::viewer(portal.as_ref()).await?;
@@ -95,7 +96,7 @@ pub async fn list_templates() -> Result<TemplatesView, ServerFnError> {
 
 /// Saves an override if it compiles and renders against the samples; either way back to the
 /// page, a refused one with the text and the error.
-#[server(prefix = "/api", endpoint = "template_save")]
+#[server(prefix = "/api", endpoint = "template_save", client = crate::csrf::CsrfClient)]
 pub async fn save_template(
     kind: String,
     channel: String,
@@ -135,7 +136,7 @@ pub async fn save_template(
 }
 
 /// Deletes an override (the default applies again), then back to the page.
-#[server(prefix = "/api", endpoint = "template_reset")]
+#[server(prefix = "/api", endpoint = "template_reset", client = crate::csrf::CsrfClient)]
 pub async fn reset_template(
     kind: String,
     channel: String,
@@ -285,6 +286,7 @@ fn TemplateSlot(
         let reset_form = row.override_body.is_some().then(|| {
             view! {
                 <ActionForm action=reset attr:class="inline-form">
+                    <CsrfField/>
                     <input type="hidden" name="kind" value=kind/>
                     <input type="hidden" name="channel" value=channel/>
                     <input type="hidden" name="part" value=part/>
@@ -294,6 +296,7 @@ fn TemplateSlot(
         });
         view! {
             <ActionForm action=save attr:class="template-form">
+                <CsrfField/>
                 <input type="hidden" name="kind" value=row.kind.clone()/>
                 <input type="hidden" name="channel" value=row.channel.clone()/>
                 <input type="hidden" name="part" value=row.part.clone()/>

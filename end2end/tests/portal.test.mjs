@@ -39,12 +39,29 @@ after(async () => {
   await browser?.close();
 });
 
-/** A page that records uncaught errors (a Wasm panic or hydration failure lands there). */
+/** Every Content-Security-Policy violation any page of this run reported. */
+const CSP_VIOLATIONS = [];
+
+/**
+ * A page that records uncaught errors (a Wasm panic or hydration failure lands there) and
+ * Content-Security-Policy violations (the console message Chromium prints for each, and the
+ * `securitypolicyviolation` event, which catches blocked evals and inline scripts too).
+ */
 async function newPage(options = {}) {
   const context = await browser.newContext(options);
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
+    });
+  });
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (error) => page.errors.push(String(error)));
+  page.on('console', (message) => {
+    if (/Content Security Policy|CSP violation/i.test(message.text())) {
+      CSP_VIOLATIONS.push(`${page.url()}: ${message.text()}`);
+    }
+  });
   return page;
 }
 
@@ -274,4 +291,37 @@ test('a publisher writes an advisory in the form and publishes it', {
   assert.equal((await page.textContent('[data-testid="advisory-title"]')).trim(), title);
   assert.deepEqual(page.errors, [], 'no uncaught errors in the page');
   await page.context().close();
+});
+
+test('the pages run under the Content-Security-Policy: hydrated, interactive, no violations', { timeout: 120_000 }, async () => {
+  const page = await newPage();
+  const response = await page.goto(`${BASE}/advisories`);
+  const csp = response.headers()['content-security-policy'] ?? '';
+  assert.match(csp, /script-src 'self' 'wasm-unsafe-eval' 'nonce-/, 'the policy is sent');
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.equal(response.headers()['x-content-type-options'], 'nosniff');
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+  // Interactive: the live filter hides rows without a reload.
+  const rows = await readRows(page);
+  await page.fill(FILTER, 'no advisory has this text 9f8e7d');
+  await page.waitForFunction((sel) => [...document.querySelectorAll(sel)].every((r) => r.hidden), ROW);
+  assert.ok(rows.length >= 1);
+  // An inline script injected without the nonce does not run.
+  const before = CSP_VIOLATIONS.length;
+  const ran = await page.evaluate(() => new Promise((resolve) => {
+    window.__injected = false;
+    const s = document.createElement('script');
+    s.textContent = 'window.__injected = true;';
+    document.body.appendChild(s);
+    setTimeout(() => resolve(window.__injected), 100);
+  }));
+  assert.equal(ran, false, 'an injected inline script is blocked');
+  await page.waitForTimeout(200);
+  CSP_VIOLATIONS.splice(before); // that block was the point; only unexpected ones count below
+  await page.context().close();
+});
+
+test('no page of this run reported a Content-Security-Policy violation', () => {
+  assert.deepEqual(CSP_VIOLATIONS, []);
 });

@@ -112,7 +112,7 @@ pub struct TokenCreateArgs {
     /// A name to recognise the token by.
     #[arg(long)]
     pub name: String,
-    /// Scopes: publish, read, admin (repeat or separate with commas).
+    /// Scopes: publish, read, admin, metrics (repeat or separate with commas).
     #[arg(long = "scope", value_enum, value_delimiter = ',', required = true)]
     pub scopes: Vec<ScopeArg>,
     /// Days until the token expires (default: never).
@@ -152,6 +152,8 @@ pub enum ScopeArg {
     Publish,
     Read,
     Admin,
+    /// `/metrics` only.
+    Metrics,
 }
 
 impl From<OrgKindArg> for OrgKind {
@@ -180,6 +182,7 @@ impl From<ScopeArg> for Scope {
             ScopeArg::Publish => Self::Publish,
             ScopeArg::Read => Self::Read,
             ScopeArg::Admin => Self::Admin,
+            ScopeArg::Metrics => Self::Metrics,
         }
     }
 }

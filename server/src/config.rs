@@ -80,6 +80,8 @@ pub struct Settings {
     /// Lead times of end-of-support reminders, in days before the end of security updates
     /// (`0`: on the day), comma-separated.
     pub eos_reminder_days: String,
+    /// Sessions (`[accounts]`).
+    pub accounts: crate::config_accounts::AccountSettings,
 }
 
 /// The operator's outbound network policy for delivery plugins. Default: none of either, i.e.
@@ -143,6 +145,7 @@ impl Default for Settings {
             plugin_test_instances: "4".to_owned(),
             plugin_cache_dir: None,
             eos_reminder_days: "180,90,30,0".to_owned(),
+            accounts: Default::default(),
         }
     }
 }
@@ -187,6 +190,8 @@ pub struct Config {
     pub plugin_cache_dir: Option<PathBuf>,
     /// `HERALD_EOS_REMINDER_DAYS`: end-of-support reminder lead times in days, ascending.
     pub eos_reminder_days: Vec<u32>,
+    /// `[accounts]`: session timeouts.
+    pub accounts: crate::config_accounts::AccountPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,7 +202,7 @@ pub enum ConfigError {
     Invalid { setting: String, message: String },
 }
 
-fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         setting: setting.to_owned(),
         message: message.into(),
@@ -480,9 +485,11 @@ impl Config {
         };
         let eos_reminder_days = parse_reminder_days(&s.eos_reminder_days)
             .map_err(|m| invalid("HERALD_EOS_REMINDER_DAYS", m))?;
+        let accounts = s.accounts.validate()?;
         Ok(Self {
             plugin_cache_dir,
             eos_reminder_days,
+            accounts,
             outbound,
             system_roots,
             tls_extra_roots,
@@ -551,7 +558,7 @@ fn count_setting<T: TryFrom<usize>>(
 }
 
 /// Parses `90s`, `90m`, `24h`, `2d`, or a plain number of seconds.
-fn parse_duration(text: &str) -> Option<std::time::Duration> {
+pub(crate) fn parse_duration(text: &str) -> Option<std::time::Duration> {
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => text.split_at(i),

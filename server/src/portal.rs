@@ -21,9 +21,6 @@ const LIST_PAGE_SIZE: i64 = 25;
 const MAX_LIST_PAGE_SIZE: i64 = 100;
 const MAX_LIST_PAGE: i64 = 100_000;
 
-/// How long a portal sign-in lasts.
-const SESSION_TTL: chrono::Duration = chrono::Duration::hours(12);
-
 pub struct HeraldPortal {
     pub(crate) state: AppState,
 }
@@ -183,10 +180,11 @@ impl Portal for HeraldPortal {
         let Some(cookie) = session_cookie.filter(|c| !c.is_empty()) else {
             return Ok(Viewer::default());
         };
+        let policy = self.state.config.accounts.sessions;
         let found = self
             .state
             .db(move |conn| {
-                let Some(p) = Principal::from_session(conn, &cookie)? else {
+                let Some(p) = Principal::from_session(conn, &cookie, &policy)? else {
                     return Ok(None);
                 };
                 let name = match p.user_id() {
@@ -209,26 +207,49 @@ impl Portal for HeraldPortal {
         })
     }
 
-    async fn login(&self, email: &str, password: &str) -> Result<String, PortalError> {
-        let (email, password) = (email.to_owned(), password.to_owned());
-        let token = self
-            .state
-            .db(move |conn| {
-                let Some(user) = herald_storage::verify_password(conn, &email, &password)? else {
-                    herald_storage::append_audit(
-                        conn,
-                        "anonymous",
-                        "session.refused",
-                        &email,
-                        &serde_json::json!({}),
-                    )?;
-                    return Err(ServiceError::Unauthorized);
-                };
-                Ok(herald_storage::create_session(conn, &user.id, SESSION_TTL)?.token)
-            })
-            .await
-            .map_err(portal_error)?;
-        Ok(token)
+    async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &app::model::ClientInfo,
+    ) -> Result<String, PortalError> {
+        use crate::service::sign_in::{Refusal, sign_in};
+        let outcome = sign_in(
+            &self.state,
+            email,
+            password,
+            client.user_agent.clone(),
+            client.address.clone(),
+            chrono::Utc::now(),
+        )
+        .await
+        .map_err(portal_error)?;
+        match outcome {
+            Ok(session) => Ok(session.token),
+            // The page tells "wrong e-mail or password" from "too many attempts", nothing more.
+            Err(Refusal::Credentials) => Err(PortalError::Invalid("credentials".into())),
+            Err(Refusal::Throttled) => Err(PortalError::Forbidden),
+        }
+    }
+
+    async fn account(
+        &self,
+        viewer: &Viewer,
+        session_cookie: &str,
+    ) -> Result<app::account::AccountView, PortalError> {
+        self.account_view(viewer, session_cookie).await
+    }
+
+    async fn end_session(&self, viewer: &Viewer, id: &str) -> Result<(), PortalError> {
+        self.end_own_session(viewer, id).await
+    }
+
+    async fn end_all_sessions(&self, viewer: &Viewer) -> Result<(), PortalError> {
+        self.end_all_own_sessions(viewer).await
+    }
+
+    fn secure_cookies(&self) -> bool {
+        self.state.config.base_url.starts_with("https://")
     }
 
     async fn logout(&self, session_cookie: &str) -> Result<(), PortalError> {

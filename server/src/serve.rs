@@ -219,6 +219,12 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
             .context("setting up Herald's own mail (HERALD_MAIL_RELAY, HERALD_MAIL_FROM)")?
             .run(stop_tx.subscribe()),
     );
+    // Ended sessions (idle or past their lifetime) are deleted, not just ignored.
+    let session_purge = tokio::spawn(crate::service::sessions::purge_until_stopped(
+        db.clone(),
+        config.accounts.sessions,
+        stop_tx.subscribe(),
+    ));
     // Other processes publishing to the same database reach this one's serving cache here.
     let cache_watch = tokio::spawn(crate::web::serving_cache::watch(
         state.clone(),
@@ -232,6 +238,7 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
     let server_state = state.clone();
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(crate::web::security_headers::security_headers))
             .wrap(from_fn(crate::web::request_log))
             .wrap(Compress::default())
             .configure(crate::web::configure(server_state.clone()))
@@ -249,6 +256,7 @@ async fn serve_async(config: Config, demo: bool) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = cache_watch.await;
     let _ = reminders.await;
+    let _ = session_purge.await;
     let _ = mail.await;
     if let Some(handle) = engine {
         let _ = handle.await;

@@ -15,8 +15,11 @@ pub mod publish;
 pub mod releases;
 pub mod remediation;
 pub mod reminders;
+pub mod sessions;
+pub mod sign_in;
 pub mod subscriptions;
 pub mod templates;
 pub mod uptake;
+pub mod users;
 
 pub use principal::{Credential, Principal};

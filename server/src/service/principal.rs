@@ -9,7 +9,7 @@
 //! do; a token made for a user also acts with that user's role, and stops working once the user
 //! is disabled. A token without a user acts for its organization with its scopes alone.
 
-use herald_storage::{ApiToken, DbConnection, OrgKind, Reader, Role, Scope, User};
+use herald_storage::{ApiToken, DbConnection, OrgKind, Reader, Role, Scope, SessionPolicy, User};
 
 use crate::error::ServiceError;
 
@@ -40,14 +40,16 @@ pub struct Principal {
 impl Principal {
     /// The principal behind a session cookie; `None` when the cookie names no live session (an
     /// unknown or expired session is simply no sign-in).
+    /// Each use renews the session's idle timeout (`policy`, the operator's).
     pub fn from_session(
         conn: &mut DbConnection,
         cookie: &str,
+        policy: &SessionPolicy,
     ) -> Result<Option<Principal>, ServiceError> {
         if cookie.is_empty() {
             return Ok(None);
         }
-        match herald_storage::lookup_session(conn, cookie)? {
+        match herald_storage::resume_session(conn, cookie, policy, chrono::Utc::now())? {
             Some((_, user)) => Self::of_user(conn, &user),
             None => Ok(None),
         }

@@ -44,6 +44,7 @@ use crate::web::destinations;
         crate::web::drafts::preview_draft, crate::web::drafts::submit_draft,
         crate::web::drafts::publish_draft, crate::web::drafts::discard_draft,
         crate::web::drafts::get_settings, crate::web::drafts::put_settings,
+        crate::web::users::unlock_user,
     ),
     components(schemas(
         AdvisoryResource, Published, PendingPublication, ErrorBody, FindingBody, FieldError, crate::web::Health,
@@ -63,6 +64,7 @@ use crate::web::destinations;
         crate::authoring::DraftView, crate::authoring::Preview,
         crate::web::drafts::CreateDraft, crate::web::drafts::DraftPublished,
         crate::web::drafts::AuthoringSettings,
+        crate::web::users::Unlocked,
     )),
     modifiers(&BearerAuth)
 )]
@@ -93,7 +95,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(crate::web::catalog::configure)
         .configure(crate::web::drafts::configure)
         .configure(crate::web::releases::configure)
-        .configure(crate::web::lifecycle::configure);
+        .configure(crate::web::lifecycle::configure)
+        .configure(crate::web::users::configure);
 }
 
 async fn openapi_json() -> HttpResponse {

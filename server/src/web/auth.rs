@@ -121,8 +121,9 @@ impl FromRequest for ReadCaller {
             let Some(cookie) = cookie.filter(|c| !c.is_empty()) else {
                 return Ok(ReadCaller::default());
             };
+            let policy = state.config.accounts.sessions;
             let principal = state
-                .db(move |conn| Principal::from_session(conn, &cookie))
+                .db(move |conn| Principal::from_session(conn, &cookie, &policy))
                 .await?;
             Ok(match principal {
                 Some(p) => ReadCaller {

@@ -1,8 +1,9 @@
 //! `GET /metrics`: delivery counts in the Prometheus text format, counted from the database on
 //! each scrape, so every instance of a cluster reports the same totals.
 //!
-//! Unauthenticated, like most Prometheus targets: it reveals counts only, never organizations,
-//! destinations or advisories.
+//! It needs a bearer token with the `metrics` scope (`herald token create --scope metrics`):
+//! counts reveal how many hospitals are notified and how often deliveries fail, which is not
+//! for everyone on the network. No other scope includes it, and it includes nothing else.
 
 use std::fmt::Write;
 
@@ -85,8 +86,14 @@ pub fn render(statuses: &[StatusCount], outcomes: &[OutcomeStats]) -> String {
 
 /// Delivery metrics in the Prometheus text format.
 #[utoipa::path(get, path = "/metrics",
-    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ServiceError> {
+    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, description = "no token"), (status = 403, description = "a token without the metrics scope")),
+    security(("bearer" = ["metrics"])))]
+pub async fn metrics(
+    state: web::Data<AppState>,
+    caller: crate::web::auth::ApiCaller,
+) -> Result<HttpResponse, ServiceError> {
+    caller.require(herald_storage::Scope::Metrics)?;
     let (statuses, outcomes) = state
         .db(|conn| {
             Ok((

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod catalog;
+pub mod csrf;
 pub mod customers;
 pub mod destinations;
 pub mod distribution;
@@ -12,10 +13,12 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod page_cache;
 pub mod releases;
+pub mod security_headers;
 pub mod serving_cache;
 pub mod templates;
 pub mod unsubscribe;
 pub mod upload;
+pub mod users;
 pub mod workspace;
 
 use std::sync::Arc;
@@ -57,6 +60,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
         let provide = move || {
             provide_context(context_portal.clone());
             provide_context(workspace.clone());
+            security_headers::provide_nonce();
         };
         let fn_portal = portal.clone();
         cfg.app_data(web::Data::new(state.clone()))
@@ -72,12 +76,13 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(web::scope("/unsubscribe").configure(unsubscribe::configure))
             .configure(upload::configure)
             .configure(lifecycle::configure_public)
-            .route(
-                "/api/{tail:.*}",
-                leptos_actix::handle_server_fns_with_context(move || {
-                    provide_context(fn_portal.clone());
-                    provide_context(fn_workspace.clone());
-                }),
+            .service(
+                web::resource("/api/{tail:.*}")
+                    .wrap(actix_web::middleware::from_fn(csrf::guard))
+                    .route(leptos_actix::handle_server_fns_with_context(move || {
+                        provide_context(fn_portal.clone());
+                        provide_context(fn_workspace.clone());
+                    })),
             )
             .service(actix_files::Files::new("/pkg", site_pkg))
             // The pages sit in a scope of their own so that their caching headers
@@ -88,6 +93,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .wrap(actix_web::middleware::from_fn(
                         page_cache::page_cache_headers,
                     ))
+                    .wrap(actix_web::middleware::from_fn(csrf::guard))
                     .configure(move |cfg| {
                         cfg.leptos_routes_with_context(routes, provide, {
                             let options = options.clone();

@@ -8,10 +8,9 @@
 //! Who may: a signed-in publisher or admin of the manufacturer organization (session cookie).
 //! With the four-eyes rule on, a publisher's upload is held for approval
 //! ([`crate::service::publish`]) and the page says where an approver finds it.
-//! Cross-site requests: the session cookie is `SameSite=Lax`, so a browser does not send it with
-//! a POST from another site (the protection every portal form relies on); in addition a POST
-//! whose `Origin` (or, without one, `Sec-Fetch-Site`) says it comes from another origin is
-//! refused, which also covers sibling subdomains that count as the same site.
+//! Cross-site requests: the POST passes `web::csrf`'s middleware (same origin) and carries the
+//! session's CSRF token in the form's hidden field, which the handler checks
+//! ([`crate::web::csrf::verify`]) before it uses the file.
 //!
 //! Size: the body may hold the document (at most [`herald_csaf::MAX_DOCUMENT_BYTES`], the API's
 //! limit) plus the form's framing; a larger upload gets a page saying so.
@@ -33,8 +32,12 @@ use crate::web::auth::session_cookie;
 const FRAMING: usize = 64 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/upload", web::get().to(upload_page))
-        .route("/upload", web::post().to(upload));
+    cfg.service(
+        web::resource("/upload")
+            .wrap(actix_web::middleware::from_fn(crate::web::csrf::guard))
+            .route(web::get().to(upload_page))
+            .route(web::post().to(upload)),
+    );
 }
 
 /// Text for HTML content and attribute values.
@@ -73,13 +76,21 @@ fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
         .body(html)
 }
 
+/// The form; its hidden CSRF field comes first so that the handler reads it before the file.
 const FORM: &str = "<form method=\"post\" action=\"/upload\" enctype=\"multipart/form-data\" \
-    data-testid=\"upload-form\"><p><label for=\"document\">CSAF 2.0 document (JSON, at most 10 MiB)\
+    data-testid=\"upload-form\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\"><p><label for=\"document\">CSAF 2.0 document (JSON, at most 10 MiB)\
     </label> <input type=\"file\" id=\"document\" name=\"document\" accept=\".json,application/json\" \
     required></p><p><button type=\"submit\">Validate and publish</button></p></form>";
 
-fn form_page(status: StatusCode, title: &str, before: &str) -> HttpResponse {
-    page(status, title, &format!("{before}{FORM}"))
+fn form_page(req: &HttpRequest, status: StatusCode, title: &str, before: &str) -> HttpResponse {
+    use actix_web::HttpMessage as _;
+    let token = req
+        .extensions()
+        .get::<app::csrf::CsrfToken>()
+        .map(|t| t.0.clone())
+        .unwrap_or_default();
+    let form = FORM.replace("{csrf}", &esc(&token));
+    page(status, title, &format!("{before}{form}"))
 }
 
 /// The signed-in user's principal if they may publish (publisher or admin of a manufacturer).
@@ -93,8 +104,9 @@ async fn publisher(state: &AppState, req: &HttpRequest) -> Result<Principal, Htt
     let Some(cookie) = session_cookie(req).filter(|c| !c.is_empty()) else {
         return Err(to_login());
     };
+    let policy = state.config.accounts.sessions;
     let found = state
-        .db(move |conn| Principal::from_session(conn, &cookie))
+        .db(move |conn| Principal::from_session(conn, &cookie, &policy))
         .await;
     match found {
         Ok(None) => Err(to_login()),
@@ -104,11 +116,11 @@ async fn publisher(state: &AppState, req: &HttpRequest) -> Result<Principal, Htt
             "Not allowed",
             "<p role=\"alert\">Only publishers and administrators of the manufacturer can publish advisories.</p>",
         )),
-        Err(e) => Err(error_page(e)),
+        Err(e) => Err(error_page(req, e)),
     }
 }
 
-fn error_page(e: ServiceError) -> HttpResponse {
+fn error_page(req: &HttpRequest, e: ServiceError) -> HttpResponse {
     let status = actix_web::ResponseError::status_code(&e);
     let message = match e {
         ServiceError::Internal(cause) => {
@@ -119,6 +131,7 @@ fn error_page(e: ServiceError) -> HttpResponse {
         other => other.to_string(),
     };
     form_page(
+        req,
         status,
         "Not published",
         &format!(
@@ -134,6 +147,7 @@ pub async fn upload_page(state: web::Data<AppState>, req: HttpRequest) -> HttpRe
         return answer;
     }
     form_page(
+        &req,
         StatusCode::OK,
         "Publish an advisory",
         "<p>Upload a CSAF 2.0 document: it is validated (JSON schema, every mandatory test, \
@@ -143,42 +157,12 @@ pub async fn upload_page(state: web::Data<AppState>, req: HttpRequest) -> HttpRe
     )
 }
 
-/// A POST from another origin (see the module docs).
-fn cross_origin(state: &AppState, req: &HttpRequest) -> bool {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    if let Some(origin) = header("origin") {
-        let ours = url::Url::parse(&state.config.base_url)
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_default();
-        // The origin the browser saw the page under: the base URL, or the Host it used.
-        let host_origin = req.connection_info();
-        let direct = format!("{}://{}", host_origin.scheme(), host_origin.host());
-        return origin != ours && origin != direct;
-    }
-    matches!(
-        header("sec-fetch-site").as_deref(),
-        Some("cross-site" | "same-site")
-    )
-}
-
 /// Publishes the uploaded file (see the module docs).
 pub async fn upload(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: Multipart,
 ) -> HttpResponse {
-    if cross_origin(&state, &req) {
-        return page(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "<p role=\"alert\">The form was sent from another site.</p>",
-        );
-    }
     let principal = match publisher(&state, &req).await {
         Ok(p) => p,
         Err(answer) => return answer,
@@ -186,6 +170,7 @@ pub async fn upload(
     let limit = herald_csaf::MAX_DOCUMENT_BYTES + FRAMING;
     let too_large = || {
         form_page(
+            &req,
             StatusCode::PAYLOAD_TOO_LARGE,
             "Not published",
             &format!(
@@ -203,11 +188,22 @@ pub async fn upload(
     if declared.is_some_and(|n| n > limit) {
         return too_large();
     }
-    let document = match file_part(payload, "document", herald_csaf::MAX_DOCUMENT_BYTES).await {
-        Ok(Some(d)) => d,
-        Ok(None) => return too_large(),
-        Err(m) => return error_page(ServiceError::BadRequest(m)),
-    };
+    let (csrf, document) =
+        match file_part(payload, "document", herald_csaf::MAX_DOCUMENT_BYTES).await {
+            (csrf, Ok(Some(d))) => (csrf, d),
+            (_, Ok(None)) => return too_large(),
+            (_, Err(m)) => return error_page(&req, ServiceError::BadRequest(m)),
+        };
+    // The middleware checked the origin; the form's token is checked here, where the multipart
+    // body is read (the file is not used unless it passes).
+    if !crate::web::csrf::verify(&req, csrf.as_deref()) {
+        return page(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "<p role=\"alert\">The form did not carry this session's form token. Reload the \
+             upload page and try again.</p>",
+        );
+    }
     if document.len() > herald_csaf::MAX_DOCUMENT_BYTES {
         return too_large();
     }
@@ -222,9 +218,11 @@ pub async fn upload(
     match submitted {
         Ok(Ok(Submitted::Published(p))) => success_page(&p),
         Ok(Ok(Submitted::Held(draft))) => held_page(&draft),
-        Ok(Err(ServiceError::Invalid(findings))) if !is_size(&findings) => failed_page(&findings),
-        Ok(Err(e)) => error_page(e),
-        Err(e) => error_page(e),
+        Ok(Err(ServiceError::Invalid(findings))) if !is_size(&findings) => {
+            failed_page(&req, &findings)
+        }
+        Ok(Err(e)) => error_page(&req, e),
+        Err(e) => error_page(&req, e),
     }
 }
 
@@ -303,7 +301,7 @@ fn success_page(p: &Published) -> HttpResponse {
     )
 }
 
-fn failed_page(findings: &[Finding]) -> HttpResponse {
+fn failed_page(req: &HttpRequest, findings: &[Finding]) -> HttpResponse {
     let errors: Vec<Finding> = findings
         .iter()
         .filter(|f| f.severity == herald_csaf::Severity::Error)
@@ -311,6 +309,7 @@ fn failed_page(findings: &[Finding]) -> HttpResponse {
         .collect();
     let shown = if errors.is_empty() { findings } else { &errors };
     form_page(
+        req,
         StatusCode::UNPROCESSABLE_ENTITY,
         "Not published",
         &format!(
@@ -322,27 +321,50 @@ fn failed_page(findings: &[Finding]) -> HttpResponse {
     )
 }
 
-/// The content of the file field `name` of the `multipart/form-data` body (RFC 7578, parsed by
-/// `actix-multipart`); `Ok(None)` when the file is larger than `max` bytes. Other fields are
-/// streamed past without being kept.
-async fn file_part(mut form: Multipart, name: &str, max: usize) -> Result<Option<Vec<u8>>, String> {
+/// The CSRF field (if it comes before the file) and the content of the file field `name` of
+/// the `multipart/form-data` body (RFC 7578, parsed by `actix-multipart`); `Ok(None)` when the
+/// file is larger than `max` bytes. Other fields are streamed past without being kept.
+async fn file_part(
+    form: Multipart,
+    name: &str,
+    max: usize,
+) -> (Option<String>, Result<Option<Vec<u8>>, String>) {
+    let mut csrf = None;
+    let file = read_parts(form, name, max, &mut csrf).await;
+    (csrf, file)
+}
+
+/// The token field may hold a few dozen characters; anything longer is not one.
+const MAX_CSRF_FIELD: usize = 256;
+
+async fn read_parts(
+    mut form: Multipart,
+    name: &str,
+    max: usize,
+    csrf: &mut Option<String>,
+) -> Result<Option<Vec<u8>>, String> {
     let broken =
         |e: actix_multipart::MultipartError| format!("the upload is not a readable form: {e}");
     while let Some(mut field) = form.try_next().await.map_err(broken)? {
-        let is_file = field
+        let field_name = field
             .content_disposition()
             .and_then(|d| d.get_name())
-            .is_some_and(|n| n == name);
+            .map(str::to_owned);
+        let is_file = field_name.as_deref() == Some(name);
+        let is_csrf = field_name.as_deref() == Some(app::csrf::CSRF_FIELD);
         let mut content = Vec::new();
         while let Some(chunk) = field.try_next().await.map_err(broken)? {
-            if is_file {
-                if content.len() + chunk.len() > max {
+            let limit = if is_csrf { MAX_CSRF_FIELD } else { max };
+            if is_file || is_csrf {
+                if content.len() + chunk.len() > limit {
                     return Ok(None);
                 }
                 content.extend_from_slice(&chunk);
             }
         }
-        if is_file {
+        if is_csrf {
+            *csrf = String::from_utf8(content).ok();
+        } else if is_file {
             if content.is_empty() {
                 return Err("no file was chosen".into());
             }

@@ -141,7 +141,7 @@ const REST: &[(&str, [Class; 8])] = &[
     ("GET /api/v1/templates", [U, A, F, F, F, A, A, A]),
     ("GET /healthz", [A, A, A, A, A, A, A, A]),
     ("GET /lifecycle/{file}", [A, A, A, A, A, A, A, A]),
-    ("GET /metrics", [A, A, A, A, A, A, A, A]),
+    ("GET /metrics", [U, F, F, F, F, F, F, F]),
     ("PATCH /api/v1/destinations/{id}", [U, F, F, A, N, F, F, F]),
     ("PATCH /api/v1/products/{id}", [U, F, F, F, F, A, A, A]),
     ("POST /api/v1/advisories", [U, F, F, F, F, A, F, A]),
@@ -177,6 +177,7 @@ const REST: &[(&str, [Class; 8])] = &[
         "POST /api/v1/releases/{id}/publish",
         [U, F, F, F, F, A, F, A],
     ),
+    ("POST /api/v1/users/{id}/unlock", [U, F, F, A, N, F, F, N]),
     ("PUT /api/v1/authoring/settings", [U, F, F, F, F, F, F, A]),
     ("PUT /api/v1/drafts/{id}", [U, F, F, F, F, A, F, A]),
     (
@@ -243,13 +244,16 @@ const SERVER_FNS: &[(&str, [Class; 8])] = &[
     ("destination_save", [F, F, F, A, N, F, F, F]),
     ("destination_test", [F, F, F, A, N, F, F, F]),
     ("destinations", [F, F, A, A, A, A, A, A]),
+    ("account_sessions", [F, F, A, A, A, A, A, A]),
     ("login", [A, A, A, A, A, A, A, A]),
     ("product_save", [F, F, F, F, F, A, F, A]),
+    ("session_end", [F, F, N, N, N, N, N, N]),
     ("subscription_save", [F, F, F, A, N, F, F, F]),
     ("template_reset", [F, F, F, F, F, F, F, A]),
     ("template_save", [F, F, F, F, F, F, F, A]),
     ("templates", [F, F, F, F, F, A, A, A]),
     ("viewer", [A, A, A, A, A, A, A, A]),
+    ("logout_everywhere", [F, F, A, A, A, A, A, A]),
     ("logout", [A, A, A, A, A, A, A, A]),
     // the hospital's workspace (issue 17)
     ("workspace_home", [A, A, A, A, A, A, A, A]),
@@ -415,6 +419,8 @@ where
                 .collect();
             req = req
                 .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+                // A form a page of the portal posts (server functions only take forms).
+                .insert_header(("Origin", common::BASE))
                 .insert_header(("Accept", "application/json"))
                 .set_payload(common::forms::form_encode(&pairs));
         }
@@ -480,6 +486,8 @@ struct World {
     product: String,
     /// A site of hospital A.
     site: String,
+    /// A person of hospital A (who is no principal of the table).
+    member_user: String,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -592,7 +600,23 @@ async fn access_matrix(backend: Backend) {
         )
         .await,
     );
+    let member_user = {
+        let mut conn = h.test_db.conn().expect("conn");
+        herald_storage::create_user(
+            &mut conn,
+            &NewUser {
+                org_id: &hospital_a,
+                email: "nurse@hospital-a.example",
+                display_name: "Nurse",
+                password: PASSWORD,
+                role: Role::Viewer,
+            },
+        )
+        .expect("user")
+        .id
+    };
     let world = World {
+        member_user,
         hospital_a: hospital_a.clone(),
         tracking_id,
         destination,
@@ -681,21 +705,26 @@ async fn access_matrix(backend: Backend) {
         }
     }
     let mut observed_fns = Vec::new();
-    // `logout` ends the session it is called with: last, so it ends no other call's session.
-    let mut ordered: Vec<&String> = endpoints.iter().filter(|e| *e != "logout").collect();
+    // `logout` and `logout_everywhere` end the sessions they are called with: last, so they
+    // end no other call's session.
+    let ends = |e: &&String| matches!(e.as_str(), "logout" | "logout_everywhere");
+    let mut ordered: Vec<&String> = endpoints.iter().filter(|e| !ends(e)).collect();
+    ordered.extend(endpoints.iter().filter(|e| *e == "logout_everywhere"));
     ordered.extend(endpoints.iter().filter(|e| *e == "logout"));
     for endpoint in ordered {
         let mut row = Vec::new();
         for (i, who) in WHO.iter().enumerate() {
-            let pairs = fn_call(&app, &world, &a_admin, &maker_admin, endpoint).await;
+            let mut pairs = fn_call(&app, &world, &a_admin, &maker_admin, endpoint).await;
             let bearer = (*who == Who::NoScope).then(|| p.no_scope.clone());
-            let cookie = p.cookie(*who);
+            // A browser that loaded a portal page: its CSRF cookie, and the token in the form.
+            let (cookie, token) = crate::csrf!(&service, p.cookie(*who)).await;
+            pairs.push((app::csrf::CSRF_FIELD.to_owned(), token));
             let (status, text) = send(
                 &app,
                 "POST",
                 &format!("/api/{endpoint}"),
                 bearer.as_deref(),
-                cookie.as_deref(),
+                Some(&cookie),
                 Some(RequestBody::Form(pairs)),
             )
             .await;
@@ -711,6 +740,19 @@ async fn access_matrix(backend: Backend) {
             }
         }
         observed_fns.push(format!("    (\"{endpoint}\", [{}]),", row.join(", ")));
+        failures.extend(
+            cross_site_refused(
+                &h,
+                &service,
+                &app,
+                &p,
+                &world,
+                &a_admin,
+                &maker_admin,
+                endpoint,
+            )
+            .await,
+        );
     }
 
     assert!(
@@ -721,6 +763,85 @@ async fn access_matrix(backend: Backend) {
         observed_rest.join("\n"),
         observed_fns.join("\n"),
     );
+}
+
+/// CSRF: every server function called by the strongest principals and by nobody, from another
+/// site (with a valid token) and from a portal page without the token, is refused (403) before
+/// it runs: no table gains or loses a row. The failures, if any.
+#[allow(clippy::too_many_arguments)]
+async fn cross_site_refused<S, B, C, F>(
+    h: &Harness,
+    service: &S,
+    app: &C,
+    p: &Principals,
+    w: &World,
+    a_admin: &str,
+    maker_admin: &str,
+    endpoint: &str,
+) -> Vec<String>
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+    C: Fn(test::TestRequest) -> F,
+    F: std::future::Future<Output = (StatusCode, String)>,
+{
+    let mut failures = Vec::new();
+    for who in [Who::Anonymous, Who::HospitalAdmin, Who::MakerAdmin] {
+        let pairs = fn_call(app, w, a_admin, maker_admin, endpoint).await;
+        let (cookie, token) = crate::csrf!(service, p.cookie(who)).await;
+        let counts = || {
+            herald_storage::testing::row_counts(&mut h.test_db.conn().expect("conn"))
+                .expect("row counts")
+        };
+        let before = counts();
+        let cases = [
+            (
+                "from another site",
+                Some("https://evil.example"),
+                Some(token.clone()),
+            ),
+            ("without the token", Some(common::BASE), None),
+            (
+                "with neither Origin nor Sec-Fetch-Site",
+                None,
+                Some(token.clone()),
+            ),
+        ];
+        for (case, origin, token) in cases {
+            let mut body = pairs.clone();
+            if let Some(t) = &token {
+                body.push((app::csrf::CSRF_FIELD.to_owned(), t.clone()));
+            }
+            let body: Vec<(&str, &str)> =
+                body.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let mut req = test::TestRequest::post()
+                .uri(&format!("/api/{endpoint}"))
+                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+                .insert_header(("Cookie", cookie.clone()))
+                .set_payload(common::forms::form_encode(&body));
+            if let Some(o) = origin {
+                req = req.insert_header(("Origin", o));
+            }
+            let (status, text) = app(req).await;
+            if status != StatusCode::FORBIDDEN {
+                failures.push(format!(
+                    "/api/{endpoint} as {who:?} {case}: expected 403, got {status} {}",
+                    text.chars().take(160).collect::<String>()
+                ));
+            }
+        }
+        let after = counts();
+        if before != after {
+            failures.push(format!(
+                "/api/{endpoint} as {who:?}: a refused cross-site call changed rows: {before:?} -> {after:?}"
+            ));
+        }
+    }
+    failures
 }
 
 /// The URI and body of one call of a REST operation: path parameters name hospital A's objects
@@ -781,6 +902,8 @@ where
             w.site.clone()
         };
         fill("id", &id);
+    } else if template.starts_with("/api/v1/users/{id}") {
+        fill("id", &w.member_user);
     } else if template.starts_with("/api/v1/deliveries/{id}") {
         fill("id", &w.delivery);
     } else if template.starts_with("/api/v1/products/{id}") {
@@ -1045,6 +1168,7 @@ where
         "import_stage" => vec![("csv", &import_csv)],
         "import_preview" | "import_confirm" => vec![("id", "no-such-import")],
         "advisory_uptake" => vec![("tracking_id", &w.tracking_id), ("sort", "")],
+        "session_end" => vec![("id", "no-such-session")],
         _ => vec![],
     };
     pairs

@@ -356,9 +356,15 @@ async fn products_page(backend: Backend) {
 // ---------------------------------------------------------------------------------------------
 // upload
 
-fn multipart(file: &[u8]) -> (String, Vec<u8>) {
+fn multipart(file: &[u8], csrf: &str) -> (String, Vec<u8>) {
     let boundary = "----herald-test-boundary-7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{csrf}\r\n"
+        )
+        .as_bytes(),
+    );
     body.extend_from_slice(
         format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.json\"\r\nContent-Type: application/json\r\n\r\n"
@@ -372,17 +378,15 @@ fn multipart(file: &[u8]) -> (String, Vec<u8>) {
 
 macro_rules! upload {
     ($app:expr, $cookie:expr, $file:expr, $origin:expr) => {{
-        let (ct, body) = multipart($file);
-        let mut req = test::TestRequest::post()
+        let (cookie, token) = $crate::csrf!($app, $cookie.map(|c| c.to_string())).await;
+        let (ct, body) = multipart($file, &token);
+        let req = test::TestRequest::post()
             .uri("/upload")
             .insert_header(("Content-Type", ct))
+            .insert_header(("Cookie", cookie))
+            // A browser sends the page's origin with every POST.
+            .insert_header(("Origin", $origin.unwrap_or(BASE)))
             .set_payload(body);
-        if let Some(c) = $cookie {
-            req = req.insert_header(("Cookie", c.to_string()));
-        }
-        if let Some(o) = $origin {
-            req = req.insert_header(("Origin", o));
-        }
         let resp = test::call_service($app, req.to_request()).await;
         let status = resp.status();
         let location = resp
@@ -586,7 +590,16 @@ async fn page_cache_headers(backend: Backend) {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // A browser's first answer sets its own CSRF cookie: that one answer is private.
     let resp = test::call_service(&app, get("/advisories", None)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(header(&resp, "cache-control").contains("private"));
+    let csrf = header(&resp, "set-cookie")
+        .split(';')
+        .next()
+        .expect("the CSRF cookie")
+        .to_owned();
+    let resp = test::call_service(&app, get("/advisories", Some(&csrf))).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(
         !header(&resp, "cache-control").contains("private"),

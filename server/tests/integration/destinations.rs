@@ -699,7 +699,9 @@ async fn dead_delivery_is_replayed(backend: Backend) {
     };
     let delivery = run_until("dead").await;
 
-    let (status, text) = call!(&app, "GET", "/metrics", None, None).await;
+    // `/metrics` takes a token with the `metrics` scope.
+    let metrics_token = h.token(&[Scope::Metrics]);
+    let (status, text) = call!(&app, "GET", "/metrics", Some(metrics_token.as_str()), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         metric(&text, "herald_deliveries{status=\"dead\"}"),
@@ -861,7 +863,7 @@ async fn dead_delivery_is_replayed(backend: Backend) {
         );
     }
 
-    let (_, text) = call!(&app, "GET", "/metrics", None, None).await;
+    let (_, text) = call!(&app, "GET", "/metrics", Some(metrics_token.as_str()), None).await;
     assert_eq!(
         metric(&text, "herald_deliveries{status=\"dead\"}"),
         0,

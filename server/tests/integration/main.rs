@@ -8,9 +8,11 @@
 mod common;
 
 mod access_matrix;
+mod accounts;
 mod authoring;
 mod catalog_upload;
 mod crash;
+mod csrf;
 mod delivery;
 mod destinations;
 mod entitlement;

@@ -489,10 +489,11 @@ async fn one_name_limit_and_one_answer_to_a_malformed_body(backend: Backend) {
 // ---------------------------------------------------------------------------------------------
 // four eyes on every publish path
 
-fn multipart(file: &[u8]) -> (String, Vec<u8>) {
+fn multipart(file: &[u8], csrf: &str) -> (String, Vec<u8>) {
     let boundary = "----herald-test-boundary-4eyes";
     let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.json\"\r\nContent-Type: application/json\r\n\r\n"
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.json\"\r\nContent-Type: application/json\r\n\r\n"
     )
     .into_bytes();
     body.extend_from_slice(file);
@@ -540,11 +541,13 @@ async fn four_eyes_holds_every_publish_path(backend: Backend) {
     );
 
     // The portal's upload by a publisher: held, not published.
-    let (content_type, body) = multipart(&demo("mms-sa-2026-001.json"));
+    let (cookie, token) = crate::csrf!(&app, Some(publisher_cookie.clone())).await;
+    let (content_type, body) = multipart(&demo("mms-sa-2026-001.json"), &token);
     let req = test::TestRequest::post()
         .uri("/upload")
         .insert_header(("Content-Type", content_type))
-        .insert_header(("Cookie", publisher_cookie.clone()))
+        .insert_header(("Origin", crate::common::BASE))
+        .insert_header(("Cookie", cookie))
         .set_payload(body)
         .to_request();
     let resp = test::call_service(&app, req).await;

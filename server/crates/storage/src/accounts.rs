@@ -1,4 +1,5 @@
-//! Organizations (manufacturers and hospitals), their users, login sessions and API tokens.
+//! Organizations (manufacturers and hospitals), their users and API tokens (sign-in sessions
+//! are [`crate::sessions`]).
 //! Secrets are never stored: passwords as argon2 hashes, session and API tokens as sha256.
 
 use std::sync::OnceLock;
@@ -10,7 +11,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rand::RngCore;
 
-use crate::schema::{api_tokens, organizations, sessions, users};
+use crate::schema::{api_tokens, organizations, users};
 use crate::{
     DbConnection, StorageError, append_audit, from_json, from_micros, new_id, now, sha256_hex,
     to_json, to_micros,
@@ -63,8 +64,8 @@ string_enum!(
     Role { Admin = "admin", Publisher = "publisher", Approver = "approver", Viewer = "viewer" }
 );
 string_enum!(
-    /// What an API token may do.
-    Scope { Publish = "publish", Read = "read", Admin = "admin" }
+    /// What an API token may do. `metrics` reads `/metrics` and nothing else.
+    Scope { Publish = "publish", Read = "read", Admin = "admin", Metrics = "metrics" }
 );
 
 fn parse_stored<T: std::str::FromStr<Err = StorageError>>(
@@ -251,7 +252,7 @@ pub struct User {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
-struct UserRow {
+pub(crate) struct UserRow {
     id: String,
     org_id: String,
     email: String,
@@ -264,7 +265,7 @@ struct UserRow {
 }
 
 impl UserRow {
-    fn into_model(self) -> Result<User, StorageError> {
+    pub(crate) fn into_model(self) -> Result<User, StorageError> {
         Ok(User {
             role: parse_stored("users.role", &self.role)?,
             id: self.id,
@@ -376,29 +377,66 @@ pub fn verify_password(
     email: &str,
     password: &str,
 ) -> Result<Option<User>, StorageError> {
-    static DUMMY_HASH: OnceLock<Option<String>> = OnceLock::new();
+    let candidate = sign_in_candidate(conn, email)?;
+    let hash = candidate.as_ref().map(|(_, hash)| hash.as_str());
+    if !password_matches_hash(hash, password) {
+        return Ok(None);
+    }
+    let Some((mut user, _)) = candidate.filter(|(user, _)| !user.disabled) else {
+        return Ok(None);
+    };
+    let at = from_micros(to_micros(now()));
+    record_login(conn, &user.id, at)?;
+    user.last_login_at = Some(at);
+    Ok(Some(user))
+}
+
+/// What signing in needs to know of an e-mail address before the password is checked (outside
+/// any database connection): the user and its password hash, if the address is an account.
+pub fn sign_in_candidate(
+    conn: &mut DbConnection,
+    email: &str,
+) -> Result<Option<(User, String)>, StorageError> {
     let email = email.trim().to_lowercase();
     let row: Option<UserRow> = users::table
         .filter(users::email.eq(&email))
         .select(UserRow::as_select())
         .first(conn)
         .optional()?;
-    let Some(row) = row else {
-        if let Some(hash) = DUMMY_HASH.get_or_init(|| hash_password("not a password").ok()) {
-            let _ = password_matches(hash, password);
+    match row {
+        Some(row) => {
+            let hash = row.password_hash.clone();
+            Ok(Some((row.into_model()?, hash)))
         }
-        return Ok(None);
-    };
-    if !password_matches(&row.password_hash, password) || row.disabled {
-        return Ok(None);
+        None => Ok(None),
     }
-    let at = to_micros(now());
-    diesel::update(users::table.find(&row.id))
-        .set(users::last_login_at.eq(Some(at)))
+}
+
+/// Whether `password` matches `hash` (argon2: CPU-heavy, call it off the async runtime). No
+/// hash (an unknown account) costs the same work and never matches.
+pub fn password_matches_hash(hash: Option<&str>, password: &str) -> bool {
+    static DUMMY_HASH: OnceLock<Option<String>> = OnceLock::new();
+    match hash {
+        Some(hash) => password_matches(hash, password),
+        None => {
+            if let Some(dummy) = DUMMY_HASH.get_or_init(|| hash_password("not a password").ok()) {
+                let _ = password_matches(dummy, password);
+            }
+            false
+        }
+    }
+}
+
+/// Records a successful sign-in.
+pub fn record_login(
+    conn: &mut DbConnection,
+    user_id: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StorageError> {
+    diesel::update(users::table.find(user_id))
+        .set(users::last_login_at.eq(Some(to_micros(at))))
         .execute(conn)?;
-    let mut user = row.into_model()?;
-    user.last_login_at = Some(from_micros(at));
-    Ok(Some(user))
+    Ok(())
 }
 
 pub fn set_user_disabled(
@@ -417,45 +455,8 @@ pub fn set_user_disabled(
 }
 
 // ---------------------------------------------------------------------------------------------
-// sessions
+// secrets
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Session {
-    pub id: String,
-    pub user_id: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
-
-/// A new session; `token` goes to the browser (cookie) and is not stored anywhere.
-#[derive(Debug, Clone)]
-pub struct NewSession {
-    pub token: String,
-    pub session: Session,
-}
-
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = sessions)]
-struct SessionRow {
-    id: String,
-    token_hash: String,
-    user_id: String,
-    created_at: i64,
-    expires_at: i64,
-}
-
-impl SessionRow {
-    fn into_model(self) -> Session {
-        Session {
-            id: self.id,
-            user_id: self.user_id,
-            created_at: from_micros(self.created_at),
-            expires_at: from_micros(self.expires_at),
-        }
-    }
-}
-
-/// 32 random bytes from the OS, hex.
 /// A random secret of `bytes` bytes as URL-safe text (for generated passwords and tokens).
 pub fn random_password(bytes: usize) -> String {
     use base64::Engine as _;
@@ -464,80 +465,11 @@ pub fn random_password(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
-fn random_secret() -> String {
+/// 32 random bytes from the OS, hex.
+pub(crate) fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     hex::encode(bytes)
-}
-
-pub fn create_session(
-    conn: &mut DbConnection,
-    user_id: &str,
-    ttl: chrono::Duration,
-) -> Result<NewSession, StorageError> {
-    if ttl <= chrono::Duration::zero() {
-        return Err(StorageError::Invalid(
-            "session lifetime must be positive".into(),
-        ));
-    }
-    let token = random_secret();
-    let created = now();
-    let row = SessionRow {
-        id: new_id(),
-        token_hash: sha256_hex(token.as_bytes()),
-        user_id: user_id.to_string(),
-        created_at: to_micros(created),
-        expires_at: to_micros(created + ttl),
-    };
-    diesel::insert_into(sessions::table)
-        .values(&row)
-        .execute(conn)
-        .map_err(|e| match e {
-            diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-                _,
-            ) => StorageError::Invalid(format!("user {user_id} does not exist")),
-            other => other.into(),
-        })?;
-    Ok(NewSession {
-        token,
-        session: row.into_model(),
-    })
-}
-
-/// The session and its user, if the token is known, not expired and the user is enabled.
-pub fn lookup_session(
-    conn: &mut DbConnection,
-    token: &str,
-) -> Result<Option<(Session, User)>, StorageError> {
-    let found: Option<(SessionRow, UserRow)> = sessions::table
-        .inner_join(users::table)
-        .filter(sessions::token_hash.eq(sha256_hex(token.as_bytes())))
-        .filter(sessions::expires_at.gt(to_micros(now())))
-        .filter(users::disabled.eq(false))
-        .select((SessionRow::as_select(), UserRow::as_select()))
-        .first(conn)
-        .optional()?;
-    match found {
-        Some((s, u)) => Ok(Some((s.into_model(), u.into_model()?))),
-        None => Ok(None),
-    }
-}
-
-/// Logs out; true when the token named a session.
-pub fn delete_session(conn: &mut DbConnection, token: &str) -> Result<bool, StorageError> {
-    let n = diesel::delete(
-        sessions::table.filter(sessions::token_hash.eq(sha256_hex(token.as_bytes()))),
-    )
-    .execute(conn)?;
-    Ok(n > 0)
-}
-
-pub fn delete_expired_sessions(conn: &mut DbConnection) -> Result<usize, StorageError> {
-    Ok(
-        diesel::delete(sessions::table.filter(sessions::expires_at.le(to_micros(now()))))
-            .execute(conn)?,
-    )
 }
 
 // ---------------------------------------------------------------------------------------------

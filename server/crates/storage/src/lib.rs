@@ -36,12 +36,14 @@ pub mod remediation;
 pub mod reminders;
 pub mod schema;
 pub mod secrets;
+pub mod sessions;
 pub mod sites;
 pub mod subscriptions;
 pub mod system_mail;
 pub mod templates;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod throttle;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -74,10 +76,12 @@ pub use releases::*;
 pub use remediation::*;
 pub use reminders::*;
 pub use secrets::*;
+pub use sessions::*;
 pub use sites::*;
 pub use subscriptions::*;
 pub use system_mail::*;
 pub use templates::*;
+pub use throttle::*;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/postgres");

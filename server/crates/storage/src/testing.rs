@@ -322,3 +322,42 @@ pub fn loopback_webhook_at(
         "test",
     )
 }
+
+#[derive(diesel::QueryableByName)]
+struct TableName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct RowCount {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// How many rows every table of the database holds (migration bookkeeping aside): a test that
+/// claims a refused request wrote nothing compares this before and after.
+pub fn row_counts(
+    conn: &mut DbConnection,
+) -> Result<std::collections::BTreeMap<String, i64>, StorageError> {
+    let tables_sql = match conn {
+        DbConnection::Sqlite(_) => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        }
+        DbConnection::Postgres(_) => {
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()"
+        }
+    };
+    let tables: Vec<TableName> = diesel::sql_query(tables_sql).load(conn)?;
+    let mut counts = std::collections::BTreeMap::new();
+    for t in tables
+        .into_iter()
+        .filter(|t| !t.name.starts_with("__diesel"))
+    {
+        // Names come from the database's own catalog, quoted as identifiers.
+        let row: RowCount = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM \"{}\"", t.name))
+            .get_result(conn)?;
+        counts.insert(t.name, row.n);
+    }
+    Ok(counts)
+}

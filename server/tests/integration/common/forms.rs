@@ -61,7 +61,11 @@ impl<T: CookieArg> CookieArg for Option<T> {
 macro_rules! app {
     ($state:expr) => {
         actix_web::test::init_service(
-            actix_web::App::new().configure(herald_server::web::configure($state.clone())),
+            actix_web::App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    herald_server::web::security_headers::security_headers,
+                ))
+                .configure(herald_server::web::configure($state.clone())),
         )
         .await
     };
@@ -91,21 +95,88 @@ pub fn signed_in(
     format!("{}={}", app::SESSION_COOKIE, session.token)
 }
 
-/// A plain HTML form POST to a server function, as a browser without JavaScript sends it.
+/// What a browser holds after loading a portal page with `cookie` (a `Cookie` header value, or
+/// none): the `Cookie` header to send (with the `herald_csrf` cookie the server set) and the
+/// CSRF token its forms carry. Asked of the app itself with a GET, like a browser loading the
+/// page first.
+#[macro_export]
+macro_rules! csrf {
+    ($app:expr, $cookie:expr) => {
+        async {
+            let cookie: Option<String> = $cookie;
+            let mut req = actix_web::test::TestRequest::get().uri("/api/viewer");
+            if let Some(c) = &cookie {
+                req = req.insert_header(("Cookie", c.clone()));
+            }
+            let resp = actix_web::test::call_service($app, req.to_request()).await;
+            let set: Vec<String> = resp
+                .headers()
+                .get_all("set-cookie")
+                .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                .collect();
+            $crate::common::forms::csrf_answer(cookie, &set)
+        }
+    };
+}
+
+/// The `Cookie` header and token of [`csrf!`], from the cookies the server set.
+pub fn csrf_answer(cookie: Option<String>, set_cookies: &[String]) -> (String, String) {
+    let prefix = format!("{}=", app::csrf::CSRF_COOKIE);
+    let set = set_cookies
+        .iter()
+        .find_map(|v| v.strip_prefix(prefix.as_str()))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned());
+    // The browser already held the right cookie when the server set none.
+    let token = set.unwrap_or_else(|| {
+        cookie
+            .as_deref()
+            .unwrap_or_default()
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix(prefix.as_str()))
+            .expect("the server sets a CSRF cookie")
+            .to_owned()
+    });
+    let header = match cookie {
+        Some(c) if c.contains(prefix.as_str()) => c
+            .split(';')
+            .map(str::trim)
+            .filter(|p| !p.starts_with(prefix.as_str()))
+            .chain(std::iter::once(format!("{prefix}{token}").as_str()))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Some(c) => format!("{c}; {prefix}{token}"),
+        None => format!("{prefix}{token}"),
+    };
+    (header, token)
+}
+
+/// A plain HTML form POST to a server function, as a browser without JavaScript sends it: from a
+/// page of the portal, with the form's hidden CSRF field.
 #[macro_export]
 macro_rules! post_form {
     ($app:expr, $endpoint:expr, $cookie:expr, $pairs:expr $(,)?) => {
         async {
             use $crate::common::forms::CookieArg as _;
-            let mut req = actix_web::test::TestRequest::post()
+            let (cookie, token) = $crate::csrf!($app, ($cookie).cookie()).await;
+            let fields = $crate::common::forms::form_encode($pairs);
+            let csrf =
+                $crate::common::forms::form_encode(&[(app::csrf::CSRF_FIELD, token.as_str())]);
+            // A form read back from a page already holds its hidden field.
+            let body = if fields.is_empty() {
+                csrf
+            } else if fields.split('&').any(|f| f.starts_with("csrf_token=")) {
+                fields
+            } else {
+                format!("{fields}&{csrf}")
+            };
+            let req = actix_web::test::TestRequest::post()
                 .uri(&format!("/api/{}", $endpoint))
                 .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
                 .insert_header(("Accept", "text/html,application/xhtml+xml"))
+                .insert_header(("Origin", $crate::common::BASE))
                 .insert_header(("Referer", "http://herald.test/destinations"))
-                .set_payload($crate::common::forms::form_encode($pairs));
-            if let Some(cookie) = ($cookie).cookie() {
-                req = req.insert_header(("Cookie", cookie));
-            }
+                .insert_header(("Cookie", cookie))
+                .set_payload(body);
             let resp = actix_web::test::call_service($app, req.to_request()).await;
             let status = resp.status();
             let location = resp
@@ -124,20 +195,22 @@ macro_rules! post_form {
     };
 }
 
-/// A server function called the way the hydrated app calls it (the answer is JSON).
+/// A server function called the way the hydrated app calls it (the answer is JSON): with the
+/// CSRF token in its header, from a page of the portal.
 #[macro_export]
 macro_rules! call_fn {
     ($app:expr, $endpoint:expr, $cookie:expr, $pairs:expr $(,)?) => {
         async {
             use $crate::common::forms::CookieArg as _;
-            let mut req = actix_web::test::TestRequest::post()
+            let (cookie, token) = $crate::csrf!($app, ($cookie).cookie()).await;
+            let req = actix_web::test::TestRequest::post()
                 .uri(&format!("/api/{}", $endpoint))
                 .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
                 .insert_header(("Accept", "application/json"))
+                .insert_header(("Origin", $crate::common::BASE))
+                .insert_header((app::csrf::CSRF_HEADER, token))
+                .insert_header(("Cookie", cookie))
                 .set_payload($crate::common::forms::form_encode($pairs));
-            if let Some(cookie) = ($cookie).cookie() {
-                req = req.insert_header(("Cookie", cookie));
-            }
             let resp = actix_web::test::call_service($app, req.to_request()).await;
             let status = resp.status();
             let body =

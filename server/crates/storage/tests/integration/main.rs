@@ -9,5 +9,6 @@ mod customers;
 mod drafts;
 mod fan_out_policy;
 mod secrets;
+mod sessions;
 mod storage;
 mod workspace;
