@@ -314,7 +314,7 @@ macro_rules! with_viewer {
 }
 
 /// The hospital's home, or `None` for anyone else.
-#[server(prefix = "/api", endpoint = "workspace_home")]
+#[server(prefix = "/api", endpoint = "workspace_home", client = crate::csrf::CsrfClient)]
 pub async fn workspace_home() -> Result<Option<HomeView>, ServerFnError> {
     let (ws, viewer) = with_viewer!();
     if viewer.user_id.is_none() {
@@ -324,7 +324,7 @@ pub async fn workspace_home() -> Result<Option<HomeView>, ServerFnError> {
 }
 
 /// Sets one site's status for an advisory, then back to the advisory on the home page.
-#[server(prefix = "/api", endpoint = "remediation_save")]
+#[server(prefix = "/api", endpoint = "remediation_save", client = crate::csrf::CsrfClient)]
 pub async fn save_status(
     tracking_id: String,
     site_id: String,
@@ -350,7 +350,7 @@ pub async fn save_status(
     Ok(())
 }
 
-#[server(prefix = "/api", endpoint = "installed_base")]
+#[server(prefix = "/api", endpoint = "installed_base", client = crate::csrf::CsrfClient)]
 pub async fn get_installed_base() -> Result<InstalledBaseView, ServerFnError> {
     let (ws, viewer) = with_viewer!();
     ws.installed_base(&viewer)
@@ -359,7 +359,7 @@ pub async fn get_installed_base() -> Result<InstalledBaseView, ServerFnError> {
 }
 
 /// Adds (empty `id`) or changes a site.
-#[server(prefix = "/api", endpoint = "site_save")]
+#[server(prefix = "/api", endpoint = "site_save", client = crate::csrf::CsrfClient)]
 pub async fn save_site(
     id: String,
     name: String,
@@ -376,7 +376,7 @@ pub async fn save_site(
 }
 
 /// Adds a product at a site (serial numbers one per line, or a quantity).
-#[server(prefix = "/api", endpoint = "entry_add")]
+#[server(prefix = "/api", endpoint = "entry_add", client = crate::csrf::CsrfClient)]
 pub async fn add_entry(
     site_id: String,
     product_id: String,
@@ -397,7 +397,7 @@ pub async fn add_entry(
     Ok(())
 }
 
-#[server(prefix = "/api", endpoint = "entry_remove")]
+#[server(prefix = "/api", endpoint = "entry_remove", client = crate::csrf::CsrfClient)]
 pub async fn remove_entry(id: String) -> Result<(), ServerFnError> {
     let (ws, viewer) = with_viewer!();
     let outcome = ws
@@ -409,7 +409,7 @@ pub async fn remove_entry(id: String) -> Result<(), ServerFnError> {
 }
 
 /// Stages a pasted CSV file and shows its preview; nothing enters the installed base.
-#[server(prefix = "/api", endpoint = "import_stage")]
+#[server(prefix = "/api", endpoint = "import_stage", client = crate::csrf::CsrfClient)]
 pub async fn stage_import(csv: String) -> Result<(), ServerFnError> {
     let (ws, viewer) = with_viewer!();
     match ws
@@ -426,7 +426,7 @@ pub async fn stage_import(csv: String) -> Result<(), ServerFnError> {
     Ok(())
 }
 
-#[server(prefix = "/api", endpoint = "import_preview")]
+#[server(prefix = "/api", endpoint = "import_preview", client = crate::csrf::CsrfClient)]
 pub async fn get_import_preview(id: String) -> Result<ImportPreview, ServerFnError> {
     let (ws, viewer) = with_viewer!();
     ws.import_preview(&viewer, &id)
@@ -435,7 +435,7 @@ pub async fn get_import_preview(id: String) -> Result<ImportPreview, ServerFnErr
 }
 
 /// Writes a staged import (refused, writing nothing, while any row has a problem).
-#[server(prefix = "/api", endpoint = "import_confirm")]
+#[server(prefix = "/api", endpoint = "import_confirm", client = crate::csrf::CsrfClient)]
 pub async fn confirm_import(id: String) -> Result<(), ServerFnError> {
     let (ws, viewer) = with_viewer!();
     let outcome = ws
@@ -456,7 +456,7 @@ pub async fn confirm_import(id: String) -> Result<(), ServerFnError> {
     Ok(())
 }
 
-#[server(prefix = "/api", endpoint = "advisory_uptake")]
+#[server(prefix = "/api", endpoint = "advisory_uptake", client = crate::csrf::CsrfClient)]
 pub async fn get_uptake(tracking_id: String, sort: String) -> Result<UptakeView, ServerFnError> {
     let (ws, viewer) = with_viewer!();
     ws.uptake(&viewer, &tracking_id, &sort)

@@ -5,6 +5,8 @@
 //! JavaScript; every value is rendered as text.
 
 use leptos::{form::ActionForm, prelude::*};
+
+use crate::csrf::CsrfField;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -212,6 +214,7 @@ fn StatusForm(tracking_id: String, site: SiteExposureView) -> impl IntoView {
         <details>
             <summary>"Set status for " {site.site_name.clone()}</summary>
             <ActionForm action=save attr:class="status-form">
+                <CsrfField/>
                 <input type="hidden" name="tracking_id" value=tracking_id/>
                 <input type="hidden" name="site_id" value=site.site_id/>
                 <p>
@@ -281,6 +284,7 @@ fn InstalledBaseBody(view: InstalledBaseView) -> impl IntoView {
             <section id="sites">
                 <h2>"Add a site"</h2>
                 <ActionForm action=add_site attr:class="site-form">
+                    <CsrfField/>
                     <input type="hidden" name="id" value=""/>
                     <p><label for="new-site-name">"Name"</label> <input id="new-site-name" name="name" required=true/></p>
                     <p><label for="new-site-code">"Code (optional)"</label> <input id="new-site-code" name="code"/></p>
@@ -296,6 +300,7 @@ fn InstalledBaseBody(view: InstalledBaseView) -> impl IntoView {
                     "not be matched before anything is written."
                 </p>
                 <ActionForm action=stage attr:class="import-form">
+                    <CsrfField/>
                     <p>
                         <label for="import-csv">"CSV content (UTF-8)"</label>
                         <textarea id="import-csv" name="csv" rows="8" cols="60" required=true></textarea>
@@ -333,6 +338,7 @@ fn SiteSection(site: SiteView, products: Vec<ProductOption>, can_edit: bool) -> 
                     let action = ServerAction::<RemoveEntry>::new();
                     view! {
                         <ActionForm action=action attr:class="inline-form">
+                            <CsrfField/>
                             <input type="hidden" name="id" value=entry_id/>
                             <button type="submit" class="link-button">"Remove"</button>
                         </ActionForm>
@@ -380,6 +386,7 @@ fn SiteSection(site: SiteView, products: Vec<ProductOption>, can_edit: bool) -> 
             <details>
                 <summary>"Add a device to " {site.name.clone()}</summary>
                 <ActionForm action=action attr:class="entry-form">
+                    <CsrfField/>
                     <input type="hidden" name="site_id" value=site.id.clone()/>
                     <p><label for=format!("{p}-product")>"Product and version"</label>
                         <select id=format!("{p}-product") name="product_id" required=true>{options}</select></p>
@@ -490,6 +497,7 @@ fn PreviewBody(view: ImportPreview) -> impl IntoView {
         </div>
         {ok.then(|| view! {
             <ActionForm action=confirm>
+                <CsrfField/>
                 <input type="hidden" name="id" value=view.id.clone()/>
                 <button type="submit" data-testid="confirm-import">"Import these entries"</button>
             </ActionForm>
