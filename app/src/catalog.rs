@@ -1,5 +1,5 @@
 //! The product catalog page (`/products`): the tree vendor → family → product → versions the
-//! viewer may see (the server decides which, see `herald_storage::list_products_for_reader`),
+//! viewer may see (the server decides which, see `herald_storage::catalog::list_products_for_reader`),
 //! each version linking to the advisory list filtered by it; for the manufacturer's publishers
 //! and admins a form to add an entry and one per entry to edit it. The forms are `ActionForm`s
 //! that work without JavaScript: the server function redirects back, a refused entry with the

@@ -13,7 +13,8 @@ use herald_server::config::Config;
 use herald_server::state::AppState;
 use herald_storage::testing::{TestDb, publish_sample, sample_summary};
 use herald_storage::{
-    Backend, EntryInput, OrgKind, RemediationState, Role, SiteInput, StatusInput,
+    Backend, accounts::OrgKind, accounts::Role, installed_base::EntryInput,
+    remediation::RemediationState, remediation::StatusInput, sites::SiteInput,
 };
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -52,14 +53,17 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let cookie = {
         let conn = &mut *db.conn()?;
-        let maker = herald_storage::ensure_organization(
+        let maker = herald_storage::accounts::ensure_organization(
             conn,
             OrgKind::Manufacturer,
             &config.publisher_name,
         )?;
-        let hospital =
-            herald_storage::ensure_organization(conn, OrgKind::Hospital, "Bench Hospital")?;
-        herald_storage::add_customer(conn, &maker.id, &hospital.id, None, "bench")?;
+        let hospital = herald_storage::accounts::ensure_organization(
+            conn,
+            OrgKind::Hospital,
+            "Bench Hospital",
+        )?;
+        herald_storage::customers::add_customer(conn, &maker.id, &hospital.id, None, "bench")?;
         // Advisories over 20 product versions, a quarter of them critical; WHITE and GREEN.
         let mut products: Vec<String> = Vec::new();
         for i in 0..advisories {
@@ -99,7 +103,9 @@ fn main() -> anyhow::Result<()> {
                 p.udi_di = None;
             }
             let published = publish_sample(conn, &maker.id, &s)?;
-            for id in herald_storage::advisory_product_ids(conn, &published.advisory_id)? {
+            for id in
+                herald_storage::entitlement::advisory_product_ids(conn, &published.advisory_id)?
+            {
                 if !products.contains(&id) {
                     products.push(id);
                 }
@@ -110,7 +116,7 @@ fn main() -> anyhow::Result<()> {
         let mut site_ids = Vec::new();
         for s in 0..sites {
             site_ids.push(
-                herald_storage::create_site(
+                herald_storage::sites::create_site(
                     conn,
                     &hospital.id,
                     &SiteInput {
@@ -140,7 +146,7 @@ fn main() -> anyhow::Result<()> {
                     format!("SN-{serial:06}")
                 })
                 .collect();
-            herald_storage::insert_entry(
+            herald_storage::installed_base::insert_entry(
                 conn,
                 &hospital.id,
                 &EntryInput {
@@ -154,16 +160,16 @@ fn main() -> anyhow::Result<()> {
             )?;
         }
         // A status for a third of the advisories at half of the sites.
-        let listed = herald_storage::advisories_touching(
+        let listed = herald_storage::exposure::advisories_touching(
             conn,
-            &herald_storage::Reader::Hospital {
+            &herald_storage::entitlement::Reader::Hospital {
                 org_id: hospital.id.clone(),
             },
             Some(&hospital.id),
         )?;
         for (i, a) in listed.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
             for site in site_ids.iter().step_by(2) {
-                herald_storage::set_remediation_status(
+                herald_storage::remediation::set_remediation_status(
                     conn,
                     &hospital.id,
                     site,
@@ -187,16 +193,16 @@ fn main() -> anyhow::Result<()> {
             "seeded in {:.1?}: {advisories} advisories ({} touching), {} devices, {} sites, {} products",
             started.elapsed(),
             listed.len(),
-            herald_storage::device_counts(conn, Some(&hospital.id), None)?
+            herald_storage::installed_base::device_counts(conn, Some(&hospital.id), None)?
                 .iter()
                 .map(|c| c.devices)
                 .sum::<i64>(),
             site_ids.len(),
             products.len()
         );
-        let user = herald_storage::create_user(
+        let user = herald_storage::accounts::create_user(
             conn,
-            &herald_storage::NewUser {
+            &herald_storage::accounts::NewUser {
                 org_id: &hospital.id,
                 email: "bench@hospital.example",
                 display_name: "Bench",
@@ -204,7 +210,8 @@ fn main() -> anyhow::Result<()> {
                 role: Role::Admin,
             },
         )?;
-        let session = herald_storage::create_session(conn, &user.id, chrono::Duration::hours(1))?;
+        let session =
+            herald_storage::sessions::create_session(conn, &user.id, chrono::Duration::hours(1))?;
         format!("{}={}", app::SESSION_COOKIE, session.token)
     };
     let state = AppState {

@@ -9,7 +9,9 @@
 //! `tracking_id`). Visibility is not a parameter: callers set it from who is asking.
 
 use chrono::{NaiveDate, NaiveTime};
-use herald_storage::{AdvisoryFilter, AdvisorySort, CvssSeverity};
+use herald_storage::{
+    advisories::AdvisoryFilter, advisories::AdvisorySort, advisories::CvssSeverity,
+};
 
 /// Longest accepted free-text search.
 pub const MAX_SEARCH_CHARS: usize = 200;

@@ -21,7 +21,10 @@ use herald_csaf::authoring::{
     draft_from_document, first_revision, next_revision,
 };
 use herald_csaf::{Finding, Rejection};
-use herald_storage::{DbConnection, DraftState, NewDraft, Role, StorageError, StoredDraft};
+use herald_storage::{
+    DbConnection, StorageError, accounts::Role, drafts::DraftState, drafts::NewDraft,
+    drafts::StoredDraft,
+};
 use serde::Serialize;
 
 use crate::config::Config;
@@ -290,7 +293,7 @@ pub fn resolve_products(
         let Some(catalog_id) = p.catalog_id.clone().filter(|c| !c.trim().is_empty()) else {
             continue;
         };
-        match herald_storage::get_catalog_product(conn, org_id, catalog_id.trim())? {
+        match herald_storage::catalog::get_catalog_product(conn, org_id, catalog_id.trim())? {
             Some(c) => {
                 p.vendor = c.vendor.unwrap_or_else(|| config.publisher_name.clone());
                 p.family = c.family;
@@ -365,8 +368,9 @@ fn tracking_for(
 ) -> Result<TrackingInput> {
     let mut tracking = match &stored.base_version {
         Some(base) => {
-            let doc = herald_storage::get_revision_document(conn, &stored.tracking_id, base)?
-                .ok_or(AuthoringError::NotFound)?;
+            let doc =
+                herald_storage::advisories::get_revision_document(conn, &stored.tracking_id, base)?
+                    .ok_or(AuthoringError::NotFound)?;
             let (_, previous) = draft_from_document(&doc.bytes)?;
             next_revision(&previous, now, &draft.revision_summary)?
         }
@@ -401,12 +405,12 @@ fn build(
 }
 
 fn load(conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<StoredDraft> {
-    herald_storage::get_draft(conn, &caller.org_id, id)?.ok_or(AuthoringError::NotFound)
+    herald_storage::drafts::get_draft(conn, &caller.org_id, id)?.ok_or(AuthoringError::NotFound)
 }
 
 pub fn list(conn: &mut DbConnection, caller: &Caller, open_only: bool) -> Result<Vec<DraftView>> {
     require_reader(caller)?;
-    herald_storage::list_drafts(conn, &caller.org_id, open_only)?
+    herald_storage::drafts::list_drafts(conn, &caller.org_id, open_only)?
         .into_iter()
         .map(view)
         .collect()
@@ -428,9 +432,12 @@ pub fn create(
     require_author(caller)?;
     let json = to_json(draft)?;
     let stored = herald_storage::write_transaction_as(conn, |conn| {
-        let tracking_id =
-            herald_storage::allocate_tracking_id(conn, &tracking_prefix(config), now.year())?;
-        herald_storage::create_draft(
+        let tracking_id = herald_storage::drafts::allocate_tracking_id(
+            conn,
+            &tracking_prefix(config),
+            now.year(),
+        )?;
+        herald_storage::drafts::create_draft(
             conn,
             &NewDraft {
                 manufacturer_org_id: &caller.org_id,
@@ -454,11 +461,15 @@ pub fn start_update(
     tracking_id: &str,
 ) -> Result<DraftView> {
     require_author(caller)?;
-    let advisory = herald_storage::get_advisory(conn, tracking_id)?
+    let advisory = herald_storage::advisories::get_advisory(conn, tracking_id)?
         .filter(|a| a.publisher_org_id == caller.org_id)
         .ok_or(AuthoringError::NotFound)?;
-    let doc = herald_storage::get_revision_document(conn, tracking_id, &advisory.current.version)?
-        .ok_or(AuthoringError::NotFound)?;
+    let doc = herald_storage::advisories::get_revision_document(
+        conn,
+        tracking_id,
+        &advisory.current.version,
+    )?
+    .ok_or(AuthoringError::NotFound)?;
     let parsed: serde_json::Value = serde_json::from_slice(&doc.bytes)
         .map_err(|e| AuthoringError::Conflict(format!("the stored document is not JSON: {e}")))?;
     let dropped = herald_csaf::authoring::form_would_drop(&parsed);
@@ -482,7 +493,7 @@ pub fn start_update(
     }
     let (mut draft, _) = herald_csaf::authoring::draft_from_value(&parsed)?;
     // Link products to the catalog where the catalog knows them (publishing filled it).
-    let catalog = herald_storage::list_products(conn, &caller.org_id)?;
+    let catalog = herald_storage::catalog::list_products(conn, &caller.org_id)?;
     for p in &mut draft.products {
         let same = |a: &Option<String>, b: &str| a.as_deref().unwrap_or("").eq_ignore_ascii_case(b);
         let family = p.family.clone().unwrap_or_default();
@@ -497,7 +508,7 @@ pub fn start_update(
             .map(|c| c.id.clone());
     }
     let json = to_json(&draft)?;
-    let stored = herald_storage::create_draft(
+    let stored = herald_storage::drafts::create_draft(
         conn,
         &NewDraft {
             manufacturer_org_id: &caller.org_id,
@@ -526,7 +537,7 @@ pub fn save(
         )));
     }
     let json = to_json(draft)?;
-    view(herald_storage::update_draft(
+    view(herald_storage::drafts::update_draft(
         conn,
         &caller.org_id,
         id,
@@ -537,7 +548,7 @@ pub fn save(
 
 pub fn discard(conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<DraftView> {
     require_author(caller)?;
-    view(herald_storage::discard_draft(
+    view(herald_storage::drafts::discard_draft(
         conn,
         &caller.org_id,
         id,
@@ -641,7 +652,7 @@ pub fn submit(
     }
     let (bytes, _) = build(conn, config, &stored, now)?;
     herald_csaf::validate(&bytes).map_err(AuthoringError::Invalid)?;
-    view(herald_storage::submit_draft(
+    view(herald_storage::drafts::submit_draft(
         conn,
         &caller.org_id,
         id,
@@ -687,7 +698,7 @@ pub fn publish(
 ) -> Result<(Published, DraftView)> {
     let result = herald_storage::write_transaction_as(conn, |conn| {
         let stored = load(conn, caller, id)?;
-        let four_eyes = herald_storage::four_eyes(conn, &caller.org_id)?;
+        let four_eyes = herald_storage::drafts::four_eyes(conn, &caller.org_id)?;
         if let Some(why) = approval_refusal(caller, &stored, four_eyes) {
             return Err(if stored.state.is_open() {
                 forbidden(why)
@@ -695,7 +706,7 @@ pub fn publish(
                 AuthoringError::Conflict(format!("draft {id} is {}", stored.state))
             });
         }
-        herald_storage::check_draft_base(conn, &stored)?;
+        herald_storage::drafts::check_draft_base(conn, &stored)?;
         let (bytes, _) = build(conn, config, &stored, now)?;
         let release = stored
             .draft
@@ -713,7 +724,7 @@ pub fn publish(
             )?,
             None => publish_document(conn, config, &bytes, &caller.org_id, &caller.actor())?,
         };
-        let marked = herald_storage::mark_draft_published(
+        let marked = herald_storage::drafts::mark_draft_published(
             conn,
             &caller.org_id,
             id,
@@ -766,13 +777,13 @@ fn hold(
     release_id: Option<&str>,
 ) -> Result<DraftView> {
     require_author(caller)?;
-    let existing = herald_storage::get_advisory(conn, tracking_id)?;
+    let existing = herald_storage::advisories::get_advisory(conn, tracking_id)?;
     let mut json = serde_json::json!({ UPLOAD_KEY: document });
     if let (Some(r), Some(map)) = (release_id, json.as_object_mut()) {
         map.insert(RELEASE_KEY.into(), r.into());
     }
     let stored = herald_storage::write_transaction_as(conn, |conn| {
-        let created = herald_storage::create_draft(
+        let created = herald_storage::drafts::create_draft(
             conn,
             &NewDraft {
                 manufacturer_org_id: &caller.org_id,
@@ -783,7 +794,7 @@ fn hold(
                 actor: &caller.actor(),
             },
         )?;
-        herald_storage::submit_draft(conn, &caller.org_id, &created.id, &caller.actor())
+        herald_storage::drafts::submit_draft(conn, &caller.org_id, &created.id, &caller.actor())
             .map_err(AuthoringError::from)
     })?;
     view(stored)
@@ -796,7 +807,7 @@ pub fn set_four_eyes(conn: &mut DbConnection, caller: &Caller, on: bool) -> Resu
             "only an admin of the manufacturer changes the four-eyes rule",
         ));
     }
-    Ok(herald_storage::set_four_eyes(
+    Ok(herald_storage::drafts::set_four_eyes(
         conn,
         &caller.org_id,
         on,
@@ -805,5 +816,5 @@ pub fn set_four_eyes(conn: &mut DbConnection, caller: &Caller, on: bool) -> Resu
 }
 
 pub fn four_eyes(conn: &mut DbConnection, caller: &Caller) -> Result<bool> {
-    Ok(herald_storage::four_eyes(conn, &caller.org_id)?)
+    Ok(herald_storage::drafts::four_eyes(conn, &caller.org_id)?)
 }

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use herald_storage::{Db, NewApiToken, NewUser, OrgKind, Role, Scope};
+use herald_storage::{
+    Db, accounts::NewApiToken, accounts::NewUser, accounts::OrgKind, accounts::Role,
+    accounts::Scope,
+};
 
 use crate::config::Config;
 
@@ -230,8 +233,12 @@ pub fn open_db(config: &Config) -> anyhow::Result<Db> {
         .with_context(|| format!("opening the database {}", config.database_url_redacted()))?;
     db.migrate().context("migrating the database")?;
     let mut conn = db.get()?;
-    herald_storage::ensure_organization(&mut conn, OrgKind::Manufacturer, &config.publisher_name)
-        .context("creating the manufacturer organization")?;
+    herald_storage::accounts::ensure_organization(
+        &mut conn,
+        OrgKind::Manufacturer,
+        &config.publisher_name,
+    )
+    .context("creating the manufacturer organization")?;
     Ok(db)
 }
 
@@ -249,10 +256,11 @@ fn user_add(config: &Config, args: UserAddArgs) -> anyhow::Result<ExitCode> {
         }
         (p, false)
     } else {
-        (herald_storage::random_password(18), true)
+        (herald_storage::accounts::random_password(18), true)
     };
-    let org = herald_storage::ensure_organization(&mut conn, args.org_kind.into(), &args.org)?;
-    let user = herald_storage::create_user(
+    let org =
+        herald_storage::accounts::ensure_organization(&mut conn, args.org_kind.into(), &args.org)?;
+    let user = herald_storage::accounts::create_user(
         &mut conn,
         &NewUser {
             org_id: &org.id,
@@ -273,14 +281,16 @@ fn user_add(config: &Config, args: UserAddArgs) -> anyhow::Result<ExitCode> {
 fn token_create(config: &Config, args: TokenCreateArgs) -> anyhow::Result<ExitCode> {
     let db = open_db(config)?;
     let mut conn = db.get()?;
-    let org =
-        herald_storage::find_organization_by_slug(&mut conn, &herald_storage::slugify(&args.org))?
-            .with_context(|| format!("no organization named {:?}", args.org))?;
+    let org = herald_storage::accounts::find_organization_by_slug(
+        &mut conn,
+        &herald_storage::accounts::slugify(&args.org),
+    )?
+    .with_context(|| format!("no organization named {:?}", args.org))?;
     let scopes: Vec<Scope> = args.scopes.iter().copied().map(Scope::from).collect();
     let expires = args
         .expires_in_days
         .map(|d| chrono::Utc::now() + chrono::Duration::days(i64::from(d)));
-    let created = herald_storage::create_api_token(
+    let created = herald_storage::accounts::create_api_token(
         &mut conn,
         &NewApiToken {
             org_id: &org.id,
@@ -329,7 +339,7 @@ fn collect_json(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 fn import(config: &Config, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let db = open_db(config)?;
     let mut conn = db.get()?;
-    let org = herald_storage::ensure_organization(
+    let org = herald_storage::accounts::ensure_organization(
         &mut conn,
         OrgKind::Manufacturer,
         &config.publisher_name,
@@ -455,7 +465,7 @@ fn key_show(config: &Config) -> anyhow::Result<ExitCode> {
     let mut conn = db.get()?;
     let active =
         crate::publish::signing_key(&mut conn, config).context("loading the signing key")?;
-    for k in herald_storage::list_signing_keys(&mut conn)? {
+    for k in herald_storage::keys::list_signing_keys(&mut conn)? {
         let state = match k.retired_at {
             _ if k.active => "active".to_owned(),
             Some(at) => format!("retired {}", at.to_rfc3339()),

@@ -167,7 +167,7 @@ pub struct Config {
     /// Extra capabilities per plugin id (see [`Settings::plugin_grants`]).
     pub plugin_grants: BTreeMap<String, BTreeSet<Capability>>,
     /// `HERALD_SECRET_KEY` when set; otherwise see [`crate::secrets::secret_key`].
-    pub secret_key: Option<herald_storage::SecretKey>,
+    pub secret_key: Option<herald_storage::secrets::SecretKey>,
     /// `HERALD_WORKERS`; `None` leaves actix-web's default (one per usable CPU).
     pub workers: Option<std::num::NonZeroUsize>,
     /// `HERALD_DELIVERY_CONCURRENCY`: deliveries in flight at once.
@@ -368,7 +368,7 @@ impl Config {
         let secret_key = match s.secret_key.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(text) => Some(
-                herald_storage::SecretKey::from_base64(text)
+                herald_storage::secrets::SecretKey::from_base64(text)
                     .map_err(|m| invalid("HERALD_SECRET_KEY", m))?,
             ),
         };

@@ -37,8 +37,8 @@ impl Default for AccountSettings {
 /// The validated `[accounts]` settings.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AccountPolicy {
-    pub sessions: herald_storage::SessionPolicy,
-    pub throttle: herald_storage::ThrottlePolicy,
+    pub sessions: herald_storage::sessions::SessionPolicy,
+    pub throttle: herald_storage::throttle::ThrottlePolicy,
 }
 
 fn duration(setting: &str, text: &str) -> Result<chrono::Duration, ConfigError> {
@@ -92,16 +92,16 @@ impl AccountSettings {
                 )
             })?;
         let lock_for = duration(LOCK_FOR, &self.lockout_duration)?;
-        let throttle = herald_storage::ThrottlePolicy {
+        let throttle = herald_storage::throttle::ThrottlePolicy {
             base_delay,
             lock_account_after,
             // An address stands for many people (a hospital behind NAT): five times as many.
             lock_address_after: lock_account_after * 5,
             lock_for,
-            ..herald_storage::ThrottlePolicy::default()
+            ..herald_storage::throttle::ThrottlePolicy::default()
         };
         Ok(AccountPolicy {
-            sessions: herald_storage::SessionPolicy { idle, lifetime },
+            sessions: herald_storage::sessions::SessionPolicy { idle, lifetime },
             throttle,
         })
     }

@@ -3,7 +3,7 @@
 //! copied from real advisories). Seeding goes through the normal publish path.
 
 use anyhow::Context;
-use herald_storage::{Db, NewUser, OrgKind, Role};
+use herald_storage::{Db, accounts::NewUser, accounts::OrgKind, accounts::Role};
 
 use crate::config::Config;
 
@@ -32,24 +32,24 @@ pub const DEMO_HOSPITAL: &str = "St. Example General Hospital";
 /// Seeds the demo when no advisory exists yet; returns the sign-ins to print.
 pub fn seed_if_empty(db: &Db, config: &Config) -> anyhow::Result<Option<String>> {
     let mut conn = db.get()?;
-    if herald_storage::count_advisories(&mut conn)? > 0 {
+    if herald_storage::advisories::count_advisories(&mut conn)? > 0 {
         tracing::info!("database has advisories: demo data not seeded");
         return Ok(None);
     }
-    let maker = herald_storage::ensure_organization(
+    let maker = herald_storage::accounts::ensure_organization(
         &mut conn,
         OrgKind::Manufacturer,
         &config.publisher_name,
     )?;
     let hospital =
-        herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, DEMO_HOSPITAL)?;
+        herald_storage::accounts::ensure_organization(&mut conn, OrgKind::Hospital, DEMO_HOSPITAL)?;
     for (name, bytes) in DEMO_DOCUMENTS {
         crate::publish::publish_document(&mut conn, config, bytes, &maker.id, "demo")
             .with_context(|| format!("publishing demo document {name}"))?;
     }
     // The demo hospital is a customer (it reads the TLP:GREEN advisory) and runs the products
     // of the first security advisory (what its notifications are narrowed to).
-    herald_storage::add_customer(
+    herald_storage::customers::add_customer(
         &mut conn,
         &maker.id,
         &hospital.id,
@@ -79,7 +79,7 @@ pub fn seed_if_empty(db: &Db, config: &Config) -> anyhow::Result<Option<String>>
             Role::Admin,
         ),
     ] {
-        let password = herald_storage::random_password(18);
+        let password = herald_storage::accounts::random_password(18);
         let new = NewUser {
             org_id: &org.id,
             email,
@@ -87,7 +87,7 @@ pub fn seed_if_empty(db: &Db, config: &Config) -> anyhow::Result<Option<String>>
             password: &password,
             role,
         };
-        let user = herald_storage::create_user(&mut conn, &new)
+        let user = herald_storage::accounts::create_user(&mut conn, &new)
             .with_context(|| format!("creating demo user {email}"))?;
         if role == Role::Publisher {
             publisher_id = Some(user.id);

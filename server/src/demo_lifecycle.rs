@@ -7,7 +7,7 @@
 use anyhow::Context;
 use chrono::Utc;
 use herald_csaf::lifecycle::{EoxDate, LifecycleDates};
-use herald_storage::{DbConnection, NewRelease};
+use herald_storage::{DbConnection, releases::NewRelease};
 
 use crate::config::Config;
 use crate::service::Principal;
@@ -21,7 +21,7 @@ pub fn seed(
     let p = Principal::of_user_id(conn, publisher_user_id)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .context("the demo publisher")?;
-    let catalog = herald_storage::list_products(conn, &p.org_id)?;
+    let catalog = herald_storage::catalog::list_products(conn, &p.org_id)?;
     let version = |v: &str| {
         catalog
             .iter()

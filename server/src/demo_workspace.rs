@@ -4,13 +4,16 @@
 //! affects us" filled in, and the manufacturer sees the advisory's uptake.
 
 use anyhow::Context;
-use herald_storage::{DbConnection, EntryInput, RemediationState, SiteInput, StatusInput};
+use herald_storage::{
+    DbConnection, installed_base::EntryInput, remediation::RemediationState,
+    remediation::StatusInput, sites::SiteInput,
+};
 
 pub fn seed(conn: &mut DbConnection, maker_id: &str, hospital_id: &str) -> anyhow::Result<()> {
-    let Some(advisory) = herald_storage::get_advisory(conn, "MMS-SA-2026-001")? else {
+    let Some(advisory) = herald_storage::advisories::get_advisory(conn, "MMS-SA-2026-001")? else {
         return Ok(());
     };
-    let north = herald_storage::create_site(
+    let north = herald_storage::sites::create_site(
         conn,
         hospital_id,
         &SiteInput {
@@ -20,7 +23,7 @@ pub fn seed(conn: &mut DbConnection, maker_id: &str, hospital_id: &str) -> anyho
         },
         "demo",
     )?;
-    let south = herald_storage::create_site(
+    let south = herald_storage::sites::create_site(
         conn,
         hospital_id,
         &SiteInput {
@@ -30,7 +33,7 @@ pub fn seed(conn: &mut DbConnection, maker_id: &str, hospital_id: &str) -> anyho
         },
         "demo",
     )?;
-    let products = herald_storage::affected_product_ids(conn, &advisory.id)?;
+    let products = herald_storage::exposure::affected_product_ids(conn, &advisory.id)?;
     for (i, product_id) in products.iter().enumerate() {
         let (site, serials, quantity) = if i == 0 {
             (
@@ -41,7 +44,7 @@ pub fn seed(conn: &mut DbConnection, maker_id: &str, hospital_id: &str) -> anyho
         } else {
             (&south.id, Vec::new(), Some(6))
         };
-        let id = herald_storage::insert_entry(
+        let id = herald_storage::installed_base::insert_entry(
             conn,
             hospital_id,
             &EntryInput {
@@ -54,8 +57,14 @@ pub fn seed(conn: &mut DbConnection, maker_id: &str, hospital_id: &str) -> anyho
             "demo",
         )
         .context("adding the demo installed base")?;
-        herald_storage::confirm_installed_product(conn, maker_id, hospital_id, &id, "demo")
-            .context("confirming the demo installed base")?;
+        herald_storage::installed_base::confirm_installed_product(
+            conn,
+            maker_id,
+            hospital_id,
+            &id,
+            "demo",
+        )
+        .context("confirming the demo installed base")?;
     }
     let now = herald_storage::now();
     for (site, state, note) in [
@@ -70,7 +79,7 @@ pub fn seed(conn: &mut DbConnection, maker_id: &str, hospital_id: &str) -> anyho
             "Biomedical engineering is checking the firmware.",
         ),
     ] {
-        herald_storage::set_remediation_status(
+        herald_storage::remediation::set_remediation_status(
             conn,
             hospital_id,
             site,
@@ -91,21 +100,21 @@ pub fn seed(conn: &mut DbConnection, maker_id: &str, hospital_id: &str) -> anyho
 /// A second hospital, not a customer, with an admin: what it sees (nothing of the first one's
 /// workspace) is the isolation a newcomer can check. Its sign-in line.
 pub fn seed_other_hospital(conn: &mut DbConnection) -> anyhow::Result<String> {
-    let other = herald_storage::ensure_organization(
+    let other = herald_storage::accounts::ensure_organization(
         conn,
-        herald_storage::OrgKind::Hospital,
+        herald_storage::accounts::OrgKind::Hospital,
         "Harbour Clinic",
     )?;
     let email = "it@harbour-clinic.example";
-    let password = herald_storage::random_password(18);
-    herald_storage::create_user(
+    let password = herald_storage::accounts::random_password(18);
+    herald_storage::accounts::create_user(
         conn,
-        &herald_storage::NewUser {
+        &herald_storage::accounts::NewUser {
             org_id: &other.id,
             email,
             display_name: "Harbour Clinic IT",
             password: &password,
-            role: herald_storage::Role::Admin,
+            role: herald_storage::accounts::Role::Admin,
         },
     )
     .with_context(|| format!("creating demo user {email}"))?;

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use herald_storage::{
-    Db, MailResult, SystemMail, claim_mail, pending_mail_count, record_mail_result,
+    Db, system_mail::MailResult, system_mail::SystemMail, system_mail::claim_mail,
+    system_mail::pending_mail_count, system_mail::record_mail_result,
 };
 use lettre::message::{Mailbox, Message, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};

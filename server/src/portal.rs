@@ -9,7 +9,7 @@ use app::model::{
     VulnerabilityView,
 };
 use herald_csaf::{AdvisorySummary, Tlp};
-use herald_storage::AdvisoryFilter;
+use herald_storage::advisories::AdvisoryFilter;
 
 use crate::error::ServiceError;
 use crate::publish::csaf_url;
@@ -188,7 +188,9 @@ impl Portal for HeraldPortal {
                     return Ok(None);
                 };
                 let name = match p.user_id() {
-                    Some(id) => herald_storage::find_user(conn, id)?.map(|u| u.display_name),
+                    Some(id) => {
+                        herald_storage::accounts::find_user(conn, id)?.map(|u| u.display_name)
+                    }
                     None => None,
                 };
                 Ok(Some((p, name)))
@@ -255,7 +257,7 @@ impl Portal for HeraldPortal {
     async fn logout(&self, session_cookie: &str) -> Result<(), PortalError> {
         let cookie = session_cookie.to_owned();
         self.state
-            .db(move |conn| Ok(herald_storage::delete_session(conn, &cookie)?))
+            .db(move |conn| Ok(herald_storage::sessions::delete_session(conn, &cookie)?))
             .await
             .map(|_| ())
             .map_err(portal_error)
@@ -297,8 +299,8 @@ impl Portal for HeraldPortal {
             .state
             .db(move |conn| {
                 Ok((
-                    herald_storage::list_advisories(conn, &filter)?,
-                    herald_storage::list_listed_products(conn, &filter)?,
+                    herald_storage::advisories::list_advisories(conn, &filter)?,
+                    herald_storage::advisories::list_listed_products(conn, &filter)?,
                 ))
             })
             .await
@@ -336,11 +338,11 @@ impl Portal for HeraldPortal {
         let row = self
             .state
             .db(move |conn| {
-                let Some(row) = herald_storage::get_advisory(conn, &id)? else {
+                let Some(row) = herald_storage::advisories::get_advisory(conn, &id)? else {
                     return Ok(None);
                 };
                 // Not entitled looks exactly like not there (the entitlement rule of storage).
-                Ok(herald_storage::may_read(conn, &reader, &row.id)?.then_some(row))
+                Ok(herald_storage::entitlement::may_read(conn, &reader, &row.id)?.then_some(row))
             })
             .await
             .map_err(portal_error)?

@@ -251,7 +251,7 @@ fn form_of(view: &DraftView) -> AuthoringForm {
 /// A display name for a draft's recorded actor.
 fn actor_name(conn: &mut DbConnection, actor: &str) -> String {
     match actor.strip_prefix("user:") {
-        Some(id) => herald_storage::find_user(conn, id)
+        Some(id) => herald_storage::accounts::find_user(conn, id)
             .ok()
             .flatten()
             .map(|u| u.display_name)
@@ -314,7 +314,7 @@ impl HeraldPortal {
             let list = service::list(conn, caller, false)?;
             let mut drafts = Vec::new();
             for d in list {
-                let stored = herald_storage::get_draft(conn, &caller.org_id, &d.id)?
+                let stored = herald_storage::drafts::get_draft(conn, &caller.org_id, &d.id)?
                     .ok_or(ServiceError::NotFound)?;
                 drafts.push(DraftSummary {
                     can_approve: service::approval_refusal(caller, &stored, four_eyes).is_none(),
@@ -346,7 +346,7 @@ impl HeraldPortal {
         let config = self.state.config.clone();
         self.with_caller(viewer, move |conn, caller| {
             let view = service::get(conn, caller, &id)?;
-            let stored = herald_storage::get_draft(conn, &caller.org_id, &id)?
+            let stored = herald_storage::drafts::get_draft(conn, &caller.org_id, &id)?
                 .ok_or(ServiceError::NotFound)?;
             let four_eyes = service::four_eyes(conn, caller)?;
             let preview = if stored.state.is_open() {
@@ -360,7 +360,7 @@ impl HeraldPortal {
             } else {
                 None
             };
-            let products = herald_storage::list_products(conn, &caller.org_id)?
+            let products = herald_storage::catalog::list_products(conn, &caller.org_id)?
                 .into_iter()
                 .map(|p| ProductOption {
                     label: [
@@ -408,7 +408,7 @@ impl HeraldPortal {
                     .unwrap_or_default(),
                 four_eyes,
                 can_edit: open && caller.is_publisher(),
-                can_submit: stored.state == herald_storage::DraftState::Draft
+                can_submit: stored.state == herald_storage::drafts::DraftState::Draft
                     && caller.is_publisher(),
                 can_approve: refusal.is_none(),
                 can_discard: open && caller.is_publisher(),

@@ -1,5 +1,5 @@
 //! The server side of the portal's product catalog page (`app::catalog`): which products a
-//! viewer sees (storage's [`herald_storage::list_products_for_reader`], the same rule as
+//! viewer sees (storage's [`herald_storage::catalog::list_products_for_reader`], the same rule as
 //! `GET /api/v1/products`), and saving an entry with the same checks as
 //! `POST`/`PATCH /api/v1/products`. Only publishers and admins of a manufacturer edit.
 
@@ -7,7 +7,7 @@ use app::catalog::{
     CatalogFamily, CatalogItem, CatalogNode, CatalogVendor, CatalogView, ProductForm, ProductSaved,
 };
 use app::model::{PortalError, Viewer};
-use herald_storage::{CatalogEntry, CatalogProduct, Reader};
+use herald_storage::{catalog::CatalogEntry, catalog::CatalogProduct, entitlement::Reader};
 
 use crate::error::ServiceError;
 use crate::portal::{HeraldPortal, portal_error};
@@ -67,10 +67,14 @@ impl HeraldPortal {
         let reader = who.reader.clone();
         let products = self
             .state
-            .db(move |conn| Ok(herald_storage::list_products_for_reader(conn, &reader)?))
+            .db(move |conn| {
+                Ok(herald_storage::catalog::list_products_for_reader(
+                    conn, &reader,
+                )?)
+            })
             .await
             .map_err(portal_error)?;
-        let vendors = herald_storage::catalog_tree(&products)
+        let vendors = herald_storage::catalog::catalog_tree(&products)
             .into_iter()
             .map(|v| CatalogVendor {
                 vendor: v.vendor,
@@ -122,10 +126,12 @@ impl HeraldPortal {
             .state
             .db(move |conn| {
                 let saved = match &id {
-                    None => herald_storage::create_catalog_product(conn, &org_id, &entry, &actor),
-                    Some(id) => {
-                        herald_storage::update_catalog_product(conn, &org_id, id, &entry, &actor)
-                    }
+                    None => herald_storage::catalog::create_catalog_product(
+                        conn, &org_id, &entry, &actor,
+                    ),
+                    Some(id) => herald_storage::catalog::update_catalog_product(
+                        conn, &org_id, id, &entry, &actor,
+                    ),
                 };
                 Ok(saved.map_err(crate::web::catalog::catalog_error))
             })

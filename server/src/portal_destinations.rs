@@ -18,7 +18,9 @@ use app::model::{PortalError, Viewer};
 use chrono::{DateTime, Utc};
 use herald_delivery::Grants;
 use herald_plugin_host::{Capability, ConfigFieldKind, PluginHost};
-use herald_storage::{BreakerState, DeliveryStatus, DestinationHealth};
+use herald_storage::{
+    breaker::BreakerState, delivery_log::DestinationHealth, queue::DeliveryStatus,
+};
 use serde_json::Value;
 
 use crate::error::ServiceError;
@@ -244,7 +246,7 @@ fn check_form(
                 continue;
             }
         };
-        if !herald_storage::valid_secret_name(&name) {
+        if !herald_storage::secrets::valid_secret_name(&name) {
             issues.push(issue(
                 field,
                 format!("{name:?} is not a valid secret name (letters, digits, _ - . only)."),
@@ -341,7 +343,7 @@ impl HeraldPortal {
         let audit = self
             .state
             .db(move |conn| {
-                Ok(herald_storage::list_audit(
+                Ok(herald_storage::audit::list_audit(
                     conn,
                     Some(&format!("destination:{dest_id}")),
                     200,

@@ -6,7 +6,7 @@
 
 use app::destinations::{FieldIssue, SaveResult, SubscriptionForm, SubscriptionView};
 use app::model::{PortalError, ProductOption, Viewer};
-use herald_storage::{AdvisoryFilter, Subscription};
+use herald_storage::{advisories::AdvisoryFilter, subscriptions::Subscription};
 
 use crate::error::ServiceError;
 use crate::portal::{HeraldPortal, portal_error};
@@ -41,8 +41,8 @@ impl HeraldPortal {
             .state
             .db(move |conn| {
                 Ok((
-                    herald_storage::get_subscription(conn, &dest_id)?,
-                    herald_storage::list_listed_products(conn, &filter)?,
+                    herald_storage::subscriptions::get_subscription(conn, &dest_id)?,
+                    herald_storage::advisories::list_listed_products(conn, &filter)?,
                 ))
             })
             .await

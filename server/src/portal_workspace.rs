@@ -11,7 +11,7 @@ use app::workspace::{
     ImportProblemView, InstalledBaseView, Outcome, ProductOption, SiteExposureView, SiteView,
     UptakeRow, UptakeView, WorkspacePortal,
 };
-use herald_storage::{OrgKind, SiteInput};
+use herald_storage::{accounts::OrgKind, sites::SiteInput};
 
 use crate::error::ServiceError;
 use crate::portal::{HeraldPortal, portal_error};
@@ -204,7 +204,11 @@ impl WorkspacePortal for HeraldPortal {
         let reader = p.reader();
         let products = self
             .state
-            .db(move |conn| Ok(herald_storage::list_products_for_reader(conn, &reader)?))
+            .db(move |conn| {
+                Ok(herald_storage::catalog::list_products_for_reader(
+                    conn, &reader,
+                )?)
+            })
             .await
             .map_err(portal_error)?;
         Ok(InstalledBaseView {

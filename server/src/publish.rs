@@ -9,7 +9,9 @@
 
 use herald_csaf::{Finding, Rejection};
 use herald_distribution::{KeyError, SigningKey};
-use herald_storage::{DbConnection, KeyOrigin, NewSigningKey, PublishRequest, StorageError};
+use herald_storage::{
+    DbConnection, StorageError, advisories::PublishRequest, keys::KeyOrigin, keys::NewSigningKey,
+};
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::config::Config;
@@ -117,7 +119,7 @@ pub fn publish_document_with(
     bytes: &[u8],
     publisher_org_id: &str,
     actor: &str,
-    notice: Option<&herald_storage::Notice<'_>>,
+    notice: Option<&herald_storage::advisories::Notice<'_>>,
 ) -> Result<Published, PublishError> {
     let validated = herald_csaf::validate(bytes)?;
     let summary = validated.summary;
@@ -133,7 +135,7 @@ pub fn publish_document_with(
     let key = signing_key(conn, config)?;
     let signature = key.sign_detached(bytes)?;
     key.verify_detached(bytes, &signature)?;
-    let published = herald_storage::publish_with_notice(
+    let published = herald_storage::advisories::publish_with_notice(
         conn,
         &PublishRequest {
             summary: &summary,
@@ -179,13 +181,13 @@ pub fn generated_key_user_id(config: &Config) -> String {
 /// stored (when several Herald processes race, all of them end up with the one that was stored
 /// first). The secret key is stored unencrypted for now (see `herald_storage::keys`).
 /// The key that seals the signing key at rest (the instance secret key).
-fn master_key(config: &Config) -> Result<herald_storage::SecretKey, PublishError> {
+fn master_key(config: &Config) -> Result<herald_storage::secrets::SecretKey, PublishError> {
     crate::secrets::secret_key(config).map_err(|e| PublishError::MasterKey(format!("{e:#}")))
 }
 
 pub fn signing_key(conn: &mut DbConnection, config: &Config) -> Result<SigningKey, PublishError> {
     let master = master_key(config)?;
-    if let Some(stored) = herald_storage::active_signing_key(conn, &master)? {
+    if let Some(stored) = herald_storage::keys::active_signing_key(conn, &master)? {
         return Ok(SigningKey::from_armored_secret(&stored.secret_key)?);
     }
     let generated = SigningKey::generate(&generated_key_user_id(config))?;
@@ -193,7 +195,7 @@ pub fn signing_key(conn: &mut DbConnection, config: &Config) -> Result<SigningKe
     let public = generated.public_key_armored()?;
     let fingerprint = generated.fingerprint();
     let user_id = generated.user_ids().into_iter().next().unwrap_or_default();
-    let stored = herald_storage::create_first_signing_key(
+    let stored = herald_storage::keys::create_first_signing_key(
         conn,
         &master,
         &NewSigningKey {
@@ -222,7 +224,7 @@ pub fn sign_unsigned_revisions(
     let mut signed = 0;
     let mut key = None;
     loop {
-        let batch = herald_storage::unsigned_revisions(conn, 100)?;
+        let batch = herald_storage::keys::unsigned_revisions(conn, 100)?;
         if batch.is_empty() {
             return Ok(signed);
         }
@@ -234,7 +236,7 @@ pub fn sign_unsigned_revisions(
         for (revision_id, bytes) in batch {
             let signature = key.sign_detached(&bytes)?;
             key.verify_detached(&bytes, &signature)?;
-            if herald_storage::add_revision_signature(conn, &revision_id, &signature)? {
+            if herald_storage::keys::add_revision_signature(conn, &revision_id, &signature)? {
                 signed += 1;
                 crate::published::note_local_change();
             }
@@ -256,7 +258,7 @@ pub fn import_signing_key(
     let public = key.public_key_armored()?;
     let fingerprint = key.fingerprint();
     let user_id = key.user_ids().into_iter().next().unwrap_or_default();
-    herald_storage::activate_signing_key(
+    herald_storage::keys::activate_signing_key(
         conn,
         &master_key(config)?,
         &NewSigningKey {

@@ -3,7 +3,7 @@
 //! rendered replies (the web layer's serving cache) compare the counter on every lookup and
 //! start over when it moved. It lives here, below the service and web layers, so that publishing
 //! does not call up into the web adapter that happens to cache. Other processes sharing the
-//! database are noticed through `herald_storage::publication_mark` instead.
+//! database are noticed through `herald_storage::advisories::publication_mark` instead.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -9,7 +9,7 @@ use std::sync::{Mutex, OnceLock};
 use anyhow::Context;
 use herald_delivery::DestinationConfig;
 use herald_plugin_host::{SecretSource, Secrets};
-use herald_storage::{Db, DbConnection, SecretKey, StorageError};
+use herald_storage::{Db, DbConnection, StorageError, secrets::SecretKey};
 
 use crate::config::Config;
 
@@ -110,7 +110,9 @@ pub fn destination_secrets(
     destination_id: &str,
 ) -> Result<Secrets, StorageError> {
     let mut secrets = Secrets::new();
-    for (name, value) in herald_storage::load_destination_secrets(conn, key, destination_id)? {
+    for (name, value) in
+        herald_storage::secrets::load_destination_secrets(conn, key, destination_id)?
+    {
         secrets.insert(name, value);
     }
     Ok(secrets)

@@ -74,7 +74,8 @@ pub async fn watch_plugins(
             let plugin = id.clone();
             let configs = tokio::task::spawn_blocking(move || {
                 let mut conn = db.get()?;
-                let destinations = herald_storage::list_destinations(&mut conn, None)?;
+                let destinations =
+                    herald_storage::destinations::list_destinations(&mut conn, None)?;
                 Ok::<_, anyhow::Error>(
                     destinations
                         .into_iter()

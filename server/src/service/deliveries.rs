@@ -8,7 +8,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use herald_storage::{
-    Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLogFilter, Destination, OutboxEvent,
+    delivery_log::DeliveryLogFilter, destinations::Destination, queue::Delivery,
+    queue::DeliveryAttempt, queue::DeliveryFilter, queue::OutboxEvent,
 };
 
 use crate::error::ServiceError;
@@ -51,11 +52,13 @@ pub async fn list(
     state
         .db(move |conn| {
             let advisory_id = match q.advisory.as_deref().filter(|a| !a.is_empty()) {
-                Some(tracking_id) => match herald_storage::get_advisory(conn, tracking_id)? {
-                    Some(a) => Some(a.id),
-                    // No such advisory: nothing was delivered about it.
-                    None => return Ok(Vec::new()),
-                },
+                Some(tracking_id) => {
+                    match herald_storage::advisories::get_advisory(conn, tracking_id)? {
+                        Some(a) => Some(a.id),
+                        // No such advisory: nothing was delivered about it.
+                        None => return Ok(Vec::new()),
+                    }
+                }
                 None => None,
             };
             let filter = DeliveryFilter {
@@ -64,7 +67,7 @@ pub async fn list(
                 event_id: None,
                 status,
             };
-            let page = herald_storage::list_deliveries_page(
+            let page = herald_storage::queue::list_deliveries_page(
                 conn,
                 &filter,
                 org.as_deref(),
@@ -82,7 +85,7 @@ fn with_attempts(
 ) -> Result<Vec<(Delivery, Vec<DeliveryAttempt>)>> {
     let mut out = Vec::with_capacity(deliveries.len());
     for d in deliveries {
-        let attempts = herald_storage::list_attempts(conn, &d.id)?;
+        let attempts = herald_storage::queue::list_attempts(conn, &d.id)?;
         out.push((d, attempts));
     }
     Ok(out)
@@ -126,7 +129,7 @@ pub async fn log_page(
     let offset = page.saturating_mul(page_size);
     let (rows, total, destinations, org_names, events) = state
         .db(move |conn| {
-            let found = herald_storage::delivery_log_page(
+            let found = herald_storage::delivery_log::delivery_log_page(
                 conn,
                 &filter,
                 i64::try_from(page_size).unwrap_or(1000),
@@ -140,15 +143,17 @@ pub async fn log_page(
             let rows = with_attempts(conn, found.items)?;
             let mut events = HashMap::new();
             for a in &advisories {
-                for e in herald_storage::list_events(conn, Some(a))? {
+                for e in herald_storage::queue::list_events(conn, Some(a))? {
                     events.insert(e.id.clone(), e);
                 }
             }
-            let destinations = herald_storage::list_destinations(conn, org.as_deref())?;
-            let org_names: HashMap<String, String> = herald_storage::list_organizations(conn)?
-                .into_iter()
-                .map(|o| (o.id, o.name))
-                .collect();
+            let destinations =
+                herald_storage::destinations::list_destinations(conn, org.as_deref())?;
+            let org_names: HashMap<String, String> =
+                herald_storage::accounts::list_organizations(conn)?
+                    .into_iter()
+                    .map(|o| (o.id, o.name))
+                    .collect();
             Ok((rows, found.total, destinations, org_names, events))
         })
         .await?;

@@ -28,7 +28,8 @@ use chrono::{DateTime, Utc};
 use herald_delivery::{DestinationConfig, Grants};
 use herald_plugin_host::{ConfigFieldKind, HostError, PluginHost};
 use herald_storage::{
-    DbConnection, Delivery, Destination, DestinationHealth, DestinationUpdate, NewDestination,
+    DbConnection, delivery_log::DestinationHealth, destinations::Destination,
+    destinations::DestinationUpdate, destinations::NewDestination, queue::Delivery,
     write_transaction,
 };
 use serde_json::Value;
@@ -153,7 +154,7 @@ fn info(
 ) -> Result<DestinationInfo> {
     let settings = if p.can_read_destination_config_of(&d.org_id) {
         Some(Settings {
-            secret_names: herald_storage::destination_secret_names(conn, &d.id)?,
+            secret_names: herald_storage::secrets::destination_secret_names(conn, &d.id)?,
             config: d.config,
             grants: d.grants,
         })
@@ -161,7 +162,7 @@ fn info(
         None
     };
     Ok(DestinationInfo {
-        health: herald_storage::destination_health(conn, &d.id)?,
+        health: herald_storage::delivery_log::destination_health(conn, &d.id)?,
         org_name: org_names.get(&d.org_id).cloned().unwrap_or_default(),
         can_edit: p.can_edit_destinations_of(&d.org_id),
         can_disable: p.can_disable_destination_of(&d.org_id),
@@ -178,7 +179,7 @@ fn info(
 }
 
 fn org_names(conn: &mut DbConnection) -> Result<HashMap<String, String>> {
-    Ok(herald_storage::list_organizations(conn)?
+    Ok(herald_storage::accounts::list_organizations(conn)?
         .into_iter()
         .map(|o| (o.id, o.name))
         .collect())
@@ -187,7 +188,7 @@ fn org_names(conn: &mut DbConnection) -> Result<HashMap<String, String>> {
 /// A destination the caller may see; anything else is [`ServiceError::NotFound`].
 pub fn visible(conn: &mut DbConnection, p: &Principal, id: &str) -> Result<Destination> {
     p.require_read()?;
-    herald_storage::get_destination(conn, id)?
+    herald_storage::destinations::get_destination(conn, id)?
         .filter(|d| p.can_see_org(&d.org_id))
         .ok_or(ServiceError::NotFound)
 }
@@ -200,7 +201,9 @@ pub async fn list(state: &AppState, p: &Principal) -> Result<Vec<DestinationInfo
         .db(move |conn| {
             let names = org_names(conn)?;
             let mut out = Vec::new();
-            for d in herald_storage::list_destinations(conn, p.org_filter().as_deref())? {
+            for d in
+                herald_storage::destinations::list_destinations(conn, p.org_filter().as_deref())?
+            {
                 out.push(info(conn, &p, d, &names)?);
             }
             Ok(out)
@@ -369,7 +372,7 @@ fn refused(problems: Vec<FieldError>) -> Result<()> {
     }
 }
 
-fn secret_key(state: &AppState) -> Result<herald_storage::SecretKey> {
+fn secret_key(state: &AppState) -> Result<herald_storage::secrets::SecretKey> {
     crate::secrets::secret_key(&state.config).map_err(ServiceError::internal)
 }
 
@@ -406,7 +409,7 @@ pub async fn create(
                 .map(|(k, v)| (k, Some(v)))
                 .collect();
             let d = write_transaction(conn, |conn| {
-                let d = herald_storage::create_destination(
+                let d = herald_storage::destinations::create_destination(
                     conn,
                     &NewDestination {
                         org_id: &org_id,
@@ -419,7 +422,9 @@ pub async fn create(
                     },
                     &actor,
                 )?;
-                herald_storage::put_destination_secrets(conn, &key, &d.id, &changes, &actor)?;
+                herald_storage::secrets::put_destination_secrets(
+                    conn, &key, &d.id, &changes, &actor,
+                )?;
                 Ok(d)
             })?;
             let names = org_names(conn)?;
@@ -461,7 +466,11 @@ pub async fn update(
         let plugins = plugins(state)?;
         let dest_id = current.id.clone();
         let stored: Vec<String> = state
-            .db(move |conn| Ok(herald_storage::destination_secret_names(conn, &dest_id)?))
+            .db(move |conn| {
+                Ok(herald_storage::secrets::destination_secret_names(
+                    conn, &dest_id,
+                )?)
+            })
             .await?;
         if let Some(config) = &change.config {
             let kinds = field_kinds(&plugins, &current.plugin_id);
@@ -523,10 +532,12 @@ pub async fn update(
             let d = write_transaction(conn, |conn| {
                 let mut d = current;
                 if touches_fields {
-                    d = herald_storage::update_destination(conn, &d.id, &update, &actor)?;
+                    d = herald_storage::destinations::update_destination(
+                        conn, &d.id, &update, &actor,
+                    )?;
                 }
                 if let Some(key) = &key {
-                    herald_storage::put_destination_secrets(
+                    herald_storage::secrets::put_destination_secrets(
                         conn,
                         key,
                         &d.id,
@@ -535,7 +546,7 @@ pub async fn update(
                     )?;
                 }
                 if !dropped.is_empty() {
-                    herald_storage::append_audit(
+                    herald_storage::audit::append_audit(
                         conn,
                         &actor,
                         "destination.secrets_dropped",
@@ -563,8 +574,9 @@ pub async fn disable(state: &AppState, p: &Principal, id: &str) -> Result<Destin
             if !p.can_disable_destination_of(&d.org_id) {
                 return Err(ServiceError::Forbidden);
             }
-            herald_storage::set_destination_enabled(conn, &d.id, false, &p.actor())?;
-            let d = herald_storage::get_destination(conn, &d.id)?.ok_or(ServiceError::NotFound)?;
+            herald_storage::destinations::set_destination_enabled(conn, &d.id, false, &p.actor())?;
+            let d = herald_storage::destinations::get_destination(conn, &d.id)?
+                .ok_or(ServiceError::NotFound)?;
             let names = org_names(conn)?;
             info(conn, &p, d, &names)
         })
@@ -634,7 +646,7 @@ pub async fn send_test(state: &AppState, p: &Principal, id: &str) -> Result<Test
     let actor = p.actor();
     state
         .db(move |conn| {
-            Ok(herald_storage::append_audit(
+            Ok(herald_storage::audit::append_audit(
                 conn,
                 &actor,
                 "destination.test",
@@ -655,8 +667,8 @@ pub async fn replay_dead_letters(state: &AppState, p: &Principal, id: &str) -> R
             let actor = p.actor();
             Ok(write_transaction(conn, |conn| {
                 // Each replayed delivery is audited on its own; this entry records the request.
-                let n = herald_storage::replay_dead_letters(conn, &d.id, &actor)?;
-                herald_storage::append_audit(
+                let n = herald_storage::queue::replay_dead_letters(conn, &d.id, &actor)?;
+                herald_storage::audit::append_audit(
                     conn,
                     &actor,
                     "destination.replay_dead_letters",
@@ -677,8 +689,8 @@ pub fn visible_delivery(
     id: &str,
 ) -> Result<(Delivery, Destination)> {
     p.require_read()?;
-    let d = herald_storage::get_delivery(conn, id)?.ok_or(ServiceError::NotFound)?;
-    let dest = herald_storage::get_destination(conn, &d.destination_id)?
+    let d = herald_storage::queue::get_delivery(conn, id)?.ok_or(ServiceError::NotFound)?;
+    let dest = herald_storage::destinations::get_destination(conn, &d.destination_id)?
         .filter(|dest| p.can_see_org(&dest.org_id))
         .ok_or(ServiceError::NotFound)?;
     Ok((d, dest))
@@ -692,7 +704,7 @@ pub async fn replay_delivery(state: &AppState, p: &Principal, id: &str) -> Resul
         .db(move |conn| {
             let (delivery, dest) = visible_delivery(conn, &p, &id)?;
             steerable(conn, &p, &dest.id)?;
-            Ok(herald_storage::replay_delivery(
+            Ok(herald_storage::queue::replay_delivery(
                 conn,
                 &delivery.id,
                 &p.actor(),
@@ -705,11 +717,11 @@ pub async fn replay_delivery(state: &AppState, p: &Principal, id: &str) -> Resul
 /// empty means no filter.
 pub fn parse_status_filter(
     status: Option<&str>,
-) -> Result<Option<herald_storage::DeliveryStatus>, ServiceError> {
+) -> Result<Option<herald_storage::queue::DeliveryStatus>, ServiceError> {
     status
         .filter(|s| !s.is_empty())
         .map(|s| {
-            s.parse::<herald_storage::DeliveryStatus>().map_err(|_| {
+            s.parse::<herald_storage::queue::DeliveryStatus>().map_err(|_| {
                 ServiceError::BadRequest(format!(
                     "status {s:?} is not one of queued, in_flight, delivered, failed, dead, withheld"
                 ))

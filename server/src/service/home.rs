@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use herald_storage::{RemediationState, Touching};
+use herald_storage::{exposure::Touching, remediation::RemediationState};
 
 use crate::error::ServiceError;
 use crate::service::Principal;
@@ -83,11 +83,11 @@ pub async fn home(state: &AppState, p: &Principal) -> Result<Home, ServiceError>
     let (reader, org_name) = (p.reader(), p.org_name.clone());
     state
         .db(move |conn| {
-            let sites: HashMap<String, String> = herald_storage::list_sites(conn, &org)?
+            let sites: HashMap<String, String> = herald_storage::sites::list_sites(conn, &org)?
                 .into_iter()
                 .map(|s| (s.id, s.name))
                 .collect();
-            let counts = herald_storage::device_counts(conn, Some(&org), None)?;
+            let counts = herald_storage::installed_base::device_counts(conn, Some(&org), None)?;
             let devices = counts.iter().map(|c| c.devices).sum();
             // product -> [(site, devices)]
             let mut by_product: HashMap<&str, Vec<(&str, i64)>> = HashMap::new();
@@ -97,9 +97,10 @@ pub async fn home(state: &AppState, p: &Principal) -> Result<Home, ServiceError>
                     .or_default()
                     .push((c.site_id.as_str(), c.devices));
             }
-            let touching = herald_storage::advisories_touching(conn, &reader, Some(&org))?;
-            let statuses: HashMap<(String, String), herald_storage::SiteStatus> =
-                herald_storage::remediation_statuses(conn, Some(&org), None)?
+            let touching =
+                herald_storage::exposure::advisories_touching(conn, &reader, Some(&org))?;
+            let statuses: HashMap<(String, String), herald_storage::remediation::SiteStatus> =
+                herald_storage::remediation::remediation_statuses(conn, Some(&org), None)?
                     .into_iter()
                     .map(|s| ((s.advisory_id.clone(), s.site_id.clone()), s))
                     .collect();
@@ -126,7 +127,7 @@ pub async fn home(state: &AppState, p: &Principal) -> Result<Home, ServiceError>
             });
             // What to do, from the current summary, for the advisories shown in full.
             for (a, id) in list.iter_mut().take(HOME_LIMIT) {
-                let summary = herald_storage::advisory_summary(conn, id)?;
+                let summary = herald_storage::exposure::advisory_summary(conn, id)?;
                 a.advice = advice(&summary);
             }
             let advisories: Vec<AffectingAdvisory> = list.into_iter().map(|(a, _)| a).collect();
@@ -146,7 +147,7 @@ fn affecting(
     t: &Touching,
     by_product: &HashMap<&str, Vec<(&str, i64)>>,
     sites: &HashMap<String, String>,
-    statuses: &HashMap<(String, String), herald_storage::SiteStatus>,
+    statuses: &HashMap<(String, String), herald_storage::remediation::SiteStatus>,
 ) -> AffectingAdvisory {
     let mut per_site: BTreeMap<&str, i64> = BTreeMap::new();
     for product in &t.product_ids {

@@ -9,8 +9,9 @@
 //! does not edit it. Another hospital's site or entry answers 404, like one that does not exist.
 
 use herald_storage::{
-    DbConnection, EntryInput, EntryUpdate, InstalledProduct, OrgKind, Organization, Site,
-    SiteInput, StorageError,
+    DbConnection, StorageError, accounts::OrgKind, accounts::Organization,
+    installed_base::EntryInput, installed_base::EntryUpdate, installed_base::InstalledProduct,
+    sites::Site, sites::SiteInput,
 };
 
 use crate::error::ServiceError;
@@ -103,7 +104,7 @@ pub struct NewEntry {
 pub async fn list_sites(state: &AppState, p: &Principal) -> Result<Vec<Site>, ServiceError> {
     let org = p.require_hospital_reader()?.to_owned();
     state
-        .db(move |conn| Ok(herald_storage::list_sites(conn, &org)?))
+        .db(move |conn| Ok(herald_storage::sites::list_sites(conn, &org)?))
         .await
 }
 
@@ -116,7 +117,7 @@ pub async fn create_site(
     let actor = p.actor();
     state
         .db(move |conn| {
-            herald_storage::create_site(conn, &org, &input, &actor)
+            herald_storage::sites::create_site(conn, &org, &input, &actor)
                 .map_err(refused(SITE_FIELDS, "name"))
         })
         .await
@@ -132,7 +133,7 @@ pub async fn update_site(
     let (actor, id) = (p.actor(), site_id.to_owned());
     state
         .db(move |conn| {
-            herald_storage::update_site(conn, &org, &id, &input, &actor)
+            herald_storage::sites::update_site(conn, &org, &id, &input, &actor)
                 .map_err(refused(SITE_FIELDS, "name"))
         })
         .await
@@ -146,7 +147,7 @@ pub async fn delete_site(
     let org = p.require_hospital_admin()?.to_owned();
     let (actor, id) = (p.actor(), site_id.to_owned());
     state
-        .db(move |conn| Ok(herald_storage::delete_site(conn, &org, &id, &actor)?))
+        .db(move |conn| Ok(herald_storage::sites::delete_site(conn, &org, &id, &actor)?))
         .await
 }
 
@@ -159,7 +160,11 @@ pub async fn list_entries(
 ) -> Result<Vec<InstalledProduct>, ServiceError> {
     let org = p.require_hospital_reader()?.to_owned();
     state
-        .db(move |conn| Ok(herald_storage::list_installed_base(conn, &org)?))
+        .db(move |conn| {
+            Ok(herald_storage::installed_base::list_installed_base(
+                conn, &org,
+            )?)
+        })
         .await
 }
 
@@ -178,7 +183,7 @@ pub async fn add_entry(
         .db(move |conn| {
             herald_storage::write_transaction_as(conn, |conn| {
                 let site_id = resolve_site(conn, &org, new.site.as_ref(), &actor)?;
-                herald_storage::add_entry(
+                herald_storage::installed_base::add_entry(
                     conn,
                     &org,
                     &EntryInput {
@@ -205,13 +210,21 @@ fn resolve_site(
     actor: &str,
 ) -> Result<String, ServiceError> {
     match site {
-        Some(SiteChoice::Id(id)) => herald_storage::get_site(conn, org, id)?
+        Some(SiteChoice::Id(id)) => herald_storage::sites::get_site(conn, org, id)?
             .map(|s| s.id)
             .ok_or_else(|| ServiceError::field("site_id", "is not one of your sites")),
-        Some(SiteChoice::Name(name)) => Ok(herald_storage::ensure_site(conn, org, name, actor)
-            .map_err(refused(ENTRY_FIELDS, "site"))?
-            .id),
-        None => Ok(herald_storage::ensure_site(conn, org, herald_storage::DEFAULT_SITE, actor)?.id),
+        Some(SiteChoice::Name(name)) => {
+            Ok(herald_storage::sites::ensure_site(conn, org, name, actor)
+                .map_err(refused(ENTRY_FIELDS, "site"))?
+                .id)
+        }
+        None => Ok(herald_storage::sites::ensure_site(
+            conn,
+            org,
+            herald_storage::sites::DEFAULT_SITE,
+            actor,
+        )?
+        .id),
     }
 }
 
@@ -225,7 +238,7 @@ pub async fn update_entry(
     let (actor, id) = (p.actor(), entry_id.to_owned());
     state
         .db(move |conn| {
-            herald_storage::update_entry(conn, &org, &id, &update, &actor)
+            herald_storage::installed_base::update_entry(conn, &org, &id, &update, &actor)
                 .map_err(refused(ENTRY_FIELDS, "quantity"))
         })
         .await
@@ -240,7 +253,7 @@ pub async fn remove_entry(
     let (actor, id) = (p.actor(), entry_id.to_owned());
     state
         .db(move |conn| {
-            Ok(herald_storage::remove_installed_product(
+            Ok(herald_storage::installed_base::remove_installed_product(
                 conn, &org, &id, &actor,
             )?)
         })
@@ -252,10 +265,10 @@ pub async fn remove_entry(
 
 /// Resolves `{org}` (id or slug) to an organization; unknown is 404.
 pub(crate) fn find_org(conn: &mut DbConnection, org: &str) -> Result<Organization, ServiceError> {
-    if let Some(o) = herald_storage::find_organization(conn, org)? {
+    if let Some(o) = herald_storage::accounts::find_organization(conn, org)? {
         return Ok(o);
     }
-    herald_storage::find_organization_by_slug(conn, org)?.ok_or(ServiceError::NotFound)
+    herald_storage::accounts::find_organization_by_slug(conn, org)?.ok_or(ServiceError::NotFound)
 }
 
 /// A customer of the manufacturer by id or slug; anything else (not a customer, unknown) is 404.
@@ -265,7 +278,7 @@ pub(crate) fn customer_of(
     org: &str,
 ) -> Result<Organization, ServiceError> {
     let hospital = find_org(conn, org)?;
-    if herald_storage::get_customer(conn, maker, &hospital.id)?.is_none() {
+    if herald_storage::customers::get_customer(conn, maker, &hospital.id)?.is_none() {
         return Err(ServiceError::NotFound);
     }
     Ok(hospital)
@@ -282,7 +295,10 @@ pub async fn customer_entries(
     state
         .db(move |conn| {
             let hospital = customer_of(conn, &maker, &org)?;
-            Ok(herald_storage::list_installed_base(conn, &hospital.id)?)
+            Ok(herald_storage::installed_base::list_installed_base(
+                conn,
+                &hospital.id,
+            )?)
         })
         .await
 }
@@ -300,7 +316,7 @@ pub async fn confirm_entry(
     state
         .db(move |conn| {
             let hospital = find_org(conn, &org)?;
-            Ok(herald_storage::confirm_installed_product(
+            Ok(herald_storage::installed_base::confirm_installed_product(
                 conn,
                 &maker,
                 &hospital.id,

@@ -19,7 +19,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use herald_storage::{DEFAULT_SITE, DbConnection, EntryInput, SiteInput};
+use herald_storage::{
+    DbConnection, installed_base::EntryInput, sites::DEFAULT_SITE, sites::SiteInput,
+};
 
 use crate::error::ServiceError;
 use crate::service::Principal;
@@ -137,9 +139,9 @@ struct Known {
 }
 
 fn load_known(conn: &mut DbConnection, p: &Principal, org: &str) -> Result<Known, ServiceError> {
-    let mut products = herald_storage::list_products_for_reader(conn, &p.reader())?;
-    for maker in herald_storage::manufacturers_of(conn, org)? {
-        products.extend(herald_storage::list_products(conn, &maker)?);
+    let mut products = herald_storage::catalog::list_products_for_reader(conn, &p.reader())?;
+    for maker in herald_storage::customers::manufacturers_of(conn, org)? {
+        products.extend(herald_storage::catalog::list_products(conn, &maker)?);
     }
     let mut seen = HashSet::new();
     products.retain(|p| seen.insert(p.id.clone()));
@@ -169,7 +171,7 @@ fn load_known(conn: &mut DbConnection, p: &Principal, org: &str) -> Result<Known
             version: p.version,
         });
     }
-    let sites = herald_storage::list_sites(conn, org)?;
+    let sites = herald_storage::sites::list_sites(conn, org)?;
     let names: HashMap<String, String> = sites
         .iter()
         .map(|s| (s.id.clone(), s.name.clone()))
@@ -180,7 +182,7 @@ fn load_known(conn: &mut DbConnection, p: &Principal, org: &str) -> Result<Known
         }
         known.sites.insert(s.name, (s.id, s.code));
     }
-    for e in herald_storage::list_installed_base(conn, org)? {
+    for e in herald_storage::installed_base::list_installed_base(conn, org)? {
         let site = names.get(&e.site_id).cloned().unwrap_or_default();
         for serial in &e.serials {
             known
@@ -380,14 +382,14 @@ fn plan(known: &Known, csv_bytes: &[u8]) -> Result<(ImportReport, Vec<Planned>),
         let quantity = match get("quantity") {
             None => None,
             Some(q) => match q.parse::<i32>() {
-                Ok(n) if (1..=herald_storage::MAX_QUANTITY).contains(&n) => Some(n),
+                Ok(n) if (1..=herald_storage::installed_base::MAX_QUANTITY).contains(&n) => Some(n),
                 _ => {
                     report(
                         line,
                         ProblemKind::InvalidValue,
                         format!(
                             "quantity {q:?} is not a number from 1 to {}",
-                            herald_storage::MAX_QUANTITY
+                            herald_storage::installed_base::MAX_QUANTITY
                         ),
                     );
                     continue;
@@ -396,14 +398,15 @@ fn plan(known: &Known, csv_bytes: &[u8]) -> Result<(ImportReport, Vec<Planned>),
         };
         let serial = get("serial");
         if let Some(s) = serial {
-            if s.chars().count() > herald_storage::MAX_SERIAL_LEN || s.chars().any(char::is_control)
+            if s.chars().count() > herald_storage::installed_base::MAX_SERIAL_LEN
+                || s.chars().any(char::is_control)
             {
                 report(
                     line,
                     ProblemKind::InvalidValue,
                     format!(
                         "serial must be 1-{} printable characters",
-                        herald_storage::MAX_SERIAL_LEN
+                        herald_storage::installed_base::MAX_SERIAL_LEN
                     ),
                 );
                 continue;
@@ -497,24 +500,27 @@ fn plan(known: &Known, csv_bytes: &[u8]) -> Result<(ImportReport, Vec<Planned>),
                 );
                 continue;
             }
-        } else if p.quantity.is_some_and(|q| q > herald_storage::MAX_QUANTITY) {
+        } else if p
+            .quantity
+            .is_some_and(|q| q > herald_storage::installed_base::MAX_QUANTITY)
+        {
             report(
                 p.first_line,
                 ProblemKind::InvalidValue,
                 format!(
                     "more than {} units in one entry",
-                    herald_storage::MAX_QUANTITY
+                    herald_storage::installed_base::MAX_QUANTITY
                 ),
             );
             continue;
         }
-        if p.serials.len() > herald_storage::MAX_SERIALS {
+        if p.serials.len() > herald_storage::installed_base::MAX_SERIALS {
             report(
                 p.first_line,
                 ProblemKind::InvalidValue,
                 format!(
                     "more than {} serial numbers of one product at one site",
-                    herald_storage::MAX_SERIALS
+                    herald_storage::installed_base::MAX_SERIALS
                 ),
             );
             continue;
@@ -525,7 +531,7 @@ fn plan(known: &Known, csv_bytes: &[u8]) -> Result<(ImportReport, Vec<Planned>),
             product_id: p.product.id.clone(),
             product: p.product.name.clone(),
             version: p.product.version.clone(),
-            devices: herald_storage::device_count(p.serials.len(), p.quantity),
+            devices: herald_storage::installed_base::device_count(p.serials.len(), p.quantity),
             serials: p.serials.len(),
         });
         out.push(p);
@@ -602,7 +608,7 @@ pub async fn stage(
     let actor = p.actor();
     state
         .db(move |conn| {
-            Ok(herald_storage::stage_import(
+            Ok(herald_storage::import_staging::stage_import(
                 conn, &org, &csv_bytes, &actor,
             )?)
         })
@@ -621,12 +627,12 @@ pub async fn staged(
     let (p, id) = (p.clone(), id.to_owned());
     state
         .db(move |conn| {
-            let csv_bytes =
-                herald_storage::staged_import(conn, &org, &id)?.ok_or(ServiceError::NotFound)?;
+            let csv_bytes = herald_storage::import_staging::staged_import(conn, &org, &id)?
+                .ok_or(ServiceError::NotFound)?;
             herald_storage::write_transaction_as(conn, |conn| {
                 let report = run(conn, &p, &org, &csv_bytes, confirm)?;
                 if report.written {
-                    herald_storage::drop_staged_import(conn, &org, &id)?;
+                    herald_storage::import_staging::drop_staged_import(conn, &org, &id)?;
                 }
                 Ok(report)
             })
@@ -672,7 +678,7 @@ fn run(
             let site_id = match (&entry.site_id, site_ids.get(&entry.site_name)) {
                 (Some(id), _) | (None, Some(id)) => id.clone(),
                 (None, None) => {
-                    let site = herald_storage::create_site(
+                    let site = herald_storage::sites::create_site(
                         conn,
                         org,
                         &SiteInput {
@@ -689,7 +695,7 @@ fn run(
                     site.id
                 }
             };
-            herald_storage::insert_entry(
+            herald_storage::installed_base::insert_entry(
                 conn,
                 org,
                 &EntryInput {
@@ -730,11 +736,12 @@ pub async fn export(state: &AppState, p: &Principal) -> Result<Vec<u8>, ServiceE
     let org = p.require_hospital_reader()?.to_owned();
     state
         .db(move |conn| {
-            let sites: HashMap<String, Option<String>> = herald_storage::list_sites(conn, &org)?
-                .into_iter()
-                .map(|s| (s.id, s.code))
-                .collect();
-            let entries = herald_storage::list_installed_base(conn, &org)?;
+            let sites: HashMap<String, Option<String>> =
+                herald_storage::sites::list_sites(conn, &org)?
+                    .into_iter()
+                    .map(|s| (s.id, s.code))
+                    .collect();
+            let entries = herald_storage::installed_base::list_installed_base(conn, &org)?;
             let mut w = csv::Writer::from_writer(Vec::new());
             let io = |e: csv::Error| ServiceError::internal(e);
             w.write_record(COLUMNS).map_err(io)?;

@@ -10,7 +10,9 @@ use herald_csaf::authoring::{
     RevisionEntry, TrackingInput, TrackingStatus, first_revision, next_revision,
 };
 use herald_csaf::lifecycle::{LifecycleDates, LifecycleProduct, informational_advisory};
-use herald_storage::{CatalogProduct, DbConnection, StorageError, StoredLifecycle};
+use herald_storage::{
+    DbConnection, StorageError, catalog::CatalogProduct, lifecycle::StoredLifecycle,
+};
 
 use crate::config::Config;
 use crate::error::{FieldError, ServiceError};
@@ -60,15 +62,15 @@ fn lifecycle_error(e: StorageError) -> ServiceError {
 /// may not see the product or no dates are announced.
 pub fn get(
     conn: &mut DbConnection,
-    reader: &herald_storage::Reader,
+    reader: &herald_storage::entitlement::Reader,
     product_id: &str,
 ) -> Result<LifecycleView, ServiceError> {
-    let product = herald_storage::list_products_for_reader(conn, reader)?
+    let product = herald_storage::catalog::list_products_for_reader(conn, reader)?
         .into_iter()
         .find(|c| c.id == product_id)
         .ok_or(ServiceError::NotFound)?;
-    let lifecycle =
-        herald_storage::get_lifecycle(conn, product_id)?.ok_or(ServiceError::NotFound)?;
+    let lifecycle = herald_storage::lifecycle::get_lifecycle(conn, product_id)?
+        .ok_or(ServiceError::NotFound)?;
     Ok(LifecycleView { product, lifecycle })
 }
 
@@ -78,7 +80,8 @@ pub fn openeox_record(
     conn: &mut DbConnection,
     product_id: &str,
 ) -> Result<serde_json::Value, ServiceError> {
-    let stored = herald_storage::get_lifecycle(conn, product_id)?.ok_or(ServiceError::NotFound)?;
+    let stored = herald_storage::lifecycle::get_lifecycle(conn, product_id)?
+        .ok_or(ServiceError::NotFound)?;
     Ok(herald_distribution::lifecycle::openeox_core(
         &stored.dates,
         stored.updated_at,
@@ -109,10 +112,16 @@ pub fn set(
         ));
     }
     let result = herald_storage::write_transaction_as(conn, |conn| {
-        let product = herald_storage::get_catalog_product(conn, &p.org_id, product_id)?
+        let product = herald_storage::catalog::get_catalog_product(conn, &p.org_id, product_id)?
             .ok_or(ServiceError::NotFound)?;
-        let stored = herald_storage::set_lifecycle(conn, &p.org_id, product_id, dates, &p.actor())
-            .map_err(lifecycle_error)?;
+        let stored = herald_storage::lifecycle::set_lifecycle(
+            conn,
+            &p.org_id,
+            product_id,
+            dates,
+            &p.actor(),
+        )
+        .map_err(lifecycle_error)?;
         let tracking_id = tracking_id(config, product_id);
         let tracking = next_tracking(conn, config, &tracking_id, now)?;
         let doc = informational_advisory(
@@ -130,9 +139,9 @@ pub fn set(
         );
         let bytes = herald_csaf::authoring::document_bytes(&doc);
         let advisory = submit_document(conn, config, p, &bytes)?;
-        herald_storage::set_lifecycle_advisory(conn, product_id, &tracking_id)?;
-        let lifecycle =
-            herald_storage::get_lifecycle(conn, product_id)?.ok_or(ServiceError::NotFound)?;
+        herald_storage::lifecycle::set_lifecycle_advisory(conn, product_id, &tracking_id)?;
+        let lifecycle = herald_storage::lifecycle::get_lifecycle(conn, product_id)?
+            .ok_or(ServiceError::NotFound)?;
         Ok(LifecycleSet {
             view: LifecycleView { product, lifecycle },
             advisory,
@@ -151,7 +160,7 @@ fn next_tracking(
     tracking_id: &str,
     now: DateTime<Utc>,
 ) -> Result<TrackingInput, ServiceError> {
-    let mut tracking = match herald_storage::get_advisory(conn, tracking_id)? {
+    let mut tracking = match herald_storage::advisories::get_advisory(conn, tracking_id)? {
         None => first_revision(tracking_id, now, "End-of-support dates announced"),
         Some(a) => {
             let s = &a.summary;

@@ -9,7 +9,10 @@
 //! do; a token made for a user also acts with that user's role, and stops working once the user
 //! is disabled. A token without a user acts for its organization with its scopes alone.
 
-use herald_storage::{ApiToken, DbConnection, OrgKind, Reader, Role, Scope, SessionPolicy, User};
+use herald_storage::{
+    DbConnection, accounts::ApiToken, accounts::OrgKind, accounts::Role, accounts::Scope,
+    accounts::User, entitlement::Reader, sessions::SessionPolicy,
+};
 
 use crate::error::ServiceError;
 
@@ -49,7 +52,7 @@ impl Principal {
         if cookie.is_empty() {
             return Ok(None);
         }
-        match herald_storage::resume_session(conn, cookie, policy, chrono::Utc::now())? {
+        match herald_storage::sessions::resume_session(conn, cookie, policy, chrono::Utc::now())? {
             Some((_, user)) => Self::of_user(conn, &user),
             None => Ok(None),
         }
@@ -64,7 +67,7 @@ impl Principal {
         if user.disabled {
             return Ok(None);
         }
-        let Some(org) = herald_storage::find_organization(conn, &user.org_id)? else {
+        let Some(org) = herald_storage::accounts::find_organization(conn, &user.org_id)? else {
             return Ok(None);
         };
         Ok(Some(Principal {
@@ -84,7 +87,7 @@ impl Principal {
         conn: &mut DbConnection,
         user_id: &str,
     ) -> Result<Option<Principal>, ServiceError> {
-        match herald_storage::find_user(conn, user_id)? {
+        match herald_storage::accounts::find_user(conn, user_id)? {
             Some(user) => Self::of_user(conn, &user),
             None => Ok(None),
         }
@@ -94,18 +97,18 @@ impl Principal {
     /// organization is gone and one made for a user who is disabled or gone are refused (401):
     /// a bad credential is never a silent downgrade.
     pub fn from_bearer(conn: &mut DbConnection, token: &str) -> Result<Principal, ServiceError> {
-        let token = herald_storage::authenticate_api_token(conn, token)?
+        let token = herald_storage::accounts::authenticate_api_token(conn, token)?
             .ok_or(ServiceError::Unauthorized)?;
         Self::of_token(conn, &token)
     }
 
     fn of_token(conn: &mut DbConnection, token: &ApiToken) -> Result<Principal, ServiceError> {
-        let org = herald_storage::find_organization(conn, &token.org_id)?
+        let org = herald_storage::accounts::find_organization(conn, &token.org_id)?
             .ok_or(ServiceError::Unauthorized)?;
         let role = match &token.user_id {
             None => None,
             Some(user_id) => Some(
-                herald_storage::find_user(conn, user_id)?
+                herald_storage::accounts::find_user(conn, user_id)?
                     .filter(|u| !u.disabled && u.org_id == org.id)
                     .ok_or(ServiceError::Unauthorized)?
                     .role,

@@ -41,7 +41,7 @@ pub fn submit_document(
             "publishing needs the publisher or admin role of the manufacturer".into(),
         ));
     }
-    let four_eyes = herald_storage::four_eyes(conn, &p.org_id)?;
+    let four_eyes = herald_storage::drafts::four_eyes(conn, &p.org_id)?;
     if !four_eyes || p.is_approver() {
         let published = publish_document(conn, config, document, &p.org_id, &p.actor())?;
         return Ok(Submitted::Published(published));

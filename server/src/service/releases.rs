@@ -17,7 +17,8 @@
 use chrono::{DateTime, Utc};
 use herald_csaf::remediation::{ReleaseFix, ReviseError, apply_release};
 use herald_storage::{
-    DbConnection, EVENT_PATCH_AVAILABLE, NewRelease, Notice, Release, ReleaseState, StorageError,
+    DbConnection, StorageError, advisories::EVENT_PATCH_AVAILABLE, advisories::Notice,
+    releases::NewRelease, releases::Release, releases::ReleaseState,
 };
 
 use crate::config::Config;
@@ -96,17 +97,18 @@ pub fn create(
     release: &NewRelease,
 ) -> Result<Release, ServiceError> {
     require_publisher(p)?;
-    herald_storage::create_release(conn, &p.org_id, release, &p.actor()).map_err(release_error)
+    herald_storage::releases::create_release(conn, &p.org_id, release, &p.actor())
+        .map_err(release_error)
 }
 
 pub fn list(conn: &mut DbConnection, p: &Principal) -> Result<Vec<Release>, ServiceError> {
     require_reader(p)?;
-    Ok(herald_storage::list_releases(conn, &p.org_id)?)
+    Ok(herald_storage::releases::list_releases(conn, &p.org_id)?)
 }
 
 pub fn get(conn: &mut DbConnection, p: &Principal, id: &str) -> Result<Release, ServiceError> {
     require_reader(p)?;
-    herald_storage::get_release(conn, &p.org_id, id)?.ok_or(ServiceError::NotFound)
+    herald_storage::releases::get_release(conn, &p.org_id, id)?.ok_or(ServiceError::NotFound)
 }
 
 /// Which published release brings an installed device of catalog version `product_id` to a
@@ -116,7 +118,7 @@ pub fn fixing_release(
     conn: &mut DbConnection,
     product_id: &str,
 ) -> Result<Option<Release>, ServiceError> {
-    Ok(herald_storage::fixing_releases(conn, product_id)?
+    Ok(herald_storage::releases::fixing_releases(conn, product_id)?
         .into_iter()
         .next())
 }
@@ -124,7 +126,7 @@ pub fn fixing_release(
 /// The `patch.available` notice of a release's revision: what it fixes and how to install it,
 /// in the event payload under `release`.
 pub fn notice(release: &Release) -> Notice<'static> {
-    let product = |c: &herald_storage::CatalogProduct| {
+    let product = |c: &herald_storage::catalog::CatalogProduct| {
         serde_json::json!({
             "id": c.id, "vendor": c.vendor, "family": c.family, "name": c.name,
             "version": c.version,
@@ -172,14 +174,18 @@ fn revised_document(
     tracking_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<u8>, ServiceError> {
-    let advisory =
-        herald_storage::get_advisory(conn, tracking_id)?.ok_or(ServiceError::NotFound)?;
-    let stored =
-        herald_storage::get_revision_document(conn, tracking_id, &advisory.current.version)?
-            .ok_or(ServiceError::NotFound)?;
+    let advisory = herald_storage::advisories::get_advisory(conn, tracking_id)?
+        .ok_or(ServiceError::NotFound)?;
+    let stored = herald_storage::advisories::get_revision_document(
+        conn,
+        tracking_id,
+        &advisory.current.version,
+    )?
+    .ok_or(ServiceError::NotFound)?;
     let doc: serde_json::Value = serde_json::from_slice(&stored.bytes)
         .map_err(|e| ServiceError::internal(anyhow::anyhow!("stored {tracking_id}: {e}")))?;
-    let applies = herald_storage::document_product_ids(&advisory.summary, &release.applies_to);
+    let applies =
+        herald_storage::releases::document_product_ids(&advisory.summary, &release.applies_to);
     let summary = install_summary(release);
     let revised = apply_release(
         &doc,
@@ -229,16 +235,16 @@ pub fn publish(
 ) -> Result<ReleasePublished, ServiceError> {
     require_publisher(p)?;
     let result = herald_storage::write_transaction_as(conn, |conn| {
-        let release =
-            herald_storage::get_release(conn, &p.org_id, id)?.ok_or(ServiceError::NotFound)?;
+        let release = herald_storage::releases::get_release(conn, &p.org_id, id)?
+            .ok_or(ServiceError::NotFound)?;
         if release.state != ReleaseState::Draft {
             return Err(ServiceError::Conflict(format!(
                 "release {id} is already {}",
                 release.state.as_str()
             )));
         }
-        herald_storage::mark_release_published(conn, &p.org_id, id, &p.actor())?;
-        let hold = herald_storage::four_eyes(conn, &p.org_id)? && !p.is_approver();
+        herald_storage::releases::mark_release_published(conn, &p.org_id, id, &p.actor())?;
+        let hold = herald_storage::drafts::four_eyes(conn, &p.org_id)? && !p.is_approver();
         let mut fixes = Vec::new();
         for fix in &release.fixes {
             let bytes = revised_document(conn, &release, &fix.tracking_id, now)?;
@@ -253,7 +259,12 @@ pub fn publish(
                     &fix.tracking_id,
                     &release.id,
                 )?;
-                herald_storage::record_fix_held(conn, &release.id, &fix.advisory_id, &held.id)?;
+                herald_storage::releases::record_fix_held(
+                    conn,
+                    &release.id,
+                    &fix.advisory_id,
+                    &held.id,
+                )?;
                 fixes.push(FixOutcome::Held {
                     tracking_id: fix.tracking_id.clone(),
                     draft_id: held.id,
@@ -267,7 +278,7 @@ pub fn publish(
                     &p.actor(),
                     Some(&notice(&release)),
                 )?;
-                herald_storage::record_fix_published(
+                herald_storage::releases::record_fix_published(
                     conn,
                     &release.id,
                     &fix.advisory_id,
@@ -276,8 +287,8 @@ pub fn publish(
                 fixes.push(FixOutcome::Published(published));
             }
         }
-        let release =
-            herald_storage::get_release(conn, &p.org_id, id)?.ok_or(ServiceError::NotFound)?;
+        let release = herald_storage::releases::get_release(conn, &p.org_id, id)?
+            .ok_or(ServiceError::NotFound)?;
         Ok(ReleasePublished { release, fixes })
     });
     if result.is_ok() {
@@ -298,7 +309,7 @@ pub fn publish_held_fix(
     tracking_id: &str,
     bytes: &[u8],
 ) -> Result<Published, PublishError> {
-    let release = herald_storage::get_release(conn, &approver.org_id, release_id)?
+    let release = herald_storage::releases::get_release(conn, &approver.org_id, release_id)?
         .ok_or(StorageError::NotFound)?;
     let fix = release
         .fixes
@@ -313,6 +324,11 @@ pub fn publish_held_fix(
         &approver.actor(),
         Some(&notice(&release)),
     )?;
-    herald_storage::record_fix_published(conn, &release.id, &fix.advisory_id, &published.version)?;
+    herald_storage::releases::record_fix_published(
+        conn,
+        &release.id,
+        &fix.advisory_id,
+        &published.version,
+    )?;
     Ok(published)
 }

@@ -7,7 +7,9 @@
 //! advisory it may not read); the manufacturer reads statuses only in aggregate, through
 //! [`crate::service::uptake`].
 
-use herald_storage::{DbConnection, RemediationState, SiteStatus, StatusInput};
+use herald_storage::{
+    DbConnection, remediation::RemediationState, remediation::SiteStatus, remediation::StatusInput,
+};
 
 use crate::error::ServiceError;
 use crate::service::Principal;
@@ -29,10 +31,10 @@ pub(crate) fn readable_advisory(
     conn: &mut DbConnection,
     p: &Principal,
     tracking_id: &str,
-) -> Result<herald_storage::AdvisoryDetail, ServiceError> {
-    let advisory =
-        herald_storage::get_advisory(conn, tracking_id)?.ok_or(ServiceError::NotFound)?;
-    if !herald_storage::may_read(conn, &p.reader(), &advisory.id)? {
+) -> Result<herald_storage::advisories::AdvisoryDetail, ServiceError> {
+    let advisory = herald_storage::advisories::get_advisory(conn, tracking_id)?
+        .ok_or(ServiceError::NotFound)?;
+    if !herald_storage::entitlement::may_read(conn, &p.reader(), &advisory.id)? {
         return Err(ServiceError::NotFound);
     }
     Ok(advisory)
@@ -61,7 +63,7 @@ pub async fn set_status(
     state
         .db(move |conn| {
             let advisory = readable_advisory(conn, &p, &tracking_id)?;
-            herald_storage::set_remediation_status(
+            herald_storage::remediation::set_remediation_status(
                 conn,
                 &org,
                 &site_id,
@@ -91,7 +93,7 @@ pub async fn statuses(
     state
         .db(move |conn| {
             let advisory = readable_advisory(conn, &p, &tracking_id)?;
-            Ok(herald_storage::remediation_statuses(
+            Ok(herald_storage::remediation::remediation_statuses(
                 conn,
                 Some(&org),
                 Some(&advisory.id),
@@ -112,10 +114,10 @@ pub async fn history(
     state
         .db(move |conn| {
             let advisory = readable_advisory(conn, &p, &tracking_id)?;
-            if herald_storage::get_site(conn, &org, &site_id)?.is_none() {
+            if herald_storage::sites::get_site(conn, &org, &site_id)?.is_none() {
                 return Err(ServiceError::NotFound);
             }
-            Ok(herald_storage::remediation_history(
+            Ok(herald_storage::remediation::remediation_history(
                 conn,
                 &org,
                 &site_id,

@@ -1,5 +1,5 @@
 //! The end-of-support reminder scheduler: every few minutes (and at start) the storage scan
-//! ([`herald_storage::scan_end_of_support`]) queues the reminders due today at the operator's
+//! ([`herald_storage::reminders::scan_end_of_support`]) queues the reminders due today at the operator's
 //! lead times (`HERALD_EOS_REMINDER_DAYS`), idempotently, and the delivery engine delivers them.
 //! The scan takes the day as an argument ([`scan`]), so tests drive it with their own clock.
 
@@ -16,7 +16,11 @@ pub const SCAN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60
 pub async fn scan(state: &AppState, today: NaiveDate) -> Result<usize, ServiceError> {
     let leads = state.config.eos_reminder_days.clone();
     state
-        .db(move |conn| Ok(herald_storage::scan_end_of_support(conn, today, &leads)?))
+        .db(move |conn| {
+            Ok(herald_storage::reminders::scan_end_of_support(
+                conn, today, &leads,
+            )?)
+        })
         .await
 }
 

@@ -3,7 +3,7 @@
 //! Every ending is in the audit log.
 
 use chrono::{DateTime, Utc};
-use herald_storage::{DbConnection, Session, SessionPolicy};
+use herald_storage::{DbConnection, sessions::Session, sessions::SessionPolicy};
 
 use crate::error::ServiceError;
 use crate::service::Principal;
@@ -24,14 +24,16 @@ pub fn list_own(
     at: DateTime<Utc>,
 ) -> Result<Vec<(Session, bool)>, ServiceError> {
     let user = person(p)?;
-    let current = herald_storage::session_id_of(conn, current_cookie)?;
-    Ok(herald_storage::list_sessions(conn, user, policy, at)?
-        .into_iter()
-        .map(|s| {
-            let this = current.as_deref() == Some(s.id.as_str());
-            (s, this)
-        })
-        .collect())
+    let current = herald_storage::sessions::session_id_of(conn, current_cookie)?;
+    Ok(
+        herald_storage::sessions::list_sessions(conn, user, policy, at)?
+            .into_iter()
+            .map(|s| {
+                let this = current.as_deref() == Some(s.id.as_str());
+                (s, this)
+            })
+            .collect(),
+    )
 }
 
 /// Ends one of the caller's sessions; another person's session id is not found (404).
@@ -42,10 +44,10 @@ pub fn end_own(
 ) -> Result<(), ServiceError> {
     let user = person(p)?;
     herald_storage::write_transaction_as(conn, |conn| {
-        if !herald_storage::end_session(conn, user, session_id)? {
+        if !herald_storage::sessions::end_session(conn, user, session_id)? {
             return Err(ServiceError::NotFound);
         }
-        herald_storage::append_audit(
+        herald_storage::audit::append_audit(
             conn,
             &p.actor(),
             "session.ended",
@@ -60,8 +62,8 @@ pub fn end_own(
 pub fn end_all_own(conn: &mut DbConnection, p: &Principal) -> Result<usize, ServiceError> {
     let user = person(p)?;
     herald_storage::write_transaction_as(conn, |conn| {
-        let ended = herald_storage::end_all_sessions(conn, user)?;
-        herald_storage::append_audit(
+        let ended = herald_storage::sessions::end_all_sessions(conn, user)?;
+        herald_storage::audit::append_audit(
             conn,
             &p.actor(),
             "session.ended_everywhere",
@@ -86,7 +88,7 @@ pub async fn purge_until_stopped(
         let db = db.clone();
         let purged = tokio::task::spawn_blocking(move || {
             let mut conn = db.get()?;
-            Ok::<_, anyhow::Error>(herald_storage::purge_sessions(
+            Ok::<_, anyhow::Error>(herald_storage::sessions::purge_sessions(
                 &mut conn,
                 &policy,
                 Utc::now(),

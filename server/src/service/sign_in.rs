@@ -11,7 +11,7 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use herald_storage::{Gate, NewSession, ThrottlePolicy};
+use herald_storage::{sessions::NewSession, throttle::Gate, throttle::ThrottlePolicy};
 use tokio::sync::Semaphore;
 
 use crate::error::ServiceError;
@@ -44,7 +44,7 @@ async fn password_ok(hash: Option<String>, password: String) -> Result<bool, Ser
     let slots = ARGON2_SLOTS.get_or_init(|| Semaphore::new(argon2_slots()));
     let _permit = slots.acquire().await.map_err(ServiceError::internal)?;
     tokio::task::spawn_blocking(move || {
-        herald_storage::password_matches_hash(hash.as_deref(), &password)
+        herald_storage::accounts::password_matches_hash(hash.as_deref(), &password)
     })
     .await
     .map_err(ServiceError::internal)
@@ -66,10 +66,10 @@ pub async fn sign_in(
 ) -> Result<Result<NewSession, Refusal>, ServiceError> {
     let policy: ThrottlePolicy = state.config.accounts.throttle;
     let sessions = state.config.accounts.sessions;
-    let account = herald_storage::account_key(email);
+    let account = herald_storage::throttle::account_key(email);
     let mut keys = vec![account.clone()];
     if let Some(a) = &address {
-        keys.push(herald_storage::address_key(a));
+        keys.push(herald_storage::throttle::address_key(a));
     }
     let subject = truncated(email);
     let email = email.to_owned();
@@ -78,9 +78,9 @@ pub async fn sign_in(
         let subject = subject.clone();
         state
             .db(move |conn| {
-                let gate = herald_storage::sign_in_gate(conn, &keys, &policy, at)?;
+                let gate = herald_storage::throttle::sign_in_gate(conn, &keys, &policy, at)?;
                 if gate != Gate::Open {
-                    herald_storage::append_audit(
+                    herald_storage::audit::append_audit(
                         conn,
                         "anonymous",
                         "session.throttled",
@@ -89,7 +89,10 @@ pub async fn sign_in(
                     )?;
                     return Ok((gate, None));
                 }
-                Ok((gate, herald_storage::sign_in_candidate(conn, &email)?))
+                Ok((
+                    gate,
+                    herald_storage::accounts::sign_in_candidate(conn, &email)?,
+                ))
             })
             .await?
     };
@@ -106,17 +109,17 @@ pub async fn sign_in(
             herald_storage::write_transaction_as(conn, |conn| match user {
                 Some(user) => {
                     for key in &keys {
-                        herald_storage::clear_failures(conn, key)?;
+                        herald_storage::throttle::clear_failures(conn, key)?;
                     }
-                    herald_storage::record_login(conn, &user.id, at)?;
-                    let session = herald_storage::open_session(
+                    herald_storage::accounts::record_login(conn, &user.id, at)?;
+                    let session = herald_storage::sessions::open_session(
                         conn,
                         &user.id,
                         &sessions,
                         user_agent.as_deref(),
                         at,
                     )?;
-                    herald_storage::append_audit(
+                    herald_storage::audit::append_audit(
                         conn,
                         &format!("user:{}", user.id),
                         "session.opened",
@@ -134,12 +137,12 @@ pub async fn sign_in(
                             policy.lock_address_after
                         };
                         if let Some(until) =
-                            herald_storage::record_failure(conn, key, after, &policy, at)?
+                            herald_storage::throttle::record_failure(conn, key, after, &policy, at)?
                         {
                             locked = Some((key.clone(), until));
                         }
                     }
-                    herald_storage::append_audit(
+                    herald_storage::audit::append_audit(
                         conn,
                         "anonymous",
                         "session.refused",
@@ -148,7 +151,7 @@ pub async fn sign_in(
                     )?;
                     if let Some((key, until)) = locked {
                         let key: String = key.chars().take(AUDIT_SUBJECT_CHARS + 8).collect();
-                        herald_storage::append_audit(
+                        herald_storage::audit::append_audit(
                             conn,
                             "system",
                             "account.locked",

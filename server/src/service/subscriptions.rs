@@ -4,7 +4,7 @@
 //! an admin of the destination's own organization changes it (the manufacturer sees a
 //! hospital's, like its destinations, but does not steer them).
 
-use herald_storage::{Destination, StorageError, Subscription};
+use herald_storage::{StorageError, destinations::Destination, subscriptions::Subscription};
 
 use crate::error::ServiceError;
 use crate::service::Principal;
@@ -25,29 +25,29 @@ fn store(
     if let Some(k) = subscription
         .event_kinds
         .iter()
-        .find(|k| !herald_storage::NOTICE_KINDS.contains(&k.trim()))
+        .find(|k| !herald_storage::subscriptions::NOTICE_KINDS.contains(&k.trim()))
     {
         return Err(ServiceError::field(
             "event_kinds",
             format!(
                 "{k:?} is not one of {}",
-                herald_storage::NOTICE_KINDS.join(", ")
+                herald_storage::subscriptions::NOTICE_KINDS.join(", ")
             ),
         ));
     }
-    herald_storage::set_subscription(conn, destination_id, subscription, actor).map_err(|e| match e
-    {
-        StorageError::Invalid(message) => {
-            // Storage says which list is wrong as "field: problem"; keep that field's name.
-            match message.split_once(": ") {
-                Some((field, rest)) if SUBSCRIPTION_FIELDS.contains(&field) => {
-                    ServiceError::field(field, rest)
+    herald_storage::subscriptions::set_subscription(conn, destination_id, subscription, actor)
+        .map_err(|e| match e {
+            StorageError::Invalid(message) => {
+                // Storage says which list is wrong as "field: problem"; keep that field's name.
+                match message.split_once(": ") {
+                    Some((field, rest)) if SUBSCRIPTION_FIELDS.contains(&field) => {
+                        ServiceError::field(field, rest)
+                    }
+                    _ => ServiceError::field("subscription", message),
                 }
-                _ => ServiceError::field("subscription", message),
             }
-        }
-        other => other.into(),
-    })
+            other => other.into(),
+        })
 }
 
 /// Replaces the subscription of a destination of the caller's own organization (its admins).

@@ -7,7 +7,7 @@
 //! the portal's templates page both call these functions.
 
 use herald_delivery::templates::{self, Part};
-use herald_storage::TemplateOverride;
+use herald_storage::templates::TemplateOverride;
 
 use crate::error::{FieldError, ServiceError};
 use crate::service::Principal;
@@ -42,7 +42,7 @@ fn may_edit(p: &Principal) -> Result<()> {
 pub async fn list(state: &AppState, p: &Principal) -> Result<Templates> {
     may_read(p)?;
     let overrides = state
-        .db(|conn| Ok(herald_storage::list_template_overrides(conn)?))
+        .db(|conn| Ok(herald_storage::templates::list_template_overrides(conn)?))
         .await?;
     Ok(Templates {
         defaults: templates::default_templates(),
@@ -54,10 +54,10 @@ pub async fn list(state: &AppState, p: &Principal) -> Result<Templates> {
 /// Whether an override may be stored: not too long, compiles in strict mode and renders against
 /// the sample notifications. A refusal names the template (`kind/channel/part`) as the field.
 pub fn check_override(kind: &str, channel: &str, part: &str, body: &str) -> Result<()> {
-    if body.len() > herald_storage::MAX_TEMPLATE_LEN {
+    if body.len() > herald_storage::templates::MAX_TEMPLATE_LEN {
         return Err(ServiceError::TooLarge(format!(
             "template {kind}/{channel}/{part} is longer than {} bytes",
-            herald_storage::MAX_TEMPLATE_LEN
+            herald_storage::templates::MAX_TEMPLATE_LEN
         )));
     }
     templates::validate_override(kind, channel, part, body)
@@ -91,12 +91,14 @@ pub async fn save(
     let actor = p.actor();
     state
         .db(move |conn| {
-            herald_storage::put_template_override(conn, &kind, &channel, &part, &body, &actor)
-                .map_err(|e| match e {
-                    // A malformed kind or channel name: a field error like any other refusal.
-                    herald_storage::StorageError::Invalid(m) => refused(&m, &kind, &channel, &part),
-                    other => other.into(),
-                })
+            herald_storage::templates::put_template_override(
+                conn, &kind, &channel, &part, &body, &actor,
+            )
+            .map_err(|e| match e {
+                // A malformed kind or channel name: a field error like any other refusal.
+                herald_storage::StorageError::Invalid(m) => refused(&m, &kind, &channel, &part),
+                other => other.into(),
+            })
         })
         .await
 }
@@ -118,7 +120,7 @@ pub async fn reset(
     let actor = p.actor();
     let removed = state
         .db(move |conn| {
-            Ok(herald_storage::delete_template_override(
+            Ok(herald_storage::templates::delete_template_override(
                 conn, &kind, &channel, &part, &actor,
             )?)
         })
@@ -133,7 +135,7 @@ pub async fn reset(
 /// The template context of a sample TLP:WHITE notification: what `{{...}}` can name.
 pub fn sample_context() -> serde_json::Value {
     templates::context(&templates::sample_notification(
-        herald_storage::EVENT_ADVISORY_PUBLISHED,
+        herald_storage::advisories::EVENT_ADVISORY_PUBLISHED,
         "WHITE",
     ))
 }

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use herald_storage::RemediationState;
+use herald_storage::remediation::RemediationState;
 
 use crate::error::ServiceError;
 use crate::service::Principal;
@@ -103,31 +103,33 @@ pub async fn advisory_uptake(
     let tracking_id = tracking_id.to_owned();
     state
         .db(move |conn| {
-            let advisory =
-                herald_storage::get_advisory(conn, &tracking_id)?.ok_or(ServiceError::NotFound)?;
+            let advisory = herald_storage::advisories::get_advisory(conn, &tracking_id)?
+                .ok_or(ServiceError::NotFound)?;
             if advisory.publisher_org_id != maker {
                 return Err(ServiceError::NotFound);
             }
-            let customers = herald_storage::list_customers(conn, &maker)?;
-            let products = herald_storage::affected_product_ids(conn, &advisory.id)?;
-            let counts = herald_storage::device_counts(conn, None, Some(&products))?;
+            let customers = herald_storage::customers::list_customers(conn, &maker)?;
+            let products = herald_storage::exposure::affected_product_ids(conn, &advisory.id)?;
+            let counts =
+                herald_storage::installed_base::device_counts(conn, None, Some(&products))?;
             let statuses: HashMap<String, RemediationState> =
-                herald_storage::remediation_statuses(conn, None, Some(&advisory.id))?
+                herald_storage::remediation::remediation_statuses(conn, None, Some(&advisory.id))?
                     .into_iter()
                     .map(|s| (s.site_id, s.state))
                     .collect();
             let acknowledged: std::collections::HashSet<String> =
-                herald_storage::remediation_statuses(conn, None, Some(&advisory.id))?
+                herald_storage::remediation::remediation_statuses(conn, None, Some(&advisory.id))?
                     .into_iter()
                     .map(|s| s.org_id)
                     .collect();
             let mut told: HashMap<String, BTreeMap<String, i64>> = HashMap::new();
-            for (org, status, n) in herald_storage::delivery_outcomes(conn, &advisory.id)? {
+            for (org, status, n) in herald_storage::exposure::delivery_outcomes(conn, &advisory.id)?
+            {
                 told.entry(org).or_default().insert(status, n);
             }
-            let subscriptions = herald_storage::all_subscriptions(conn)?;
+            let subscriptions = herald_storage::subscriptions::all_subscriptions(conn)?;
             let mut contacts: HashMap<String, Vec<String>> = HashMap::new();
-            for d in herald_storage::list_destinations(conn, None)? {
+            for d in herald_storage::destinations::list_destinations(conn, None)? {
                 if subscriptions.get(&d.id).is_some_and(|s| s.security_contact) {
                     contacts.entry(d.org_id).or_default().push(d.name);
                 }

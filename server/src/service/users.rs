@@ -16,14 +16,14 @@ pub fn unlock(
     at: DateTime<Utc>,
 ) -> Result<bool, ServiceError> {
     p.require_admin()?;
-    let user = herald_storage::find_user(conn, user_id)?
+    let user = herald_storage::accounts::find_user(conn, user_id)?
         .filter(|u| u.org_id == p.org_id)
         .ok_or(ServiceError::NotFound)?;
     herald_storage::write_transaction_as(conn, |conn| {
-        let key = herald_storage::account_key(&user.email);
-        let was_locked = herald_storage::is_locked(conn, &key, at)?;
-        herald_storage::clear_failures(conn, &key)?;
-        herald_storage::append_audit(
+        let key = herald_storage::throttle::account_key(&user.email);
+        let was_locked = herald_storage::throttle::is_locked(conn, &key, at)?;
+        herald_storage::throttle::clear_failures(conn, &key)?;
+        herald_storage::audit::append_audit(
             conn,
             &p.actor(),
             "account.unlocked",

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 use herald_csaf::AdvisorySummary;
-use herald_storage::{AdvisoryFilter, Scope};
+use herald_storage::{accounts::Scope, advisories::AdvisoryFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 
@@ -237,7 +237,7 @@ pub async fn list_advisories(
         ..parsed
     };
     let rows = state
-        .db(move |conn| Ok(herald_storage::list_advisories(conn, &filter)?))
+        .db(move |conn| Ok(herald_storage::advisories::list_advisories(conn, &filter)?))
         .await?;
     let body: Vec<AdvisoryResource> = rows
         .items
@@ -321,12 +321,12 @@ pub async fn get_advisory(
     let reader = caller.reader.clone();
     let row = state
         .db(move |conn| {
-            let Some(row) = herald_storage::get_advisory(conn, &tracking_id)? else {
+            let Some(row) = herald_storage::advisories::get_advisory(conn, &tracking_id)? else {
                 return Ok(None);
             };
             // Not entitled looks exactly like not there: the existence of a restricted
             // advisory is itself restricted information.
-            Ok(herald_storage::may_read(conn, &reader, &row.id)?.then_some(row))
+            Ok(herald_storage::entitlement::may_read(conn, &reader, &row.id)?.then_some(row))
         })
         .await?
         .ok_or(ServiceError::NotFound)?;

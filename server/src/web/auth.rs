@@ -3,13 +3,13 @@
 //! ([`Principal::from_bearer`], [`Principal::from_session`]). Handlers ask for [`ApiCaller`] (a
 //! bearer token or nobody) and hand its principal to a use case; handlers that show advisories
 //! ask for [`ReadCaller`], whose [`Reader`] the entitlement rule of storage
-//! (`herald_storage::visible_to`) judges, the same for tokens and sessions.
+//! (`herald_storage::entitlement::visible_to`) judges, the same for tokens and sessions.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use herald_storage::{Reader, Scope};
+use herald_storage::{accounts::Scope, entitlement::Reader};
 
 use crate::error::ServiceError;
 use crate::service::Principal;
@@ -74,7 +74,7 @@ impl FromRequest for ApiCaller {
     }
 }
 
-/// Who reads advisories, for the entitlement rule ([`herald_storage::visible_to`]), and whether
+/// Who reads advisories, for the entitlement rule ([`herald_storage::entitlement::visible_to`]), and whether
 /// the request carried a credential at all (restricted distribution paths answer 401 to
 /// anonymous callers and 404 to authenticated ones that are not entitled).
 ///

@@ -2,14 +2,16 @@
 //! products as the caller may see it, and creating and editing entries (tokens of the
 //! manufacturer with the `publish` or `admin` scope).
 //!
-//! Who sees which products is storage's rule ([`herald_storage::list_products_for_reader`]): the
+//! Who sees which products is storage's rule ([`herald_storage::catalog::list_products_for_reader`]): the
 //! manufacturer its whole catalog; a hospital the products of advisories it may read, of its
 //! installed base and of its grants; anonymous callers those of TLP:WHITE advisories. A product
 //! named only by an AMBER or RED advisory is not listed to anyone not entitled to it: its name
 //! alone can be restricted information.
 
 use actix_web::{HttpResponse, web};
-use herald_storage::{CatalogEntry, CatalogProduct, Scope, StorageError};
+use herald_storage::{
+    StorageError, accounts::Scope, catalog::CatalogEntry, catalog::CatalogProduct,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorBody, FieldError, ServiceError};
@@ -133,7 +135,11 @@ pub async fn list_products(
 ) -> Result<HttpResponse, ServiceError> {
     let reader = caller.reader.clone();
     let products = state
-        .db(move |conn| Ok(herald_storage::list_products_for_reader(conn, &reader)?))
+        .db(move |conn| {
+            Ok(herald_storage::catalog::list_products_for_reader(
+                conn, &reader,
+            )?)
+        })
         .await?;
     let mut resp = HttpResponse::Ok();
     crate::web::api::private_if_personal(&mut resp, &caller);
@@ -142,7 +148,7 @@ pub async fn list_products(
 
 pub fn tree(products: &[CatalogProduct]) -> CatalogTree {
     CatalogTree {
-        vendors: herald_storage::catalog_tree(products)
+        vendors: herald_storage::catalog::catalog_tree(products)
             .into_iter()
             .map(|v| VendorResource {
                 vendor: v.vendor,
@@ -237,7 +243,7 @@ pub async fn create_product(
     let actor = token.actor();
     let created = state
         .db(move |conn| {
-            herald_storage::create_catalog_product(conn, &org_id, &entry, &actor)
+            herald_storage::catalog::create_catalog_product(conn, &org_id, &entry, &actor)
                 .map_err(catalog_error)
         })
         .await?;
@@ -278,7 +284,8 @@ pub async fn update_product(
     let updated = state
         .db(move |conn| {
             herald_storage::write_transaction(conn, |conn| {
-                let Some(p) = herald_storage::get_catalog_product(conn, &org_id, &id)? else {
+                let Some(p) = herald_storage::catalog::get_catalog_product(conn, &org_id, &id)?
+                else {
                     return Err(StorageError::NotFound);
                 };
                 let entry = CatalogEntry {
@@ -290,7 +297,7 @@ pub async fn update_product(
                     cpe: patch.cpe.unwrap_or(p.cpe),
                     purl: patch.purl.unwrap_or(p.purl),
                 };
-                herald_storage::update_catalog_product(conn, &org_id, &id, &entry, &actor)
+                herald_storage::catalog::update_catalog_product(conn, &org_id, &id, &entry, &actor)
             })
             .map_err(catalog_error)
         })

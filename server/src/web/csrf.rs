@@ -26,7 +26,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use app::csrf::{CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, CsrfToken};
-use herald_storage::SecretKey;
+use herald_storage::secrets::SecretKey;
 
 use crate::state::AppState;
 use crate::web::auth::{SESSION_COOKIE, session_cookie};
@@ -59,7 +59,7 @@ pub fn session_token(key: &SecretKey, session: &str) -> String {
 
 /// A fresh pre-session token: a random nonce and its HMAC.
 fn new_pre_session_token(key: &SecretKey) -> String {
-    let nonce = herald_storage::random_password(16);
+    let nonce = herald_storage::accounts::random_password(16);
     let mac = key.purpose_token(PRE_SESSION_PURPOSE, &nonce);
     format!("{nonce}.{mac}")
 }

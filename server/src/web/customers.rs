@@ -13,7 +13,8 @@
 
 use actix_web::{HttpResponse, web};
 use herald_storage::{
-    Customer, Grant, GrantTarget, InstalledProduct, OrgKind, StorageError, Subscription,
+    StorageError, accounts::OrgKind, customers::Customer, customers::Grant, customers::GrantTarget,
+    installed_base::InstalledProduct, subscriptions::Subscription,
 };
 use serde::{Deserialize, Serialize};
 
@@ -320,10 +321,11 @@ pub async fn list_subscriptions(
     let org_filter = acting.p.org_filter();
     let body = state
         .db(move |conn| {
-            let destinations = herald_storage::list_destinations(conn, org_filter.as_deref())?;
+            let destinations =
+                herald_storage::destinations::list_destinations(conn, org_filter.as_deref())?;
             let mut out = Vec::with_capacity(destinations.len());
             for d in destinations {
-                let s = herald_storage::get_subscription(conn, &d.id)?;
+                let s = herald_storage::subscriptions::get_subscription(conn, &d.id)?;
                 out.push(SubscriptionResource {
                     destination_id: d.id,
                     destination_name: d.name,
@@ -343,9 +345,9 @@ async fn visible_destination(
     state: &AppState,
     acting: &Acting,
     id: String,
-) -> Result<herald_storage::Destination, ServiceError> {
+) -> Result<herald_storage::destinations::Destination, ServiceError> {
     let found = state
-        .db(move |conn| Ok(herald_storage::get_destination(conn, &id)?))
+        .db(move |conn| Ok(herald_storage::destinations::get_destination(conn, &id)?))
         .await?
         .ok_or(ServiceError::NotFound)?;
     if acting.p.can_see_org(&found.org_id) {
@@ -370,7 +372,11 @@ pub async fn get_subscription(
     let d = visible_destination(&state, &acting, id.into_inner()).await?;
     let dest_id = d.id.clone();
     let s = state
-        .db(move |conn| Ok(herald_storage::get_subscription(conn, &dest_id)?))
+        .db(move |conn| {
+            Ok(herald_storage::subscriptions::get_subscription(
+                conn, &dest_id,
+            )?)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(SubscriptionResource {
         destination_id: d.id,
@@ -510,7 +516,7 @@ pub async fn list_customers(
     let acting = manufacturer(&state, &caller, false).await?;
     let org_id = acting.org_id();
     let list = state
-        .db(move |conn| Ok(herald_storage::list_customers(conn, &org_id)?))
+        .db(move |conn| Ok(herald_storage::customers::list_customers(conn, &org_id)?))
         .await?;
     let body: Vec<CustomerResource> = list.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(body))
@@ -544,11 +550,13 @@ pub async fn add_customer(
         .db(move |conn| {
             let hospital = match (&org, &name) {
                 (Some(o), _) => find_org(conn, o)?,
-                (_, Some(n)) => herald_storage::ensure_organization(conn, OrgKind::Hospital, n)
-                    .map_err(|e| match e {
-                        StorageError::Conflict(m) => unprocessable("name", m),
-                        other => field_error("name")(other),
-                    })?,
+                (_, Some(n)) => {
+                    herald_storage::accounts::ensure_organization(conn, OrgKind::Hospital, n)
+                        .map_err(|e| match e {
+                            StorageError::Conflict(m) => unprocessable("name", m),
+                            other => field_error("name")(other),
+                        })?
+                }
                 _ => return Err(ServiceError::NotFound),
             };
             if hospital.kind != OrgKind::Hospital {
@@ -557,7 +565,7 @@ pub async fn add_customer(
                     format!("{} is a {}, not a hospital", hospital.slug, hospital.kind),
                 ));
             }
-            herald_storage::add_customer(
+            herald_storage::customers::add_customer(
                 conn,
                 &maker,
                 &hospital.id,
@@ -586,7 +594,7 @@ pub async fn remove_customer(
     state
         .db(move |conn| {
             let hospital = find_org(conn, &org)?;
-            Ok(herald_storage::remove_customer(
+            Ok(herald_storage::customers::remove_customer(
                 conn,
                 &maker,
                 &hospital.id,
@@ -625,7 +633,10 @@ fn grant_resource(
 ) -> Result<GrantResource, ServiceError> {
     let (product_id, tracking_id) = match g.target {
         GrantTarget::Product(p) => (Some(p), None),
-        GrantTarget::Advisory(a) => (None, herald_storage::advisory_tracking_id(conn, &a)?),
+        GrantTarget::Advisory(a) => (
+            None,
+            herald_storage::entitlement::advisory_tracking_id(conn, &a)?,
+        ),
     };
     Ok(GrantResource {
         id: g.id,
@@ -653,7 +664,7 @@ pub async fn list_grants(
     let body = state
         .db(move |conn| {
             let hospital = find_org(conn, &org)?;
-            herald_storage::list_grants(conn, &maker, &hospital.id)?
+            herald_storage::customers::list_grants(conn, &maker, &hospital.id)?
                 .into_iter()
                 .map(|g| grant_resource(conn, g))
                 .collect::<Result<Vec<_>, _>>()
@@ -705,14 +716,15 @@ pub async fn create_grant(
             let (target, field) = match (product, tracking) {
                 (Some(p), _) => (GrantTarget::Product(p), "product_id"),
                 (_, Some(t)) => {
-                    let advisory = herald_storage::get_advisory(conn, &t)?.ok_or_else(|| {
-                        unprocessable("tracking_id", format!("no advisory {t:?}"))
-                    })?;
+                    let advisory =
+                        herald_storage::advisories::get_advisory(conn, &t)?.ok_or_else(|| {
+                            unprocessable("tracking_id", format!("no advisory {t:?}"))
+                        })?;
                     (GrantTarget::Advisory(advisory.id), "tracking_id")
                 }
                 _ => return Err(ServiceError::NotFound),
             };
-            let g = herald_storage::create_grant(
+            let g = herald_storage::customers::create_grant(
                 conn,
                 &maker,
                 &hospital.id,
@@ -745,7 +757,7 @@ pub async fn revoke_grant(
     state
         .db(move |conn| {
             let hospital = find_org(conn, &org)?;
-            Ok(herald_storage::revoke_grant(
+            Ok(herald_storage::customers::revoke_grant(
                 conn,
                 &maker,
                 &hospital.id,

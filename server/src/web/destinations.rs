@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
 use herald_delivery::Grants;
-use herald_storage::{Delivery, DeliveryAttempt};
+use herald_storage::{queue::Delivery, queue::DeliveryAttempt};
 
 use crate::service::deliveries::DeliveryQuery;
 use serde::{Deserialize, Serialize};
@@ -216,7 +216,7 @@ impl DeliveryResource {
         conn: &mut herald_storage::DbConnection,
         d: Delivery,
     ) -> Result<Self, herald_storage::StorageError> {
-        let attempts = herald_storage::list_attempts(conn, &d.id)?;
+        let attempts = herald_storage::queue::list_attempts(conn, &d.id)?;
         Ok(Self::new(d, attempts))
     }
 

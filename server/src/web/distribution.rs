@@ -8,7 +8,7 @@
 //! * `provider-metadata.json`, `service.json`, `openpgp/<FPR>.asc`, `security.txt` and the whole
 //!   `white/` tree are public.
 //! * `green/` and `amber/` (directory, listings, index, changes, feed, category document,
-//!   documents and sidecars) follow the entitlement rule of `herald_storage::visible_to`, for
+//!   documents and sidecars) follow the entitlement rule of `herald_storage::entitlement::visible_to`, for
 //!   API tokens with the `read` scope and for portal session cookies alike: a document and its
 //!   sidecars when the caller may read that advisory; the directory-level files when the caller
 //!   may open the label's directory (the manufacturer; a customer hospital; for AMBER also a
@@ -22,7 +22,7 @@
 //! directory and feed: a consumer (and CSAF checkers) fail a provider whose listed feed or
 //! directory answers 401. A caller with a read token or a session (the same [`ReadCaller`] as
 //! every restricted path) also finds the ROLIE feeds of GREEN and AMBER when it may open those
-//! directories (`herald_storage::may_open_directory`), each as its own `rolie.feeds[]` entry with
+//! directories (`herald_storage::entitlement::may_open_directory`), each as its own `rolie.feeds[]` entry with
 //! its `tlp_label` (CSAF 7.1.15: one feed per label), so a consumer configured with a token
 //! discovers them from the one well-known URL. That answer is per caller (`Cache-Control:
 //! private`); every answer of these two files carries `Vary: Authorization, Cookie` so a shared
@@ -38,7 +38,7 @@ use herald_csaf::{Publisher, Tlp};
 use herald_distribution::{
     ListingEntry, MetadataInput, Provider, Resource, SecurityTxtInput, Sidecar,
 };
-use herald_storage::{AdvisoryFilter, DbConnection, Reader};
+use herald_storage::{DbConnection, advisories::AdvisoryFilter, entitlement::Reader};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
@@ -236,7 +236,7 @@ fn has_credentials(req: &HttpRequest) -> bool {
 fn announced_for(conn: &mut DbConnection, reader: &Reader) -> Result<Vec<Tlp>, ServiceError> {
     let mut tlps = ANNOUNCED.to_vec();
     for tlp in [Tlp::Green, Tlp::Amber] {
-        if herald_storage::may_open_directory(conn, reader, tlp)? {
+        if herald_storage::entitlement::may_open_directory(conn, reader, tlp)? {
             tlps.push(tlp);
         }
     }
@@ -257,14 +257,14 @@ fn render_announcement(
         Resource::ProviderMetadata => {
             // First start with no key yet: create it now rather than announce no key.
             crate::publish::signing_key(conn, config)?;
-            let keys = herald_storage::list_signing_keys(conn)?;
+            let keys = herald_storage::keys::list_signing_keys(conn)?;
             let fingerprints: Vec<String> = keys.iter().map(|k| k.fingerprint.clone()).collect();
             // The metadata changes with every publish and every key change.
             let last_updated = keys
                 .iter()
                 .flat_map(|k| [Some(k.created_at), k.retired_at])
                 .flatten()
-                .chain(herald_storage::last_published_at(conn)?)
+                .chain(herald_storage::advisories::last_published_at(conn)?)
                 .max()
                 .unwrap_or_else(Utc::now);
             let value = herald_distribution::provider_metadata(
@@ -299,10 +299,10 @@ fn may_access(
 ) -> Result<bool, ServiceError> {
     Ok(match resource {
         Resource::Document { tlp, path } | Resource::Sidecar { tlp, path, .. } => {
-            herald_storage::may_read_path(conn, reader, *tlp, path)?
+            herald_storage::entitlement::may_read_path(conn, reader, *tlp, path)?
         }
         other => match other.tlp() {
-            Some(tlp) => herald_storage::may_open_directory(conn, reader, tlp)?,
+            Some(tlp) => herald_storage::entitlement::may_open_directory(conn, reader, tlp)?,
             None => true,
         },
     })
@@ -333,12 +333,12 @@ fn render_for(
             render_announcement(conn, config, resource, &ANNOUNCED)
         }
         Resource::PublicKey { fingerprint } => {
-            let key = herald_storage::public_key_by_fingerprint(conn, fingerprint)?
+            let key = herald_storage::keys::public_key_by_fingerprint(conn, fingerprint)?
                 .ok_or(ServiceError::NotFound)?;
             Ok(Reply::new(key, "application/pgp-keys"))
         }
         Resource::TlpDirectory { tlp } => {
-            let entries = herald_storage::list_visible_documents(conn, *tlp, reader)?;
+            let entries = herald_storage::advisories::list_visible_documents(conn, *tlp, reader)?;
             let listing =
                 herald_distribution::tlp_directory_entries(*tlp, &entries).map_err(dist)?;
             let dir = provider.directory_url(*tlp).map_err(dist)?;
@@ -346,7 +346,7 @@ fn render_for(
             Ok(Reply::new(listing_html(&title, &dir, listing), HTML))
         }
         Resource::YearDirectory { tlp, year } => {
-            let entries = herald_storage::list_visible_documents(conn, *tlp, reader)?;
+            let entries = herald_storage::advisories::list_visible_documents(conn, *tlp, reader)?;
             let listing =
                 herald_distribution::year_directory_entries(*tlp, *year, &entries).map_err(dist)?;
             if listing.is_empty() {
@@ -357,27 +357,27 @@ fn render_for(
             Ok(Reply::new(listing_html(&title, &dir, listing), HTML))
         }
         Resource::IndexTxt { tlp } => {
-            let entries = herald_storage::list_visible_documents(conn, *tlp, reader)?;
+            let entries = herald_storage::advisories::list_visible_documents(conn, *tlp, reader)?;
             Ok(Reply::new(
                 herald_distribution::index_txt(*tlp, &entries).map_err(dist)?,
                 TEXT,
             ))
         }
         Resource::ChangesCsv { tlp } => {
-            let entries = herald_storage::list_visible_documents(conn, *tlp, reader)?;
+            let entries = herald_storage::advisories::list_visible_documents(conn, *tlp, reader)?;
             Ok(Reply::new(
                 herald_distribution::changes_csv(*tlp, &entries).map_err(dist)?,
                 "text/csv; charset=utf-8",
             ))
         }
         Resource::Feed { tlp } => {
-            let entries = herald_storage::list_visible_documents(conn, *tlp, reader)?;
+            let entries = herald_storage::advisories::list_visible_documents(conn, *tlp, reader)?;
             // When the feed last changed: its newest publish. Storage keeps one global
             // "last published", which is never earlier than that.
             let updated = if entries.is_empty() {
                 DateTime::<Utc>::UNIX_EPOCH
             } else {
-                herald_storage::last_published_at(conn)?.unwrap_or_else(Utc::now)
+                herald_storage::advisories::last_published_at(conn)?.unwrap_or_else(Utc::now)
             };
             Reply::json(
                 &herald_distribution::rolie_feed(&provider, *tlp, &entries, updated)
@@ -395,7 +395,7 @@ fn render_for(
                 ..AdvisoryFilter::default()
             };
             loop {
-                let page = herald_storage::list_advisories(conn, &filter)?;
+                let page = herald_storage::advisories::list_advisories(conn, &filter)?;
                 let n = page.items.len() as i64;
                 summaries.extend(page.items.into_iter().map(|i| i.summary));
                 filter.offset += n;
@@ -456,8 +456,8 @@ fn current_document(
     conn: &mut DbConnection,
     tlp: Tlp,
     path: &str,
-) -> Result<herald_storage::StoredDocument, ServiceError> {
-    herald_storage::get_document(conn, path)?
+) -> Result<herald_storage::advisories::StoredDocument, ServiceError> {
+    herald_storage::advisories::get_document(conn, path)?
         // The path names the TLP directory; a document whose label differs is never served from
         // it (defence in depth: storage derives the path from the label).
         .filter(|d| d.tlp == tlp)

@@ -7,7 +7,7 @@
 
 use actix_web::{HttpResponse, web};
 use herald_csaf::authoring::Draft;
-use herald_storage::Scope;
+use herald_storage::accounts::Scope;
 use serde::{Deserialize, Serialize};
 
 use crate::authoring::{self, Caller, DraftView, Preview};

@@ -5,7 +5,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use herald_csaf::lifecycle::{EoxDate, LifecycleDates};
-use herald_storage::Scope;
+use herald_storage::accounts::Scope;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorBody, FieldError, ServiceError};

@@ -8,7 +8,9 @@
 use std::fmt::Write;
 
 use actix_web::{HttpResponse, web};
-use herald_storage::{AttemptOutcome, DeliveryStatus, OutcomeStats, StatusCount};
+use herald_storage::{
+    metrics::OutcomeStats, metrics::StatusCount, queue::AttemptOutcome, queue::DeliveryStatus,
+};
 
 use crate::error::ServiceError;
 use crate::state::AppState;
@@ -93,12 +95,12 @@ pub async fn metrics(
     state: web::Data<AppState>,
     caller: crate::web::auth::ApiCaller,
 ) -> Result<HttpResponse, ServiceError> {
-    caller.require(herald_storage::Scope::Metrics)?;
+    caller.require(herald_storage::accounts::Scope::Metrics)?;
     let (statuses, outcomes) = state
         .db(|conn| {
             Ok((
-                herald_storage::delivery_status_counts(conn)?,
-                herald_storage::attempt_outcome_stats(conn)?,
+                herald_storage::metrics::delivery_status_counts(conn)?,
+                herald_storage::metrics::attempt_outcome_stats(conn)?,
             ))
         })
         .await?;

@@ -5,7 +5,9 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use herald_storage::{CatalogProduct, NewRelease, Release, Scope};
+use herald_storage::{
+    accounts::Scope, catalog::CatalogProduct, releases::NewRelease, releases::Release,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorBody, ServiceError};

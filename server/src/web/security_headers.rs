@@ -47,7 +47,7 @@ pub async fn security_headers(
     let https = req
         .app_data::<web::Data<AppState>>()
         .and_then(|s| hsts(&s.config.base_url));
-    let nonce = herald_storage::random_password(16);
+    let nonce = herald_storage::accounts::random_password(16);
     req.extensions_mut().insert(CspNonce(nonce.clone()));
     let mut res = next.call(req).await?.map_into_boxed_body();
     let headers = res.headers_mut();

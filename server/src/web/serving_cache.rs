@@ -13,7 +13,7 @@
 //!   [`crate::published::note_local_change`]; every cache sees it on its next lookup and starts
 //!   over (immediately, no polling);
 //! * other Herald processes sharing the database are noticed by [`watch`], which polls
-//!   [`herald_storage::publication_mark`] every [`POLL_INTERVAL`] (three tiny aggregate
+//!   [`herald_storage::advisories::publication_mark`] every [`POLL_INTERVAL`] (three tiny aggregate
 //!   queries). Staleness after a publish in another process is therefore bounded by
 //!   `POLL_INTERVAL` plus one query, about one second.
 //!
@@ -42,7 +42,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use herald_csaf::Tlp;
 use herald_distribution::{Resource, Sidecar};
-use herald_storage::{DbConnection, PublicationMark};
+use herald_storage::{DbConnection, advisories::PublicationMark};
 
 use crate::config::Config;
 use crate::error::ServiceError;
@@ -184,7 +184,8 @@ impl DocumentUnit {
     /// Reads the current revision at `path` (below `/.well-known/csaf/`) and renders the
     /// document and every sidecar from it.
     pub fn load(conn: &mut DbConnection, path: &str) -> Result<DocumentUnit, ServiceError> {
-        let doc = herald_storage::get_document(conn, path)?.ok_or(ServiceError::NotFound)?;
+        let doc =
+            herald_storage::advisories::get_document(conn, path)?.ok_or(ServiceError::NotFound)?;
         let modified = Some(doc.release_date);
         let sidecar = |kind: Sidecar, body: String, content_type| {
             CachedReply::new(
@@ -350,7 +351,7 @@ impl ServingCache {
     /// it moved (or on the first look). Returns whether it did. [`watch`] calls it every [`POLL_INTERVAL`].
     pub async fn poll(&self, state: &AppState) -> Result<bool, ServiceError> {
         let mark = state
-            .db(|conn| Ok(herald_storage::publication_mark(conn)?))
+            .db(|conn| Ok(herald_storage::advisories::publication_mark(conn)?))
             .await?;
         let mut last = self.mark.lock().unwrap_or_else(|e| e.into_inner());
         // The first look invalidates too: entries filled before it have no mark to compare.

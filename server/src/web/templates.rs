@@ -65,7 +65,7 @@ fn micros_rfc3339(us: i64) -> String {
     herald_storage::from_micros(us).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn override_resource(o: herald_storage::TemplateOverride) -> TemplateResource {
+fn override_resource(o: herald_storage::templates::TemplateOverride) -> TemplateResource {
     TemplateResource {
         kind: o.kind,
         channel: o.channel,

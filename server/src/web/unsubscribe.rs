@@ -1,7 +1,7 @@
 //! One-click unsubscribe (RFC 8058) for routine notices: the URL each notification carries in
 //! `unsubscribe_url` (and the email plugin in `List-Unsubscribe`), `/unsubscribe/{destination}/
 //! {token}`, the token being the destination's HMAC under the instance key
-//! ([`herald_storage::SecretKey::unsubscribe_token`]).
+//! ([`herald_storage::secrets::SecretKey::unsubscribe_token`]).
 //!
 //! * `POST` (a mail client's one-click request, body `List-Unsubscribe=One-Click`, or the button
 //!   below) opts the destination out of routine notices at once: no page, no sign-in. Critical
@@ -30,7 +30,7 @@ async fn verified(state: &AppState, destination: &str, token: &str) -> Result<()
     }
     let id = destination.to_owned();
     let exists = state
-        .db(move |conn| Ok(herald_storage::get_destination(conn, &id)?.is_some()))
+        .db(move |conn| Ok(herald_storage::destinations::get_destination(conn, &id)?.is_some()))
         .await?;
     if exists {
         Ok(())
@@ -76,10 +76,11 @@ async fn unsubscribe(
     verified(&state, &destination, &token).await?;
     state
         .db(move |conn| {
-            let mut subscription = herald_storage::get_subscription(conn, &destination)?;
+            let mut subscription =
+                herald_storage::subscriptions::get_subscription(conn, &destination)?;
             if !subscription.routine_opt_out {
                 subscription.routine_opt_out = true;
-                herald_storage::set_subscription(
+                herald_storage::subscriptions::set_subscription(
                     conn,
                     &destination,
                     &subscription,

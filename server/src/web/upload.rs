@@ -278,7 +278,7 @@ fn success_page(p: &Published) -> HttpResponse {
             findings_table(&p.warnings, "upload-warnings")
         )
     };
-    let what = if p.event == herald_storage::EVENT_ADVISORY_UPDATED {
+    let what = if p.event == herald_storage::advisories::EVENT_ADVISORY_UPDATED {
         "a new revision of"
     } else {
         "the new advisory"

@@ -27,7 +27,9 @@ pub async fn unlock_user(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ServiceError> {
-    let p = caller.require(herald_storage::Scope::Admin)?.clone();
+    let p = caller
+        .require(herald_storage::accounts::Scope::Admin)?
+        .clone();
     let id = id.into_inner();
     let was_locked = state
         .db(move |conn| crate::service::users::unlock(conn, &p, &id, chrono::Utc::now()))

@@ -5,7 +5,9 @@
 //! description is [`WorkspaceApi`], merged into the API's document.
 
 use actix_web::{HttpResponse, web};
-use herald_storage::{EntryUpdate, Site, SiteInput, SiteStatus};
+use herald_storage::{
+    installed_base::EntryUpdate, remediation::SiteStatus, sites::Site, sites::SiteInput,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorBody, ServiceError, parse_json};

@@ -19,7 +19,10 @@ use actix_web::test;
 use common::forms::signed_in;
 use common::{Harness, demo, harness};
 use herald_server::state::AppState;
-use herald_storage::{Backend, NewApiToken, NewUser, OrgKind, Role, Scope};
+use herald_storage::{
+    Backend, accounts::NewApiToken, accounts::NewUser, accounts::OrgKind, accounts::Role,
+    accounts::Scope,
+};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
@@ -288,7 +291,7 @@ const PASSWORD: &str = "correct horse battery staple";
 /// A user of `org_id` with `role`, and a token made for them carrying `scopes`.
 fn user_token(h: &Harness, org_id: &str, role: Role, email: &str, scopes: &[Scope]) -> String {
     let mut conn = h.test_db.conn().expect("conn");
-    let user = herald_storage::create_user(
+    let user = herald_storage::accounts::create_user(
         &mut conn,
         &NewUser {
             org_id,
@@ -299,7 +302,7 @@ fn user_token(h: &Harness, org_id: &str, role: Role, email: &str, scopes: &[Scop
         },
     )
     .expect("user");
-    herald_storage::create_api_token(
+    herald_storage::accounts::create_api_token(
         &mut conn,
         &NewApiToken {
             org_id,
@@ -508,12 +511,20 @@ async fn access_matrix(backend: Backend) {
     };
     let (hospital_a, hospital_b) = {
         let mut conn = h.test_db.conn().expect("conn");
-        let a = herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, "Hospital A")
-            .expect("hospital")
-            .id;
-        let b = herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, "Hospital B")
-            .expect("hospital")
-            .id;
+        let a = herald_storage::accounts::ensure_organization(
+            &mut conn,
+            OrgKind::Hospital,
+            "Hospital A",
+        )
+        .expect("hospital")
+        .id;
+        let b = herald_storage::accounts::ensure_organization(
+            &mut conn,
+            OrgKind::Hospital,
+            "Hospital B",
+        )
+        .expect("hospital")
+        .id;
         (a, b)
     };
     let p = Principals::new(&h, &hospital_a, &hospital_b);
@@ -575,7 +586,7 @@ async fn access_matrix(backend: Backend) {
     {
         // The publication's notice becomes hospital A's delivery (the engine's fan-out step).
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::fan_out_pending(&mut conn, 100).expect("fan out");
+        herald_storage::queue::fan_out_pending(&mut conn, 100).expect("fan out");
     }
     let (_, text) = send(
         &app,
@@ -602,7 +613,7 @@ async fn access_matrix(backend: Backend) {
     );
     let member_user = {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::create_user(
+        herald_storage::accounts::create_user(
             &mut conn,
             &NewUser {
                 org_id: &hospital_a,

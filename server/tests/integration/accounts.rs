@@ -12,13 +12,15 @@ use actix_web::test;
 use common::forms::{form_encode, redirect_target, signed_in};
 use common::{BASE, Harness, harness};
 use herald_server::state::AppState;
-use herald_storage::{Backend, NewUser, OrgKind, Role, Scope};
+use herald_storage::{
+    Backend, accounts::NewUser, accounts::OrgKind, accounts::Role, accounts::Scope,
+};
 
 const PASSWORD: &str = "a long enough passphrase";
 
 fn user(h: &Harness, org_id: &str, email: &str, role: Role) -> String {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::create_user(
+    herald_storage::accounts::create_user(
         &mut conn,
         &NewUser {
             org_id,
@@ -42,9 +44,9 @@ fn configured(h: &Harness, f: impl FnOnce(&mut herald_server::config::Config)) -
     }
 }
 
-fn audit(h: &Harness, action: &str) -> Vec<herald_storage::AuditEntry> {
+fn audit(h: &Harness, action: &str) -> Vec<herald_storage::audit::AuditEntry> {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::list_audit(&mut conn, None, 1000)
+    herald_storage::audit::list_audit(&mut conn, None, 1000)
         .expect("audit")
         .into_iter()
         .filter(|e| e.action == action)
@@ -107,7 +109,7 @@ async fn sign_in_is_throttled(backend: Backend) {
     // Another organization's admin cannot lift it (not found); the manufacturer's admin can.
     let hospital = {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, "St. Elsewhere")
+        herald_storage::accounts::ensure_organization(&mut conn, OrgKind::Hospital, "St. Elsewhere")
             .expect("hospital")
             .id
     };

@@ -8,7 +8,9 @@ use crate::common;
 use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use common::{BASE, Harness, harness};
-use herald_storage::{Backend, NewApiToken, NewUser, Role, Scope};
+use herald_storage::{
+    Backend, accounts::NewApiToken, accounts::NewUser, accounts::Role, accounts::Scope,
+};
 use serde_json::{Value, json};
 
 macro_rules! app {
@@ -70,7 +72,7 @@ const GOOD_VECTOR: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H";
 /// A user of the manufacturer with `role` and a `publish` token bound to it.
 fn user_token(h: &Harness, email: &str, role: Role) -> String {
     let mut conn = h.test_db.conn().expect("conn");
-    let user = herald_storage::create_user(
+    let user = herald_storage::accounts::create_user(
         &mut conn,
         &NewUser {
             org_id: &h.maker_id,
@@ -81,7 +83,7 @@ fn user_token(h: &Harness, email: &str, role: Role) -> String {
         },
     )
     .expect("user");
-    let token = herald_storage::create_api_token(
+    let token = herald_storage::accounts::create_api_token(
         &mut conn,
         &NewApiToken {
             org_id: &h.maker_id,
@@ -271,8 +273,8 @@ async fn create_publish_update_and_conflicts(backend: Backend) {
 
     // Everything is audited.
     let mut conn = h.test_db.conn().expect("conn");
-    let audit =
-        herald_storage::list_audit(&mut conn, Some(&format!("draft:{id}")), 50).expect("audit");
+    let audit = herald_storage::audit::list_audit(&mut conn, Some(&format!("draft:{id}")), 50)
+        .expect("audit");
     let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
     assert!(
         actions.contains(&"draft.create") && actions.contains(&"draft.publish"),
@@ -448,7 +450,7 @@ async fn portal_form_publishes_with_four_eyes(backend: Backend) {
     let (author, approver, pump) = {
         let mut conn = h.test_db.conn().expect("conn");
         let mut user = |email: &str, role| {
-            herald_storage::create_user(
+            herald_storage::accounts::create_user(
                 &mut conn,
                 &NewUser {
                     org_id: &h.maker_id,
@@ -464,10 +466,10 @@ async fn portal_form_publishes_with_four_eyes(backend: Backend) {
             user("author@meridian.example", Role::Publisher),
             user("approver@meridian.example", Role::Approver),
         );
-        let pump = herald_storage::create_catalog_product(
+        let pump = herald_storage::catalog::create_catalog_product(
             &mut conn,
             &h.maker_id,
-            &herald_storage::CatalogEntry {
+            &herald_storage::catalog::CatalogEntry {
                 vendor: Some("Meridian Medical Systems".into()),
                 family: Some("Nimbus".into()),
                 name: "Nimbus Pump".into(),
@@ -478,10 +480,11 @@ async fn portal_form_publishes_with_four_eyes(backend: Backend) {
             "test",
         )
         .expect("catalog product");
-        herald_storage::set_four_eyes(&mut conn, &h.maker_id, true, "test").expect("four-eyes");
+        herald_storage::drafts::set_four_eyes(&mut conn, &h.maker_id, true, "test")
+            .expect("four-eyes");
         (a, b, pump)
     };
-    let viewer = |u: &herald_storage::User| Viewer {
+    let viewer = |u: &herald_storage::accounts::User| Viewer {
         user_id: Some(u.id.clone()),
         organization_id: Some(u.org_id.clone()),
         display_name: Some(u.display_name.clone()),
@@ -563,13 +566,13 @@ async fn portal_form_publishes_with_four_eyes(backend: Backend) {
     }
     // A hospital user (even its admin) sees no drafts.
     let mut conn = h.test_db.conn().expect("conn");
-    let hospital = herald_storage::ensure_organization(
+    let hospital = herald_storage::accounts::ensure_organization(
         &mut conn,
-        herald_storage::OrgKind::Hospital,
+        herald_storage::accounts::OrgKind::Hospital,
         "St. Elsewhere",
     )
     .expect("hospital");
-    let nurse = herald_storage::create_user(
+    let nurse = herald_storage::accounts::create_user(
         &mut conn,
         &NewUser {
             org_id: &hospital.id,

@@ -9,17 +9,18 @@ use actix_web::http::StatusCode;
 use actix_web::test;
 use common::forms::{redirect_target, signed_in};
 use common::{BASE, Harness, demo, harness};
-use herald_storage::{Backend, OrgKind, Role, Scope};
+use herald_storage::{Backend, accounts::OrgKind, accounts::Role, accounts::Scope};
 use serde_json::Value;
 
 /// A hospital organization; a customer of the manufacturer when `customer`.
 fn hospital(h: &Harness, name: &str, customer: bool) -> String {
     let mut conn = h.test_db.conn().expect("conn");
-    let id = herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, name)
+    let id = herald_storage::accounts::ensure_organization(&mut conn, OrgKind::Hospital, name)
         .expect("hospital")
         .id;
     if customer {
-        herald_storage::add_customer(&mut conn, &h.maker_id, &id, None, "test").expect("customer");
+        herald_storage::customers::add_customer(&mut conn, &h.maker_id, &id, None, "test")
+            .expect("customer");
     }
     id
 }
@@ -42,10 +43,10 @@ fn amber_document() -> Vec<u8> {
 
 fn advisory_count(h: &Harness) -> i64 {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::list_advisories(
+    herald_storage::advisories::list_advisories(
         &mut conn,
-        &herald_storage::AdvisoryFilter {
-            reader: herald_storage::Reader::Manufacturer {
+        &herald_storage::advisories::AdvisoryFilter {
+            reader: herald_storage::entitlement::Reader::Manufacturer {
                 org_id: h.maker_id.clone(),
             },
             ..Default::default()
@@ -55,9 +56,9 @@ fn advisory_count(h: &Harness) -> i64 {
     .total
 }
 
-fn catalog(h: &Harness) -> Vec<herald_storage::CatalogProduct> {
+fn catalog(h: &Harness) -> Vec<herald_storage::catalog::CatalogProduct> {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::list_products(&mut conn, &h.maker_id).expect("catalog")
+    herald_storage::catalog::list_products(&mut conn, &h.maker_id).expect("catalog")
 }
 
 /// Every product id in a `GET /api/v1/products` tree.
@@ -215,10 +216,10 @@ async fn products_api(backend: Backend) {
     // product no advisory names; a stranger and anonymous callers the WHITE products.
     let product_ids = |tracking_id: &str| {
         let mut conn = h.test_db.conn().expect("conn");
-        let a = herald_storage::get_advisory(&mut conn, tracking_id)
+        let a = herald_storage::advisories::get_advisory(&mut conn, tracking_id)
             .expect("get")
             .expect("advisory");
-        herald_storage::advisory_product_ids(&mut conn, &a.id).expect("ids")
+        herald_storage::entitlement::advisory_product_ids(&mut conn, &a.id).expect("ids")
     };
     let white_ids = product_ids(&white.tracking_id);
     let green_ids = product_ids(&green.tracking_id);

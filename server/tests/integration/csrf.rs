@@ -9,13 +9,13 @@ use actix_web::http::StatusCode;
 use actix_web::test;
 use common::forms::{form_encode, signed_in};
 use common::{BASE, Harness, harness};
-use herald_storage::{Backend, NewUser, Role, Scope};
+use herald_storage::{Backend, accounts::NewUser, accounts::Role, accounts::Scope};
 
 const PASSWORD: &str = "a long enough passphrase";
 
 fn user(h: &Harness, email: &str) {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::create_user(
+    herald_storage::accounts::create_user(
         &mut conn,
         &NewUser {
             org_id: &h.maker_id,
@@ -192,7 +192,7 @@ async fn forms_need_the_session_token(backend: Backend) {
     assert_ne!(admin_token, other_token, "a token is bound to its session");
     let four_eyes = || {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::four_eyes(&mut conn, &h.maker_id).expect("setting")
+        herald_storage::drafts::four_eyes(&mut conn, &h.maker_id).expect("setting")
     };
 
     // A plain form without the token, from a portal page: refused, nothing changed.

@@ -108,12 +108,14 @@ async fn publish_posts_to_webhook(backend: Backend) {
     }
     if delivered != 1 {
         let mut conn = h.test_db.conn().expect("conn");
-        let all =
-            herald_storage::list_deliveries(&mut conn, &herald_storage::DeliveryFilter::default())
-                .expect("deliveries");
+        let all = herald_storage::queue::list_deliveries(
+            &mut conn,
+            &herald_storage::queue::DeliveryFilter::default(),
+        )
+        .expect("deliveries");
         let attempts: Vec<_> = all
             .iter()
-            .map(|d| herald_storage::list_attempts(&mut conn, &d.id).expect("attempts"))
+            .map(|d| herald_storage::queue::list_attempts(&mut conn, &d.id).expect("attempts"))
             .collect();
         panic!("the notification was not delivered: {all:?} {attempts:?}");
     }
@@ -126,8 +128,11 @@ async fn publish_posts_to_webhook(backend: Backend) {
     assert_eq!(body["data"]["csaf_url"], published.csaf_url);
     let deliveries = {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::list_deliveries(&mut conn, &herald_storage::DeliveryFilter::default())
-            .expect("deliveries")
+        herald_storage::queue::list_deliveries(
+            &mut conn,
+            &herald_storage::queue::DeliveryFilter::default(),
+        )
+        .expect("deliveries")
     };
     assert_eq!(deliveries.len(), 1);
     assert_eq!(webhook_id.as_deref(), Some(deliveries[0].id.as_str()));

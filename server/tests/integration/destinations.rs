@@ -14,7 +14,7 @@ use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, test, web};
 use common::{Harness, demo, harness};
 use herald_server::state::AppState;
-use herald_storage::{Backend, NewApiToken, OrgKind, Scope};
+use herald_storage::{Backend, accounts::NewApiToken, accounts::OrgKind, accounts::Scope};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
@@ -55,7 +55,7 @@ macro_rules! app {
 
 fn token_for(h: &Harness, org_id: &str, scopes: &[Scope]) -> String {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::create_api_token(
+    herald_storage::accounts::create_api_token(
         &mut conn,
         &NewApiToken {
             org_id,
@@ -72,7 +72,7 @@ fn token_for(h: &Harness, org_id: &str, scopes: &[Scope]) -> String {
 
 fn hospital(h: &Harness) -> String {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::create_organization(
+    herald_storage::accounts::create_organization(
         &mut conn,
         OrgKind::Hospital,
         "St. Elsewhere Hospital",
@@ -178,7 +178,7 @@ fn parse(text: &str) -> Value {
 
 fn audit_actions(h: &Harness) -> Vec<(String, String, String)> {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::list_audit(&mut conn, None, 1000)
+    herald_storage::audit::list_audit(&mut conn, None, 1000)
         .expect("audit")
         .into_iter()
         .map(|e| (e.actor, e.action, e.detail.to_string()))
@@ -329,7 +329,8 @@ async fn secrets_are_encrypted_write_only_and_used(backend: Backend) {
     // At rest: ciphertext only, under the generated key file (0600), bound to its row.
     {
         let mut conn = h.test_db.conn().expect("conn");
-        let rows = herald_storage::stored_destination_secrets(&mut conn, &id).expect("rows");
+        let rows =
+            herald_storage::secrets::stored_destination_secrets(&mut conn, &id).expect("rows");
         assert_eq!(rows.len(), 1);
         let raw = [rows[0].nonce.as_slice(), rows[0].ciphertext.as_slice()].concat();
         assert!(
@@ -348,10 +349,11 @@ async fn secrets_are_encrypted_write_only_and_used(backend: Backend) {
             assert_eq!(mode & 0o777, 0o600, "{}", key_file.display());
         }
         let key = herald_server::secrets::secret_key(&h.state.config).expect("key");
-        let plain = herald_storage::load_destination_secrets(&mut conn, &key, &id).expect("load");
+        let plain =
+            herald_storage::secrets::load_destination_secrets(&mut conn, &key, &id).expect("load");
         assert_eq!(plain.get("HOOK_TOKEN"), Some(&secret));
-        let wrong = herald_storage::SecretKey::generate();
-        let err = herald_storage::load_destination_secrets(&mut conn, &wrong, &id)
+        let wrong = herald_storage::secrets::SecretKey::generate();
+        let err = herald_storage::secrets::load_destination_secrets(&mut conn, &wrong, &id)
             .expect_err("another key cannot decrypt");
         assert!(err.to_string().contains("HOOK_TOKEN"), "{err}");
     }
@@ -684,9 +686,9 @@ async fn dead_delivery_is_replayed(backend: Backend) {
             for _ in 0..100 {
                 engine.run_once().await.expect("engine round");
                 let mut conn = h.test_db.conn().expect("conn");
-                let all = herald_storage::list_deliveries(
+                let all = herald_storage::queue::list_deliveries(
                     &mut conn,
-                    &herald_storage::DeliveryFilter::default(),
+                    &herald_storage::queue::DeliveryFilter::default(),
                 )
                 .expect("deliveries");
                 if all.len() == 1 && all[0].status.as_str() == want {

@@ -11,7 +11,9 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use common::{BASE, Harness, demo, harness};
-use herald_storage::{Backend, NewUser, OrgKind, Role, Scope};
+use herald_storage::{
+    Backend, accounts::NewUser, accounts::OrgKind, accounts::Role, accounts::Scope,
+};
 use serde_json::Value;
 
 const WK: &str = "/.well-known/csaf";
@@ -104,7 +106,7 @@ fn publish(h: &Harness, bytes: Vec<u8>, tlp: &'static str) -> Fixture {
         "test",
     )
     .expect("publish");
-    let detail = herald_storage::get_advisory(&mut conn, &p.tracking_id)
+    let detail = herald_storage::advisories::get_advisory(&mut conn, &p.tracking_id)
         .expect("get")
         .expect("advisory");
     let path = p.csaf_url.trim_start_matches(BASE).to_owned();
@@ -130,9 +132,9 @@ struct Hospital {
 fn hospital(h: &Harness, name: &str) -> Hospital {
     let read = h.hospital_token(name, &[Scope::Read]);
     let mut conn = h.test_db.conn().expect("conn");
-    let org =
-        herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, name).expect("hospital");
-    let user = herald_storage::create_user(
+    let org = herald_storage::accounts::ensure_organization(&mut conn, OrgKind::Hospital, name)
+        .expect("hospital");
+    let user = herald_storage::accounts::create_user(
         &mut conn,
         &NewUser {
             org_id: &org.id,
@@ -143,9 +145,10 @@ fn hospital(h: &Harness, name: &str) -> Hospital {
         },
     )
     .expect("user");
-    let session = herald_storage::create_session(&mut conn, &user.id, chrono::Duration::hours(1))
-        .expect("session")
-        .token;
+    let session =
+        herald_storage::sessions::create_session(&mut conn, &user.id, chrono::Duration::hours(1))
+            .expect("session")
+            .token;
     Hospital {
         id: org.id,
         read,
@@ -300,21 +303,23 @@ async fn green_and_amber_over_every_route(backend: Backend) {
         let mut conn = h.test_db.conn().expect("conn");
         let conn = &mut *conn;
         for o in [&customer.id, &runs_it.id] {
-            herald_storage::add_customer(conn, &h.maker_id, o, None, "test").expect("customer");
+            herald_storage::customers::add_customer(conn, &h.maker_id, o, None, "test")
+                .expect("customer");
         }
-        let product =
-            herald_storage::advisory_product_ids(conn, &amber.advisory_id).expect("p")[0].clone();
-        let entry = herald_storage::add_installed_product(
+        let product = herald_storage::entitlement::advisory_product_ids(conn, &amber.advisory_id)
+            .expect("p")[0]
+            .clone();
+        let entry = herald_storage::installed_base::add_installed_product(
             conn,
             &runs_it.id,
-            &herald_storage::NewInstalledProduct {
+            &herald_storage::installed_base::NewInstalledProduct {
                 product_id: &product,
                 ..Default::default()
             },
             "test",
         )
         .expect("installed");
-        herald_storage::confirm_installed_product(
+        herald_storage::installed_base::confirm_installed_product(
             conn,
             &h.maker_id,
             &runs_it.id,
@@ -322,11 +327,11 @@ async fn green_and_amber_over_every_route(backend: Backend) {
             "test",
         )
         .expect("confirmed");
-        herald_storage::create_grant(
+        herald_storage::customers::create_grant(
             conn,
             &h.maker_id,
             &granted.id,
-            &herald_storage::GrantTarget::Advisory(amber.advisory_id.clone()),
+            &herald_storage::customers::GrantTarget::Advisory(amber.advisory_id.clone()),
             None,
             "test",
         )
@@ -482,7 +487,9 @@ async fn customer_resources(backend: Backend) {
     let maker_read = h.token(&[Scope::Read]);
     let product = {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::advisory_product_ids(&mut conn, &amber.advisory_id).expect("p")[0].clone()
+        herald_storage::entitlement::advisory_product_ids(&mut conn, &amber.advisory_id).expect("p")
+            [0]
+        .clone()
     };
 
     // The manufacturer makes a new hospital a customer.
@@ -779,9 +786,9 @@ async fn customer_resources(backend: Backend) {
     // Subscriptions of the hospital's destination.
     let dest = {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::create_destination(
+        herald_storage::destinations::create_destination(
             &mut conn,
-            &herald_storage::NewDestination {
+            &herald_storage::destinations::NewDestination {
                 org_id: &org_id,
                 plugin_id: "webhook",
                 name: "SOC",
@@ -874,23 +881,24 @@ async fn demo_hospital_is_entitled(backend: Backend) {
     let seeded = herald_server::demo::seed_if_empty(&h.state.db, &h.state.config).expect("seed");
     assert!(seeded.is_some());
     let mut conn = h.test_db.conn().expect("conn");
-    let hospital = herald_storage::ensure_organization(
+    let hospital = herald_storage::accounts::ensure_organization(
         &mut conn,
         OrgKind::Hospital,
         herald_server::demo::DEMO_HOSPITAL,
     )
     .expect("hospital");
-    assert!(herald_storage::is_customer(&mut conn, &hospital.id).expect("customer"));
+    assert!(herald_storage::customers::is_customer(&mut conn, &hospital.id).expect("customer"));
     assert!(
-        !herald_storage::list_installed_base(&mut conn, &hospital.id)
+        !herald_storage::installed_base::list_installed_base(&mut conn, &hospital.id)
             .expect("installed base")
             .is_empty()
     );
-    let reader = herald_storage::Reader::for_org(&mut conn, &hospital.id).expect("reader");
-    let green = herald_storage::get_advisory(&mut conn, "MMS-SA-2026-003")
+    let reader =
+        herald_storage::entitlement::Reader::for_org(&mut conn, &hospital.id).expect("reader");
+    let green = herald_storage::advisories::get_advisory(&mut conn, "MMS-SA-2026-003")
         .expect("get")
         .expect("green demo advisory");
-    assert!(herald_storage::may_read(&mut conn, &reader, &green.id).expect("rule"));
+    assert!(herald_storage::entitlement::may_read(&mut conn, &reader, &green.id).expect("rule"));
 }
 
 on_both_backends!(

@@ -11,7 +11,10 @@ use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use chrono::NaiveDate;
 use common::{Harness, catalog_id, csaf_tool_validates, demo, harness};
-use herald_storage::{Backend, DeliveryFilter, NewInstalledProduct, OrgKind, Scope};
+use herald_storage::{
+    Backend, accounts::OrgKind, accounts::Scope, installed_base::NewInstalledProduct,
+    queue::DeliveryFilter,
+};
 use serde_json::{Value, json};
 
 macro_rules! app {
@@ -193,10 +196,11 @@ async fn lifecycle_dates_and_generated_advisory(backend: Backend) {
     // It names the catalog product itself (not a new one), so installed bases match it.
     {
         let mut conn = h.test_db.conn().expect("conn");
-        let detail = herald_storage::get_advisory(&mut conn, &tracking_id)
+        let detail = herald_storage::advisories::get_advisory(&mut conn, &tracking_id)
             .expect("advisory")
             .expect("exists");
-        let ids = herald_storage::advisory_product_ids(&mut conn, &detail.id).expect("ids");
+        let ids =
+            herald_storage::entitlement::advisory_product_ids(&mut conn, &detail.id).expect("ids");
         assert_eq!(ids, vec![v420.clone()]);
     }
 
@@ -216,14 +220,14 @@ async fn lifecycle_dates_and_generated_advisory(backend: Backend) {
 /// Counts `end_of_support` deliveries per destination.
 fn eos_deliveries(h: &Harness, destination: &str) -> usize {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::fan_out_pending(&mut conn, 1000).expect("fan out");
-    let eos: Vec<String> = herald_storage::list_events(&mut conn, None)
+    herald_storage::queue::fan_out_pending(&mut conn, 1000).expect("fan out");
+    let eos: Vec<String> = herald_storage::queue::list_events(&mut conn, None)
         .expect("events")
         .into_iter()
         .filter(|e| e.kind == "end_of_support")
         .map(|e| e.id)
         .collect();
-    herald_storage::list_deliveries(
+    herald_storage::queue::list_deliveries(
         &mut conn,
         &DeliveryFilter {
             destination_id: Some(destination.to_owned()),
@@ -268,10 +272,11 @@ async fn reminders_fire_once_per_destination_and_lead(backend: Backend) {
     let (a, b, c, d) = {
         let mut conn = h.test_db.conn().expect("conn");
         let mut hospital = |name: &str, installed: Option<&str>| {
-            let org = herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, name)
-                .expect("hospital");
+            let org =
+                herald_storage::accounts::ensure_organization(&mut conn, OrgKind::Hospital, name)
+                    .expect("hospital");
             if let Some(product) = installed {
-                herald_storage::add_installed_product(
+                herald_storage::installed_base::add_installed_product(
                     &mut conn,
                     &org.id,
                     &NewInstalledProduct {
@@ -292,10 +297,10 @@ async fn reminders_fire_once_per_destination_and_lead(backend: Backend) {
         let b = hospital("St. Brigid", None);
         let c = hospital("St. Clare", None);
         let d = hospital("St. Dymphna", Some(&v431));
-        herald_storage::set_subscription(
+        herald_storage::subscriptions::set_subscription(
             &mut conn,
             &b,
-            &herald_storage::Subscription {
+            &herald_storage::subscriptions::Subscription {
                 product_ids: vec![v420.clone()],
                 ..Default::default()
             },
@@ -307,7 +312,8 @@ async fn reminders_fire_once_per_destination_and_lead(backend: Backend) {
 
     let scan = |today: &str| {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::scan_end_of_support(&mut conn, day(today), &[180, 90, 30, 0]).expect("scan")
+        herald_storage::reminders::scan_end_of_support(&mut conn, day(today), &[180, 90, 30, 0])
+            .expect("scan")
     };
     assert_eq!(scan("2026-12-31"), 0, "nothing due 181 days before");
     assert_eq!(scan("2027-01-01"), 1, "the 180-day reminder");
@@ -321,7 +327,7 @@ async fn reminders_fire_once_per_destination_and_lead(backend: Backend) {
                 s.spawn(|| {
                     let mut conn = h.test_db.conn().expect("conn");
                     barrier.wait();
-                    herald_storage::scan_end_of_support(
+                    herald_storage::reminders::scan_end_of_support(
                         &mut conn,
                         day("2027-04-01"),
                         &[180, 90, 30, 0],
@@ -361,7 +367,7 @@ async fn reminders_fire_once_per_destination_and_lead(backend: Backend) {
     assert_eq!(eos_deliveries(&h, &c), 0);
     // One event per lead time and day, each reaching each destination once (counted above).
     let mut conn = h.test_db.conn().expect("conn");
-    let events = herald_storage::list_events(&mut conn, None).expect("events");
+    let events = herald_storage::queue::list_events(&mut conn, None).expect("events");
     let eos: Vec<_> = events
         .iter()
         .filter(|e| e.kind == "end_of_support")

@@ -11,7 +11,7 @@ use crate::common;
 use actix_web::http::StatusCode;
 use common::forms::{redirect_target, signed_in};
 use common::{Harness, demo, harness};
-use herald_storage::{Backend, OrgKind, Role};
+use herald_storage::{Backend, accounts::OrgKind, accounts::Role};
 
 const VECTOR: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H";
 
@@ -439,7 +439,7 @@ async fn hospital_users_are_kept_out(backend: Backend) {
     let app = app!(h.state);
     let hospital = {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, "St. Elsewhere")
+        herald_storage::accounts::ensure_organization(&mut conn, OrgKind::Hospital, "St. Elsewhere")
             .expect("hospital")
             .id
     };

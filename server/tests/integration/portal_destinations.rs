@@ -16,7 +16,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use common::forms::{redirect_target, signed_in};
 use common::{Harness, demo, harness};
 use herald_server::state::AppState;
-use herald_storage::{Backend, OrgKind, Role};
+use herald_storage::{Backend, accounts::OrgKind, accounts::Role};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ fn with_plugins(h: &Harness) -> AppState {
 
 fn hospital(h: &Harness, name: &str) -> String {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, name)
+    herald_storage::accounts::ensure_organization(&mut conn, OrgKind::Hospital, name)
         .expect("hospital")
         .id
 }
@@ -95,9 +95,9 @@ fn start_receiver() -> (Receiver, u16, actix_web::dev::ServerHandle) {
     (receiver, port, handle)
 }
 
-fn destinations(h: &Harness) -> Vec<herald_storage::Destination> {
+fn destinations(h: &Harness) -> Vec<herald_storage::destinations::Destination> {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::list_destinations(&mut conn, None).expect("destinations")
+    herald_storage::destinations::list_destinations(&mut conn, None).expect("destinations")
 }
 
 fn webhook_form<'a>(
@@ -205,7 +205,7 @@ async fn create_validate_and_send_test(backend: Backend) {
     {
         let mut conn = h.test_db.conn().expect("conn");
         assert_eq!(
-            herald_storage::destination_secret_names(&mut conn, &d.id).expect("names"),
+            herald_storage::secrets::destination_secret_names(&mut conn, &d.id).expect("names"),
             vec!["authorization_secret".to_string()]
         );
     }
@@ -421,9 +421,9 @@ async fn other_organizations_are_fenced(backend: Backend) {
     for _ in 0..100 {
         engine.run_once().await.expect("engine round");
         let mut conn = h.test_db.conn().expect("conn");
-        let found = herald_storage::list_deliveries(
+        let found = herald_storage::queue::list_deliveries(
             &mut conn,
-            &herald_storage::DeliveryFilter {
+            &herald_storage::queue::DeliveryFilter {
                 destination_id: Some(maker_dest.clone()),
                 ..Default::default()
             },
@@ -547,7 +547,7 @@ async fn other_organizations_are_fenced(backend: Backend) {
     assert_eq!(redirect_target(&answer), "/deliveries?status=dead");
     {
         let mut conn = h.test_db.conn().expect("conn");
-        let d = herald_storage::get_delivery(&mut conn, &dead)
+        let d = herald_storage::queue::get_delivery(&mut conn, &dead)
             .expect("get")
             .expect("delivery");
         assert_eq!(d.status.as_str(), "queued");

@@ -11,7 +11,10 @@ use crate::common;
 use actix_web::http::StatusCode;
 use common::forms::{redirect_target, signed_in};
 use common::{Harness, demo, harness};
-use herald_storage::{Backend, NewDestination, OrgKind, Role, Subscription};
+use herald_storage::{
+    Backend, accounts::OrgKind, accounts::Role, destinations::NewDestination,
+    subscriptions::Subscription,
+};
 
 // ---------------------------------------------------------------------------------------------
 // set-up
@@ -19,16 +22,17 @@ use herald_storage::{Backend, NewDestination, OrgKind, Role, Subscription};
 /// A hospital that is the manufacturer's customer (so it reads GREEN advisories).
 fn hospital(h: &Harness, name: &str) -> String {
     let mut conn = h.test_db.conn().expect("conn");
-    let id = herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, name)
+    let id = herald_storage::accounts::ensure_organization(&mut conn, OrgKind::Hospital, name)
         .expect("hospital")
         .id;
-    herald_storage::add_customer(&mut conn, &h.maker_id, &id, None, "test").expect("customer");
+    herald_storage::customers::add_customer(&mut conn, &h.maker_id, &id, None, "test")
+        .expect("customer");
     id
 }
 
 fn destination(h: &Harness, org_id: &str, name: &str) -> String {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::create_destination(
+    herald_storage::destinations::create_destination(
         &mut conn,
         &NewDestination {
             org_id,
@@ -56,22 +60,24 @@ fn catalog(h: &Harness) -> Vec<String> {
         "test",
     )
     .expect("publish");
-    let detail = herald_storage::get_advisory(&mut conn, &p.tracking_id)
+    let detail = herald_storage::advisories::get_advisory(&mut conn, &p.tracking_id)
         .expect("get")
         .expect("advisory");
-    let ids = herald_storage::advisory_product_ids(&mut conn, &detail.id).expect("products");
+    let ids =
+        herald_storage::entitlement::advisory_product_ids(&mut conn, &detail.id).expect("products");
     assert!(!ids.is_empty(), "the demo advisory names products");
     ids
 }
 
 fn subscription(h: &Harness, destination_id: &str) -> Subscription {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::get_subscription(&mut conn, destination_id).expect("subscription")
+    herald_storage::subscriptions::get_subscription(&mut conn, destination_id)
+        .expect("subscription")
 }
 
-fn overrides(h: &Harness) -> Vec<herald_storage::TemplateOverride> {
+fn overrides(h: &Harness) -> Vec<herald_storage::templates::TemplateOverride> {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::list_template_overrides(&mut conn).expect("overrides")
+    herald_storage::templates::list_template_overrides(&mut conn).expect("overrides")
 }
 
 /// The part of a page from `marker` to the next `data-field=` (one field and its errors).
@@ -160,11 +166,11 @@ async fn subscription_saved_from_the_page(backend: Backend) {
 /// Deliveries queued for a destination.
 fn queued_for(h: &Harness, destination_id: &str) -> i64 {
     let mut conn = h.test_db.conn().expect("conn");
-    let filter = herald_storage::DeliveryLogFilter {
+    let filter = herald_storage::delivery_log::DeliveryLogFilter {
         destination_id: Some(destination_id.to_string()),
         ..Default::default()
     };
-    herald_storage::delivery_log_page(&mut conn, &filter, 10, 0)
+    herald_storage::delivery_log::delivery_log_page(&mut conn, &filter, 10, 0)
         .expect("deliveries")
         .total
 }
@@ -194,7 +200,7 @@ async fn fan_out_follows_the_saved_subscription(backend: Backend) {
     catalog(&h);
     {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::fan_out_pending(&mut conn, 100).expect("fan out");
+        herald_storage::queue::fan_out_pending(&mut conn, 100).expect("fan out");
     }
     assert_eq!(queued_for(&h, &new_ones), 1);
     assert_eq!(queued_for(&h, &updates_only), 0);

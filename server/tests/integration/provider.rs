@@ -16,7 +16,7 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use common::{BASE, Harness, demo, demo_json, harness};
-use herald_storage::{Backend, OrgKind, Scope};
+use herald_storage::{Backend, accounts::OrgKind, accounts::Scope};
 use serde_json::Value;
 use sha2::Digest;
 
@@ -465,11 +465,12 @@ async fn restricted_labels_are_fenced(backend: Backend) {
     let publisher_only = h.token(&[Scope::Publish]);
     let hospital_token = {
         let mut conn = h.test_db.conn().expect("conn");
-        let org = herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, "St. Test")
-            .expect("hospital");
-        herald_storage::create_api_token(
+        let org =
+            herald_storage::accounts::ensure_organization(&mut conn, OrgKind::Hospital, "St. Test")
+                .expect("hospital");
+        herald_storage::accounts::create_api_token(
             &mut conn,
-            &herald_storage::NewApiToken {
+            &herald_storage::accounts::NewApiToken {
                 org_id: &org.id,
                 user_id: None,
                 name: "hospital",
@@ -556,7 +557,7 @@ async fn signing_key_created_once_and_imported(backend: Backend) {
         "{fingerprints:?}"
     );
     let mut conn = h.test_db.conn().expect("conn");
-    let keys = herald_storage::list_signing_keys(&mut conn).expect("list");
+    let keys = herald_storage::keys::list_signing_keys(&mut conn).expect("list");
     assert_eq!(keys.len(), 1);
     assert!(keys[0].active);
 
@@ -624,9 +625,9 @@ async fn unsigned_documents_are_signed_at_start(backend: Backend) {
     let path = herald_csaf::document_path(s.distribution_tlp(), s.year(), &s.tracking_id);
     {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::publish(
+        herald_storage::advisories::publish(
             &mut conn,
-            &herald_storage::PublishRequest {
+            &herald_storage::advisories::PublishRequest {
                 summary: s,
                 document: &bytes,
                 sha256: &hex::encode(sha2::Sha256::digest(&bytes)),

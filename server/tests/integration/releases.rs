@@ -10,7 +10,10 @@ use crate::common;
 use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use common::{Harness, catalog_id, csaf_tool_validates, demo, harness};
-use herald_storage::{Backend, DeliveryFilter, NewApiToken, NewUser, OrgKind, Role, Scope};
+use herald_storage::{
+    Backend, accounts::NewApiToken, accounts::NewUser, accounts::OrgKind, accounts::Role,
+    accounts::Scope, queue::DeliveryFilter,
+};
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -65,7 +68,7 @@ fn publish(h: &Harness, bytes: &[u8]) -> herald_server::publish::Published {
 /// A user of the manufacturer with `role` and a `publish` token bound to it.
 fn user_token(h: &Harness, email: &str, role: Role) -> String {
     let mut conn = h.test_db.conn().expect("conn");
-    let user = herald_storage::create_user(
+    let user = herald_storage::accounts::create_user(
         &mut conn,
         &NewUser {
             org_id: &h.maker_id,
@@ -76,7 +79,7 @@ fn user_token(h: &Harness, email: &str, role: Role) -> String {
         },
     )
     .expect("user");
-    herald_storage::create_api_token(
+    herald_storage::accounts::create_api_token(
         &mut conn,
         &NewApiToken {
             org_id: &h.maker_id,
@@ -107,15 +110,19 @@ async fn release_revises_icsma_advisory(backend: Backend) {
     let (all, patches, updates) = {
         let mut conn = h.test_db.conn().expect("conn");
         let mut dest = |hospital: &str, kinds: &[&str]| {
-            let org = herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, hospital)
-                .expect("hospital");
+            let org = herald_storage::accounts::ensure_organization(
+                &mut conn,
+                OrgKind::Hospital,
+                hospital,
+            )
+            .expect("hospital");
             let d = herald_storage::testing::loopback_webhook(&mut conn, &org.id, hospital, 9)
                 .expect("destination");
             if !kinds.is_empty() {
-                herald_storage::set_subscription(
+                herald_storage::subscriptions::set_subscription(
                     &mut conn,
                     &d.id,
-                    &herald_storage::Subscription {
+                    &herald_storage::subscriptions::Subscription {
                         event_kinds: kinds.iter().map(|k| k.to_string()).collect(),
                         ..Default::default()
                     },
@@ -129,7 +136,7 @@ async fn release_revises_icsma_advisory(backend: Backend) {
         let patches = dest("St. Brigid", &["patch.available"]);
         let updates = dest("St. Clare", &["advisory.updated"]);
         // The import's own notice is fanned out first.
-        herald_storage::fan_out_pending(&mut conn, 100).expect("fan out");
+        herald_storage::queue::fan_out_pending(&mut conn, 100).expect("fan out");
         (all, patches, updates)
     };
 
@@ -297,8 +304,8 @@ async fn release_revises_icsma_advisory(backend: Backend) {
 
     // One patch.available delivery per subscribed destination, no advisory.updated at all.
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::fan_out_pending(&mut conn, 100).expect("fan out");
-    let events = herald_storage::list_events(&mut conn, None).expect("events");
+    herald_storage::queue::fan_out_pending(&mut conn, 100).expect("fan out");
+    let events = herald_storage::queue::list_events(&mut conn, None).expect("events");
     let patch_events: Vec<_> = events
         .iter()
         .filter(|e| e.kind == "patch.available")
@@ -313,7 +320,7 @@ async fn release_revises_icsma_advisory(backend: Backend) {
         "https://baxter.example/pct/1.9.4.2"
     );
     for (dest, expected) in [(&all, 1), (&patches, 1), (&updates, 0)] {
-        let n = herald_storage::list_deliveries(
+        let n = herald_storage::queue::list_deliveries(
             &mut conn,
             &DeliveryFilter {
                 destination_id: Some(dest.clone()),
@@ -538,7 +545,8 @@ async fn release_waits_for_approval(backend: Backend) {
     publish(&h, &demo("mms-sa-2026-001.json"));
     {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::set_four_eyes(&mut conn, &h.maker_id, true, "test").expect("four eyes");
+        herald_storage::drafts::set_four_eyes(&mut conn, &h.maker_id, true, "test")
+            .expect("four eyes");
     }
     let publisher = user_token(&h, "pub@meridian.example", Role::Publisher);
     let approver = user_token(&h, "approver@meridian.example", Role::Approver);
@@ -627,7 +635,7 @@ async fn release_waits_for_approval(backend: Backend) {
     assert_eq!(release["state"], "published");
     assert_eq!(release["fixes"][0]["revision_version"], "2");
     let mut conn = h.test_db.conn().expect("conn");
-    let kinds: Vec<String> = herald_storage::list_events(&mut conn, None)
+    let kinds: Vec<String> = herald_storage::queue::list_events(&mut conn, None)
         .expect("events")
         .into_iter()
         .map(|e| e.kind)

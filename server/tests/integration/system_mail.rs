@@ -13,6 +13,14 @@ use herald_server::config::Config;
 use herald_server::mail::{MailSender, SendRound};
 use herald_storage::testing::TestDb;
 use herald_storage::*;
+#[allow(unused_imports)] // the whole crate, as a test sees it
+use herald_storage::{
+    accounts::*, advisories::*, audit::*, breaker::*, catalog::*, customers::*, delivery_log::*,
+    destinations::*, drafts::*, entitlement::*, exposure::*, import_staging::*, installed_base::*,
+    keys::*, lifecycle::*, metrics::*, outages::*, queue::*, releases::*, remediation::*,
+    reminders::*, secrets::*, sessions::*, sites::*, subscriptions::*, system_mail::*,
+    templates::*, throttle::*,
+};
 
 fn python() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("HERALD_TEST_PEER_PYTHON") {

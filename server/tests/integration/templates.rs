@@ -7,7 +7,7 @@ use crate::common;
 use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use common::harness;
-use herald_storage::{Backend, Scope};
+use herald_storage::{Backend, accounts::Scope};
 use serde_json::{Value, json};
 
 macro_rules! app {
@@ -154,7 +154,7 @@ async fn templates_rest(backend: Backend) {
     }
     let mut conn = h.test_db.conn().expect("conn");
     assert!(
-        herald_storage::list_template_overrides(&mut conn)
+        herald_storage::templates::list_template_overrides(&mut conn)
             .expect("list")
             .is_empty()
     );

@@ -13,7 +13,10 @@ use actix_web::test;
 use common::forms::signed_in;
 use common::{Harness, demo, harness};
 use herald_server::state::AppState;
-use herald_storage::{Backend, NewApiToken, NewUser, OrgKind, Role, Scope};
+use herald_storage::{
+    Backend, accounts::NewApiToken, accounts::NewUser, accounts::OrgKind, accounts::Role,
+    accounts::Scope,
+};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
@@ -33,7 +36,7 @@ fn with_plugins(h: &Harness) -> AppState {
 
 fn hospital(h: &Harness, name: &str) -> String {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, name)
+    herald_storage::accounts::ensure_organization(&mut conn, OrgKind::Hospital, name)
         .expect("hospital")
         .id
 }
@@ -41,7 +44,7 @@ fn hospital(h: &Harness, name: &str) -> String {
 /// A user of `org_id` with `role` and a token made for them with `scopes`.
 fn user_token(h: &Harness, org_id: &str, role: Role, email: &str, scopes: &[Scope]) -> String {
     let mut conn = h.test_db.conn().expect("conn");
-    let user = herald_storage::create_user(
+    let user = herald_storage::accounts::create_user(
         &mut conn,
         &NewUser {
             org_id,
@@ -52,7 +55,7 @@ fn user_token(h: &Harness, org_id: &str, role: Role, email: &str, scopes: &[Scop
         },
     )
     .expect("user");
-    herald_storage::create_api_token(
+    herald_storage::accounts::create_api_token(
         &mut conn,
         &NewApiToken {
             org_id,
@@ -108,7 +111,7 @@ macro_rules! rest {
 fn secret_value(h: &Harness, destination_id: &str, name: &str) -> Option<String> {
     let mut conn = h.test_db.conn().expect("conn");
     let key = herald_server::secrets::secret_key(&h.state.config).expect("key");
-    herald_storage::load_destination_secrets(&mut conn, &key, destination_id)
+    herald_storage::secrets::load_destination_secrets(&mut conn, &key, destination_id)
         .expect("secrets")
         .into_iter()
         .find(|(n, _)| n == name)
@@ -117,7 +120,7 @@ fn secret_value(h: &Harness, destination_id: &str, name: &str) -> Option<String>
 
 fn audited(h: &Harness, action: &str) -> Vec<String> {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::list_audit(&mut conn, None, 1000)
+    herald_storage::audit::list_audit(&mut conn, None, 1000)
         .expect("audit")
         .into_iter()
         .filter(|e| e.action == action)
@@ -503,10 +506,10 @@ fn multipart(file: &[u8], csrf: &str) -> (String, Vec<u8>) {
 
 fn advisory_count(h: &Harness) -> i64 {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::list_advisories(
+    herald_storage::advisories::list_advisories(
         &mut conn,
-        &herald_storage::AdvisoryFilter {
-            reader: herald_storage::Reader::Manufacturer {
+        &herald_storage::advisories::AdvisoryFilter {
+            reader: herald_storage::entitlement::Reader::Manufacturer {
                 org_id: h.maker_id.clone(),
             },
             ..Default::default()
@@ -518,7 +521,7 @@ fn advisory_count(h: &Harness) -> i64 {
 
 fn event_count(h: &Harness) -> usize {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::list_events(&mut conn, None)
+    herald_storage::queue::list_events(&mut conn, None)
         .expect("events")
         .len()
 }
@@ -528,7 +531,8 @@ async fn four_eyes_holds_every_publish_path(backend: Backend) {
     let app = app!(h.state);
     {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::set_four_eyes(&mut conn, &h.maker_id, true, "test").expect("four eyes");
+        herald_storage::drafts::set_four_eyes(&mut conn, &h.maker_id, true, "test")
+            .expect("four eyes");
     }
     let publisher_cookie = signed_in(&h, &h.maker_id, Role::Publisher, "publisher@example.org");
     let publish_token = h.token(&[Scope::Publish]);
@@ -622,14 +626,15 @@ async fn four_eyes_holds_every_publish_path(backend: Backend) {
     assert_eq!(event_count(&h), 2);
     // Published byte for byte as uploaded.
     let mut conn = h.test_db.conn().expect("conn");
-    let current = herald_storage::get_advisory(&mut conn, "MMS-SA-2026-001")
+    let current = herald_storage::advisories::get_advisory(&mut conn, "MMS-SA-2026-001")
         .expect("read")
         .expect("published")
         .current
         .version;
-    let doc = herald_storage::get_revision_document(&mut conn, "MMS-SA-2026-001", &current)
-        .expect("read")
-        .expect("document");
+    let doc =
+        herald_storage::advisories::get_revision_document(&mut conn, "MMS-SA-2026-001", &current)
+            .expect("read")
+            .expect("document");
     assert_eq!(doc.bytes, demo("mms-sa-2026-001.json"));
 }
 

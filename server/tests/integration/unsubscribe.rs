@@ -16,9 +16,9 @@ async fn one_click(backend: Backend) {
             .await;
     let dest = {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::create_destination(
+        herald_storage::destinations::create_destination(
             &mut conn,
-            &herald_storage::NewDestination {
+            &herald_storage::destinations::NewDestination {
                 org_id: &h.maker_id,
                 plugin_id: "email",
                 name: "Security mailbox",
@@ -36,7 +36,7 @@ async fn one_click(backend: Backend) {
     let url = herald_csaf::urls::unsubscribe_url("", &dest.id, &token);
     let opted_out = || {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::get_subscription(&mut conn, &dest.id)
+        herald_storage::subscriptions::get_subscription(&mut conn, &dest.id)
             .expect("subscription")
             .routine_opt_out
     };
@@ -52,7 +52,7 @@ async fn one_click(backend: Backend) {
     assert!(!opted_out());
 
     // Forged, foreign and malformed tokens, and unknown destinations, are 404 and change nothing.
-    let other = herald_storage::SecretKey::from_bytes([9; 32]).unsubscribe_token(&dest.id);
+    let other = herald_storage::secrets::SecretKey::from_bytes([9; 32]).unsubscribe_token(&dest.id);
     for bad in [
         herald_csaf::urls::unsubscribe_url("", &dest.id, &other),
         herald_csaf::urls::unsubscribe_url("", &dest.id, "00"),
@@ -93,7 +93,7 @@ async fn one_click(backend: Backend) {
     }
     assert!(opted_out());
     let mut conn = h.test_db.conn().expect("conn");
-    let audit = herald_storage::list_audit(&mut conn, None, 50).expect("audit");
+    let audit = herald_storage::audit::list_audit(&mut conn, None, 50).expect("audit");
     assert!(
         audit.iter().any(|e| e.actor == "unsubscribe:one-click"),
         "{audit:?}"

@@ -8,7 +8,7 @@ use crate::common;
 use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use common::{BASE, demo, demo_json, harness};
-use herald_storage::{Backend, Scope};
+use herald_storage::{Backend, accounts::Scope};
 use serde_json::Value;
 
 macro_rules! app {
@@ -920,9 +920,9 @@ async fn serving_cache_consistency(backend: Backend) {
         let mut conn = h.test_db.conn().expect("conn");
         let summary = herald_csaf::validate(&v2).expect("valid").summary;
         let signature = key.sign_detached(&v2).expect("sign");
-        herald_storage::publish(
+        herald_storage::advisories::publish(
             &mut conn,
-            &herald_storage::PublishRequest {
+            &herald_storage::advisories::PublishRequest {
                 summary: &summary,
                 document: &v2,
                 sha256: &hex::encode(sha2::Sha256::digest(&v2)),

@@ -8,7 +8,7 @@ use crate::common;
 use actix_web::http::StatusCode;
 use actix_web::test;
 use common::{demo, harness};
-use herald_storage::{Backend, OrgKind, Scope};
+use herald_storage::{Backend, accounts::OrgKind, accounts::Scope};
 use serde_json::{Value, json};
 
 fn request(method: &str, uri: &str, token: Option<&str>) -> test::TestRequest {
@@ -59,12 +59,20 @@ async fn workspace_rest(backend: Backend) {
     let b_admin = h.hospital_token("Hospital B", &[Scope::Read, Scope::Admin]);
     let (a_id, _b_id) = {
         let mut conn = h.test_db.conn().expect("conn");
-        let a = herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, "Hospital A")
-            .expect("a")
-            .id;
-        let b = herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, "Hospital B")
-            .expect("b")
-            .id;
+        let a = herald_storage::accounts::ensure_organization(
+            &mut conn,
+            OrgKind::Hospital,
+            "Hospital A",
+        )
+        .expect("a")
+        .id;
+        let b = herald_storage::accounts::ensure_organization(
+            &mut conn,
+            OrgKind::Hospital,
+            "Hospital B",
+        )
+        .expect("b")
+        .id;
         (a, b)
     };
     // The demo advisory (WHITE) about the FlowSure 300 pump: 4.2.x affected, 4.3.1 fixed.
@@ -80,7 +88,7 @@ async fn workspace_rest(backend: Backend) {
     let tracking = "MMS-SA-2026-001";
     let pump = {
         let mut conn = h.test_db.conn().expect("conn");
-        herald_storage::list_products(&mut conn, &h.maker_id)
+        herald_storage::catalog::list_products(&mut conn, &h.maker_id)
             .expect("catalog")
             .into_iter()
             .find(|p| p.version.as_deref() == Some("4.2.0"))

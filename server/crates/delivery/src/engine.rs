@@ -31,10 +31,11 @@ use std::time::{Duration, Instant};
 
 use chrono::SecondsFormat;
 use herald_storage::{
-    AttemptOutcome, AttemptReport, Backend, ClaimedDelivery, Db, DbConnection, DestinationBreaker,
-    Escalation, EscalationPolicy, FanOutReport, NextStep, StorageError, claim_due_except,
-    escalate_due, fan_out_pending, record_attempt, record_breaker_failure, renew_leases,
-    start_breaker_probes, stored_breakers, tlp_str,
+    Backend, Db, DbConnection, StorageError, advisories::tlp_str, breaker::DestinationBreaker,
+    breaker::record_breaker_failure, breaker::start_breaker_probes, breaker::stored_breakers,
+    outages::Escalation, outages::EscalationPolicy, outages::escalate_due, queue::AttemptOutcome,
+    queue::AttemptReport, queue::ClaimedDelivery, queue::FanOutReport, queue::NextStep,
+    queue::claim_due_except, queue::fan_out_pending, queue::record_attempt, queue::renew_leases,
 };
 use rand::Rng;
 
@@ -82,7 +83,7 @@ pub struct EngineSettings {
     pub psirt_contact: Option<String>,
     /// Signs each destination's one-click unsubscribe URL (`Notification::unsubscribe_url`);
     /// without it notifications carry none.
-    pub unsubscribe_key: Option<herald_storage::SecretKey>,
+    pub unsubscribe_key: Option<herald_storage::secrets::SecretKey>,
 }
 
 impl Default for EngineSettings {
@@ -275,7 +276,7 @@ impl Engine {
     /// Reloads the manufacturer's template overrides; recompiles only if they changed.
     pub async fn refresh_templates(&self) -> Result<(), EngineError> {
         let overrides = self
-            .blocking(herald_storage::list_template_overrides)
+            .blocking(herald_storage::templates::list_template_overrides)
             .await?;
         let fingerprint = crate::templates::fingerprint(&overrides);
         if self.renderer().fingerprint() != fingerprint {
@@ -329,7 +330,7 @@ impl Engine {
         let breaker = self
             .blocking(move |c| record_breaker_failure(c, &id, threshold, cooldown))
             .await?;
-        if breaker.state == herald_storage::BreakerState::Open {
+        if breaker.state == herald_storage::breaker::BreakerState::Open {
             tracing::warn!(
                 destination = %destination_id,
                 failures = breaker.consecutive_failures,

@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use handlebars::Handlebars;
-use herald_storage::TemplateOverride;
+use herald_storage::templates::TemplateOverride;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -29,10 +29,10 @@ use crate::{Notification, NotifiedProduct, RenderedMessage};
 
 /// Event kinds that have templates.
 pub const KINDS: [&str; 4] = [
-    herald_storage::EVENT_ADVISORY_PUBLISHED,
-    herald_storage::EVENT_ADVISORY_UPDATED,
-    herald_storage::EVENT_PATCH_AVAILABLE,
-    herald_storage::EVENT_END_OF_SUPPORT,
+    herald_storage::advisories::EVENT_ADVISORY_PUBLISHED,
+    herald_storage::advisories::EVENT_ADVISORY_UPDATED,
+    herald_storage::advisories::EVENT_PATCH_AVAILABLE,
+    herald_storage::reminders::EVENT_END_OF_SUPPORT,
 ];
 
 /// The channel whose templates any plugin without its own falls back to.
@@ -79,9 +79,9 @@ fn defaults() -> Vec<(&'static str, &'static str, Part, &'static str)> {
     let mut out = Vec::new();
     for kind in KINDS {
         let subject = match kind {
-            herald_storage::EVENT_ADVISORY_UPDATED => SUBJECT_UPDATED,
-            herald_storage::EVENT_PATCH_AVAILABLE => SUBJECT_PATCH,
-            herald_storage::EVENT_END_OF_SUPPORT => SUBJECT_END,
+            herald_storage::advisories::EVENT_ADVISORY_UPDATED => SUBJECT_UPDATED,
+            herald_storage::advisories::EVENT_PATCH_AVAILABLE => SUBJECT_PATCH,
+            herald_storage::reminders::EVENT_END_OF_SUPPORT => SUBJECT_END,
             _ => SUBJECT_PUBLISHED,
         };
         for (channel, text, html) in [
@@ -175,11 +175,11 @@ pub fn context(n: &Notification) -> Value {
     // A patch revises the advisory (the vendor fix is in the new version); an end-of-support
     // reminder announces the informational advisory again.
     let (updated, word) = match n.event_kind.as_str() {
-        herald_storage::EVENT_ADVISORY_UPDATED => (true, "updated"),
-        herald_storage::EVENT_PATCH_AVAILABLE => {
+        herald_storage::advisories::EVENT_ADVISORY_UPDATED => (true, "updated"),
+        herald_storage::advisories::EVENT_PATCH_AVAILABLE => {
             (true, "updated with a vendor fix (patch available)")
         }
-        herald_storage::EVENT_END_OF_SUPPORT => {
+        herald_storage::reminders::EVENT_END_OF_SUPPORT => {
             (false, "announced again as an end-of-support reminder")
         }
         _ => (false, "published"),

@@ -20,7 +20,7 @@ use anyhow::{Result, bail, ensure};
 use herald_delivery::{Channel, Engine, EngineSettings};
 use herald_plugin_host::{HostConfig, PluginHost, Secrets, WasmChannel};
 use herald_storage::testing::{TestDb, loopback_webhook, publish_sample, sample_summary};
-use herald_storage::{Backend, OrgKind, ensure_organization};
+use herald_storage::{Backend, accounts::OrgKind, accounts::ensure_organization};
 
 use common::{NativeWebhook, env_usize, process_cpu, start_sink, webhook_wasm};
 
@@ -95,7 +95,7 @@ fn drain(
             if report.failed + report.dead + report.retry_scheduled > 0 {
                 let mut conn = test.conn()?;
                 let errors: Vec<String> =
-                    herald_storage::list_deliveries(&mut conn, &Default::default())?
+                    herald_storage::queue::list_deliveries(&mut conn, &Default::default())?
                         .into_iter()
                         .filter_map(|d| d.last_error)
                         .take(3)

@@ -24,7 +24,7 @@ use herald_plugin_host::{HostConfig, PluginHost, Secrets, WasmChannel};
 use herald_storage::testing::{
     TestDb, loopback_webhook, loopback_webhook_at, publish_sample, sample_summary,
 };
-use herald_storage::{Backend, OrgKind, ensure_organization};
+use herald_storage::{Backend, accounts::OrgKind, accounts::ensure_organization};
 
 use common::{SinkStats, env_usize, start_sink, webhook_wasm};
 

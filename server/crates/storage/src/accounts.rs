@@ -13,8 +13,8 @@ use rand::RngCore;
 
 use crate::schema::{api_tokens, organizations, users};
 use crate::{
-    DbConnection, StorageError, append_audit, from_json, from_micros, new_id, now, sha256_hex,
-    to_json, to_micros,
+    DbConnection, StorageError, audit::append_audit, from_json, from_micros, new_id, now,
+    sha256_hex, to_json, to_micros,
 };
 
 /// Prefix of every API token, so leaked tokens are recognisable (secret scanners, logs).

@@ -13,8 +13,9 @@ use crate::schema::{
     products,
 };
 use crate::{
-    DbConnection, OrgKind, StorageError, append_audit, find_organization, from_json, from_micros,
-    new_id, now, sha256_hex, to_json, to_micros, write_transaction,
+    DbConnection, StorageError, accounts::OrgKind, accounts::find_organization,
+    audit::append_audit, from_json, from_micros, new_id, now, sha256_hex, to_json, to_micros,
+    write_transaction,
 };
 
 /// Event kinds written to the outbox by [`publish`].
@@ -645,9 +646,9 @@ impl ListRow {
 pub struct AdvisoryFilter {
     /// Case-insensitive substring of title, tracking id, a CVE or a product name.
     pub text: Option<String>,
-    /// Who reads: the entitlement rule ([`crate::visible_to`]) decides which advisories exist
+    /// Who reads: the entitlement rule ([`crate::entitlement::visible_to`]) decides which advisories exist
     /// for this reader. The default is an anonymous reader (TLP:WHITE only).
-    pub reader: crate::Reader,
+    pub reader: crate::entitlement::Reader,
     /// Only advisories with this label (the distribution tree lists one label at a time).
     pub tlp: Option<Tlp>,
     pub limit: i64,
@@ -758,7 +759,7 @@ impl Default for AdvisoryFilter {
     fn default() -> Self {
         AdvisoryFilter {
             text: None,
-            reader: crate::Reader::Anonymous,
+            reader: crate::entitlement::Reader::Anonymous,
             tlp: None,
             limit: 50,
             offset: 0,
@@ -784,7 +785,7 @@ type BoxedAdvisories<'a> = advisories::BoxedQuery<'a, crate::MultiBackend>;
 /// The advisories the reader of `filter` may see: the one place list queries decide visibility.
 fn visible(filter: &AdvisoryFilter) -> BoxedAdvisories<'static> {
     let mut q = advisories::table
-        .filter(crate::visible_to(&filter.reader, None))
+        .filter(crate::entitlement::visible_to(&filter.reader, None))
         .into_boxed();
     if let Some(tlp) = filter.tlp {
         q = q.filter(advisories::tlp.eq(tlp_str(tlp)));
@@ -798,12 +799,12 @@ fn visible(filter: &AdvisoryFilter) -> BoxedAdvisories<'static> {
 pub fn list_listed_products(
     conn: &mut DbConnection,
     filter: &AdvisoryFilter,
-) -> Result<Vec<crate::CatalogProduct>, StorageError> {
+) -> Result<Vec<crate::catalog::CatalogProduct>, StorageError> {
     // Not `visible(filter)` as a subquery: diesel's multi-backend connection cannot nest a
     // boxed query, so the same visibility rule is joined in as a plain expression.
     let linked = advisory_products::table
         .inner_join(advisories::table)
-        .filter(crate::visible_to(&filter.reader, None))
+        .filter(crate::entitlement::visible_to(&filter.reader, None))
         .select(advisory_products::product_id);
     let rows = products::table
         .filter(products::id.eq_any(linked))
@@ -1088,23 +1089,23 @@ pub fn list_current_documents(
     conn: &mut DbConnection,
     tlp: Tlp,
 ) -> Result<Vec<DocumentEntry>, StorageError> {
-    documents_where(conn, tlp, crate::Visibility::everything())
+    documents_where(conn, tlp, crate::entitlement::Visibility::everything())
 }
 
-/// [`list_current_documents`] limited to what `reader` may read ([`crate::visible_to`]): the
+/// [`list_current_documents`] limited to what `reader` may read ([`crate::entitlement::visible_to`]): the
 /// per-caller index, changes, listings and feeds of the restricted distribution directories.
 pub fn list_visible_documents(
     conn: &mut DbConnection,
     tlp: Tlp,
-    reader: &crate::Reader,
+    reader: &crate::entitlement::Reader,
 ) -> Result<Vec<DocumentEntry>, StorageError> {
-    documents_where(conn, tlp, crate::visible_to(reader, None))
+    documents_where(conn, tlp, crate::entitlement::visible_to(reader, None))
 }
 
 fn documents_where(
     conn: &mut DbConnection,
     tlp: Tlp,
-    visibility: crate::Visibility,
+    visibility: crate::entitlement::Visibility,
 ) -> Result<Vec<DocumentEntry>, StorageError> {
     #[allow(clippy::type_complexity)]
     let rows: Vec<(

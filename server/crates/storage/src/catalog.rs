@@ -1,5 +1,5 @@
 //! The manufacturer's product catalog: the `products` rows (filled from imported product trees
-//! by [`crate::publish`] and edited here), read flat ([`list_products`]) or as the tree
+//! by [`crate::advisories::publish`] and edited here), read flat ([`list_products`]) or as the tree
 //! vendor → family → product → versions ([`catalog_tree`]), and which of them a reader may see
 //! ([`list_products_for_reader`]).
 //!
@@ -20,8 +20,8 @@ use diesel::prelude::*;
 
 use crate::schema::{advisories, advisory_products, entitlement_grants, installed_base, products};
 use crate::{
-    DbConnection, OrgKind, Reader, StorageError, append_audit, find_organization, new_id, now,
-    to_micros, write_transaction,
+    DbConnection, StorageError, accounts::OrgKind, accounts::find_organization,
+    audit::append_audit, entitlement::Reader, new_id, now, to_micros, write_transaction,
 };
 
 /// Longest vendor, family, name or version accepted.
@@ -56,7 +56,7 @@ pub struct CatalogEntry {
 }
 
 /// The catalog key of a product: vendor, family, name and version, trimmed and lower-cased.
-/// Publishing ([`crate::publish`]) and the catalog both use it, so they agree on identity.
+/// Publishing ([`crate::advisories::publish`]) and the catalog both use it, so they agree on identity.
 pub(crate) fn catalog_key(
     vendor: Option<&str>,
     family: Option<&str>,
@@ -162,7 +162,7 @@ pub fn get_catalog_product(
 
 /// The catalog products `reader` may see, ordered as [`list_products`]:
 /// * a manufacturer: its whole catalog;
-/// * a hospital: the products named by an advisory it may read ([`crate::visible_to`]), the
+/// * a hospital: the products named by an advisory it may read ([`crate::entitlement::visible_to`]), the
 ///   products of its own installed base (it declared them) and the products granted to it. A
 ///   product named only in TLP:AMBER or TLP:RED advisories it is not entitled to stays hidden,
 ///   since a product's name (an unreleased model, a version with a known issue) can itself be
@@ -179,7 +179,7 @@ pub fn list_products_for_reader(
     // boxed query, so each source of visibility is its own IN (...) and the results are merged.
     let named = advisory_products::table
         .inner_join(advisories::table)
-        .filter(crate::visible_to(reader, None))
+        .filter(crate::entitlement::visible_to(reader, None))
         .select(advisory_products::product_id);
     let mut rows: Vec<Row> = products::table
         .filter(products::id.eq_any(named))

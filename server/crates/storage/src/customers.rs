@@ -7,8 +7,8 @@ use diesel::prelude::*;
 
 use crate::schema::{advisories, customers, entitlement_grants, organizations, products};
 use crate::{
-    DbConnection, OrgKind, StorageError, append_audit, find_organization, from_micros, new_id, now,
-    to_micros, write_transaction,
+    DbConnection, StorageError, accounts::OrgKind, accounts::find_organization,
+    audit::append_audit, from_micros, new_id, now, to_micros, write_transaction,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ pub(crate) fn require_kind(
     org_id: &str,
     kind: OrgKind,
     what: &str,
-) -> Result<crate::Organization, StorageError> {
+) -> Result<crate::accounts::Organization, StorageError> {
     match find_organization(conn, org_id)? {
         Some(org) if org.kind == kind => Ok(org),
         Some(org) => Err(StorageError::Invalid(format!(

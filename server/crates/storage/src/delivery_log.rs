@@ -7,7 +7,8 @@ use diesel::prelude::*;
 
 use crate::schema::{deliveries, delivery_attempts, destinations};
 use crate::{
-    AttemptOutcome, DbConnection, Delivery, DeliveryStatus, StorageError, from_micros, get_delivery,
+    DbConnection, StorageError, from_micros, queue::AttemptOutcome, queue::Delivery,
+    queue::DeliveryStatus, queue::get_delivery,
 };
 
 /// Which deliveries one page of the log shows.
@@ -91,10 +92,10 @@ pub struct DestinationHealth {
     pub dead: i64,
     /// The engine's stored circuit breaker, when the destination has one (see
     /// [`crate::breaker`]); `None` means closed with no failures.
-    pub breaker: Option<crate::DestinationBreaker>,
+    pub breaker: Option<crate::breaker::DestinationBreaker>,
     /// Its current failure episode (every attempt since then failed), if it is failing; when
     /// it was escalated to people ([`crate::outages`]).
-    pub outage: Option<crate::DestinationOutage>,
+    pub outage: Option<crate::outages::DestinationOutage>,
 }
 
 /// How many recent attempts are read to count consecutive failures.
@@ -151,10 +152,10 @@ pub fn destination_health(
             _ => {}
         }
     }
-    let breaker = crate::destination_breaker(conn, destination_id)?;
-    if breaker.state != crate::BreakerState::Closed || breaker.consecutive_failures > 0 {
+    let breaker = crate::breaker::destination_breaker(conn, destination_id)?;
+    if breaker.state != crate::breaker::BreakerState::Closed || breaker.consecutive_failures > 0 {
         health.breaker = Some(breaker);
     }
-    health.outage = crate::destination_outage(conn, destination_id)?;
+    health.outage = crate::outages::destination_outage(conn, destination_id)?;
     Ok(health)
 }

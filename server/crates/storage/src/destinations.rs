@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use crate::schema::destinations;
 use crate::{
-    DbConnection, StorageError, append_audit, find_organization, from_json, from_micros, new_id,
-    now, to_json, to_micros, write_transaction,
+    DbConnection, StorageError, accounts::find_organization, audit::append_audit, from_json,
+    from_micros, new_id, now, to_json, to_micros, write_transaction,
 };
 
 /// CVSS severities in increasing order; a destination's threshold is one of them.

@@ -4,7 +4,7 @@
 //!
 //! Storage does not read the draft JSON (the authoring model lives in `herald_csaf::authoring`).
 //! Every change is audited in the same transaction. Publishing itself is the one publish path
-//! (`herald_storage::publish` via the server's `publish_document`); the caller runs it inside
+//! (`herald_storage::advisories::publish` via the server's `publish_document`); the caller runs it inside
 //! one transaction with [`check_draft_base`] and [`mark_draft_published`], so a stale draft
 //! never publishes and a published draft is never left open.
 
@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::schema::{advisories, drafts, organization_settings, tracking_counters};
 use crate::{
-    DbConnection, StorageError, append_audit, from_json, from_micros, new_id, now, to_json,
+    DbConnection, StorageError, audit::append_audit, from_json, from_micros, new_id, now, to_json,
     to_micros, write_transaction,
 };
 

@@ -20,14 +20,16 @@
 //!
 //! GREEN's audience includes AMBER's: a label never shows less to a wider circle. Hospitals
 //! declare their own installed base, so an entry entitles only once the manufacturer confirmed it
-//! ([`crate::confirm_installed_product`]) and only a customer; until then it only routes notifications.
+//! ([`crate::installed_base::confirm_installed_product`]) and only a customer; until then it only routes notifications.
 
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 use herald_csaf::Tlp;
 
 use crate::schema::{advisories, advisory_products, customers, entitlement_grants};
-use crate::{DbConnection, OrgKind, StorageError, find_organization, tlp_str};
+use crate::{
+    DbConnection, StorageError, accounts::OrgKind, accounts::find_organization, advisories::tlp_str,
+};
 
 // ---------------------------------------------------------------------------------------------
 // the rule

@@ -10,7 +10,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::schema::{advisories, advisory_products, installed_base};
-use crate::{DbConnection, Reader, StorageError, from_json, from_micros, visible_to};
+use crate::{
+    DbConnection, StorageError, entitlement::Reader, entitlement::visible_to, from_json,
+    from_micros,
+};
 
 /// Product status groups of CSAF that mean "this product is (or may be) vulnerable".
 const AFFECTED: [&str; 4] = [

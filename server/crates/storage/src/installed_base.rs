@@ -1,7 +1,7 @@
 //! A hospital's installed base: per site ([`crate::sites`]) the catalog products it runs (quantity or
 //! serial numbers, notes). A hospital declares its own entries, which route its notifications at
 //! once; an entry opens TLP:AMBER advisories only once the manufacturer confirmed it
-//! ([`confirm_installed_product`], read by [`crate::visible_to`]).
+//! ([`confirm_installed_product`], read by [`crate::entitlement::visible_to`]).
 //!
 //! A serial number is unique per hospital and product (one device cannot run at two sites); the
 //! database enforces it, and the functions here say which serial and where it already is.
@@ -15,8 +15,8 @@ use crate::customers::{optional_text, require_kind};
 use crate::schema::{customers, installed_base, installed_serials, products, sites};
 use crate::sites::{DEFAULT_SITE, check_name, ensure_site};
 use crate::{
-    DbConnection, OrgKind, StorageError, append_audit, from_micros, new_id, now, to_micros,
-    write_transaction,
+    DbConnection, StorageError, accounts::OrgKind, audit::append_audit, from_micros, new_id, now,
+    to_micros, write_transaction,
 };
 
 /// Largest quantity accepted (a typo guard, not a business limit).
@@ -57,7 +57,7 @@ pub struct InstalledProduct {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Set once the manufacturer confirmed the entry: only then does it open TLP:AMBER
-    /// advisories about the product (see [`crate::visible_to`]).
+    /// advisories about the product (see [`crate::entitlement::visible_to`]).
     pub confirmed_at: Option<DateTime<Utc>>,
     pub confirmed_by: Option<String>,
 }

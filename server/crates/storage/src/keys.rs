@@ -18,7 +18,8 @@ use diesel::prelude::*;
 
 use crate::schema::signing_keys;
 use crate::{
-    DbConnection, SecretKey, StorageError, append_audit, from_micros, new_id, now, to_micros,
+    DbConnection, StorageError, audit::append_audit, from_micros, new_id, now, secrets::SecretKey,
+    to_micros,
 };
 
 /// How a key came to Herald.
@@ -124,7 +125,7 @@ fn seal_label(fingerprint: &str) -> String {
 impl KeyRow {
     fn into_active(mut self, master: &SecretKey) -> Result<ActiveSigningKey, StorageError> {
         let stored = std::mem::take(&mut self.secret_key);
-        let secret_key = if stored.starts_with(crate::SEALED_PREFIX) {
+        let secret_key = if stored.starts_with(crate::secrets::SEALED_PREFIX) {
             master.open_text(&seal_label(&self.fingerprint), &stored)?
         } else {
             // Written before keys were sealed.

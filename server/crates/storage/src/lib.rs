@@ -54,35 +54,6 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub use accounts::*;
-pub use advisories::*;
-pub use audit::*;
-pub use breaker::*;
-pub use catalog::*;
-pub use customers::*;
-pub use delivery_log::*;
-pub use destinations::*;
-pub use drafts::*;
-pub use entitlement::*;
-pub use exposure::*;
-pub use import_staging::*;
-pub use installed_base::*;
-pub use keys::*;
-pub use lifecycle::*;
-pub use metrics::*;
-pub use outages::*;
-pub use queue::*;
-pub use releases::*;
-pub use remediation::*;
-pub use reminders::*;
-pub use secrets::*;
-pub use sessions::*;
-pub use sites::*;
-pub use subscriptions::*;
-pub use system_mail::*;
-pub use templates::*;
-pub use throttle::*;
-
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/postgres");
 

@@ -11,8 +11,8 @@ use herald_csaf::lifecycle::{EoxDate, LifecycleDates};
 use crate::catalog::{catalog_select, from_row};
 use crate::schema::{product_lifecycle, products};
 use crate::{
-    CatalogProduct, DbConnection, StorageError, append_audit, from_micros, now, to_micros,
-    write_transaction,
+    DbConnection, StorageError, audit::append_audit, catalog::CatalogProduct, from_micros, now,
+    to_micros, write_transaction,
 };
 
 /// Longest compensating-controls text accepted.
@@ -101,7 +101,7 @@ pub fn set_lifecycle(
         ));
     }
     write_transaction(conn, |conn| {
-        if crate::get_catalog_product(conn, manufacturer_org_id, product_id)?.is_none() {
+        if crate::catalog::get_catalog_product(conn, manufacturer_org_id, product_id)?.is_none() {
             return Err(StorageError::NotFound);
         }
         let previous = get_lifecycle(conn, product_id)?;

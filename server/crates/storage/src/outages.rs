@@ -18,7 +18,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
 use crate::schema::{destination_outages, destinations, organizations, users};
-use crate::{DbConnection, StorageError, append_audit, from_micros, to_micros, write_transaction};
+use crate::{
+    DbConnection, StorageError, audit::append_audit, from_micros, to_micros, write_transaction,
+};
 
 /// Longest error text kept on the episode (the delivery log keeps every attempt's own).
 const MAX_ERROR: usize = 500;
@@ -183,7 +185,7 @@ struct DueRow {
 }
 
 /// Escalates up to `limit` episodes that started at least `policy.after` before `at` and were
-/// not escalated yet: each is marked escalated at `at`, its mail queued ([`crate::queue_mail`],
+/// not escalated yet: each is marked escalated at `at`, its mail queued ([`crate::system_mail::queue_mail`],
 /// kind `destination.broken`) and the decision audited (`destination.escalated`), in one
 /// transaction. On PostgreSQL the due rows are claimed `FOR UPDATE SKIP LOCKED`, so two processes
 /// escalating at once tell people once. `at` is a parameter so that tests can move the clock.
@@ -230,7 +232,7 @@ pub fn escalate_due(
                 .first(conn)?;
             let mut recipients: Vec<String> = users::table
                 .filter(users::org_id.eq(&org_id))
-                .filter(users::role.eq(crate::Role::Admin.as_str()))
+                .filter(users::role.eq(crate::accounts::Role::Admin.as_str()))
                 .filter(users::disabled.eq(false))
                 .select(users::email)
                 .load(conn)?;
@@ -278,9 +280,9 @@ pub fn escalate_due(
                 error = row.last_error.as_deref().unwrap_or("(none recorded)"),
             );
             for to in &recipients {
-                crate::queue_mail(
+                crate::system_mail::queue_mail(
                     conn,
-                    &crate::NewMail {
+                    &crate::system_mail::NewMail {
                         kind: "destination.broken",
                         dedupe_key: &format!(
                             "destination.broken:{}:{}:{to}",

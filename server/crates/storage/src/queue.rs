@@ -25,9 +25,9 @@ use crate::schema::{
     advisories, deliveries, delivery_attempts, destinations, organizations, outbox_events,
 };
 use crate::{
-    DbConnection, Destination, OrgKind, Reader, StorageError, Subscription, append_audit,
-    from_json, from_micros, new_id, now, severity_rank, tlp_str, to_json, to_micros,
-    write_transaction,
+    DbConnection, StorageError, accounts::OrgKind, advisories::tlp_str, audit::append_audit,
+    destinations::Destination, destinations::severity_rank, entitlement::Reader, from_json,
+    from_micros, new_id, now, subscriptions::Subscription, to_json, to_micros, write_transaction,
 };
 
 crate::accounts::string_enum!(
@@ -200,7 +200,7 @@ impl EventFacts<'_> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Recipient<'a> {
     /// The entitlement rule's answer for the destination's organization and this event's label
-    /// ([`crate::may_read_as`], the same rule lists, pages and the CSAF tree apply).
+    /// ([`crate::entitlement::may_read_as`], the same rule lists, pages and the CSAF tree apply).
     pub entitled: bool,
     /// Product ids of the organization's installed base; `None` when it has none.
     pub installed_base: Option<&'a BTreeSet<String>>,
@@ -217,7 +217,7 @@ pub enum Withheld {
     /// TLP:RED: for the named recipients only; Herald never pushes it to any channel.
     TlpRed,
     /// TLP:AMBER or TLP:GREEN and the organization may not read it (not a customer, product not
-    /// in its installed base, no grant): the entitlement rule of [`crate::visible_to`].
+    /// in its installed base, no grant): the entitlement rule of [`crate::entitlement::visible_to`].
     TlpRestricted,
     /// The organization has an installed base and the advisory names none of its products.
     NotInstalled,
@@ -297,7 +297,7 @@ pub fn subscription_restriction(
     let s = recipient.subscription;
     // An end-of-support reminder concerns those who run the product: an installed base naming
     // it (checked above) or a subscription naming it, never "everything I may read".
-    if facts.kind == crate::EVENT_END_OF_SUPPORT
+    if facts.kind == crate::reminders::EVENT_END_OF_SUPPORT
         && recipient.installed_base.is_none()
         && !(s.filters_products()
             && (facts.product_ids.iter().any(|p| s.product_ids.contains(p))
@@ -421,13 +421,13 @@ pub fn fan_out_pending(conn: &mut DbConnection, limit: i64) -> Result<FanOutRepo
             .into_iter()
             .map(|(id, kind)| Ok((id, kind.parse()?)))
             .collect::<Result<_, StorageError>>()?;
-        let installed = crate::installed_product_ids(conn)?;
-        let subscriptions = crate::all_subscriptions(conn)?;
+        let installed = crate::installed_base::installed_product_ids(conn)?;
+        let subscriptions = crate::subscriptions::all_subscriptions(conn)?;
         let default_subscription = Subscription::default();
         let at = to_micros(now());
         for event in events {
             let summary = match &event.revision_id {
-                Some(rev) => Some(crate::revision_summary(conn, rev)?),
+                Some(rev) => Some(crate::advisories::revision_summary(conn, rev)?),
                 None => None,
             };
             let publisher: Option<String> = match &event.advisory_id {
@@ -439,7 +439,7 @@ pub fn fan_out_pending(conn: &mut DbConnection, limit: i64) -> Result<FanOutRepo
                 None => None,
             };
             let product_ids = match &event.advisory_id {
-                Some(a) => crate::advisory_product_ids(conn, a)?,
+                Some(a) => crate::entitlement::advisory_product_ids(conn, a)?,
                 None => Vec::new(),
             };
             let mut families: Vec<String> = summary
@@ -471,7 +471,7 @@ pub fn fan_out_pending(conn: &mut DbConnection, limit: i64) -> Result<FanOutRepo
                         Some(kind) => Reader::of(*kind, d.org_id.clone()),
                         None => Reader::Anonymous,
                     };
-                    let ok = crate::may_read_as(conn, &reader, advisory_id, label)?;
+                    let ok = crate::entitlement::may_read_as(conn, &reader, advisory_id, label)?;
                     entitled.insert(d.org_id.as_str(), ok);
                 }
                 let recipient = |d: &Destination| Recipient {
@@ -788,7 +788,7 @@ impl ClaimContext {
         if let Some(s) = self.summaries.get(revision_id) {
             return Ok(s.clone());
         }
-        let s = crate::revision_summary(conn, revision_id)?;
+        let s = crate::advisories::revision_summary(conn, revision_id)?;
         self.summaries.insert(revision_id.to_string(), s.clone());
         Ok(s)
     }
@@ -833,7 +833,7 @@ impl ClaimContext {
         let ok = match self.entitled.get(&key) {
             Some(ok) => *ok,
             None => {
-                let ok = crate::may_read_as(conn, &reader, advisory_id, Some(label))?;
+                let ok = crate::entitlement::may_read_as(conn, &reader, advisory_id, Some(label))?;
                 self.entitled.insert(key, ok);
                 ok
             }

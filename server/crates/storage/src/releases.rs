@@ -4,7 +4,7 @@
 //! (`draft`, `pending` while a revision waits for the four-eyes approval, `published`) and, per
 //! fixed advisory, the revision that carries the fix or the held publication.
 //!
-//! The revision itself is written by the one publish path ([`crate::publish_with_notice`] with a
+//! The revision itself is written by the one publish path ([`crate::advisories::publish_with_notice`] with a
 //! `patch.available` notice); this module records what it did ([`record_fix_published`],
 //! [`record_fix_held`]) in the same transaction. Which release brings an installed version to a
 //! fixed one is [`fixing_releases`].
@@ -15,8 +15,9 @@ use diesel::prelude::*;
 use crate::catalog::{catalog_key, catalog_select, from_row};
 use crate::schema::{advisories, products, release_applies_to, release_fixes, releases};
 use crate::{
-    CatalogProduct, DbConnection, OrgKind, StorageError, append_audit, find_organization,
-    from_micros, new_id, now, to_micros, write_transaction,
+    DbConnection, StorageError, accounts::OrgKind, accounts::find_organization,
+    audit::append_audit, catalog::CatalogProduct, from_micros, new_id, now, to_micros,
+    write_transaction,
 };
 
 /// Longest release name, produced version or URL accepted.
@@ -257,7 +258,7 @@ pub fn create_release(
         }
         let mut applies = Vec::new();
         for pid in &r.applies_to {
-            let p = crate::get_catalog_product(conn, manufacturer_org_id, pid)?
+            let p = crate::catalog::get_catalog_product(conn, manufacturer_org_id, pid)?
                 .ok_or_else(|| invalid("applies_to", format!("{pid:?} is not in the catalog")))?;
             applies.push(p);
         }
@@ -374,10 +375,10 @@ fn ensure_version(
     if let Some(row) = found {
         return Ok(from_row(row));
     }
-    crate::create_catalog_product(
+    crate::catalog::create_catalog_product(
         conn,
         org,
-        &crate::CatalogEntry {
+        &crate::catalog::CatalogEntry {
             vendor: line.vendor.clone(),
             family: line.family.clone(),
             name: line.name.clone(),

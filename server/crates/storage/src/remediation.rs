@@ -13,7 +13,8 @@ use diesel::prelude::*;
 use crate::customers::optional_text;
 use crate::schema::{remediation_history, remediation_status, sites};
 use crate::{
-    DbConnection, StorageError, append_audit, from_micros, new_id, to_micros, write_transaction,
+    DbConnection, StorageError, audit::append_audit, from_micros, new_id, to_micros,
+    write_transaction,
 };
 
 /// A site's remediation state for one advisory.

@@ -59,7 +59,7 @@ pub fn scan_end_of_support(
     leads: &[u32],
 ) -> Result<usize, StorageError> {
     let mut queued = 0;
-    for lifecycle in crate::lifecycles_with_security_end(conn)? {
+    for lifecycle in crate::lifecycle::lifecycles_with_security_end(conn)? {
         let Some(end) = lifecycle
             .dates
             .end_of_security_updates

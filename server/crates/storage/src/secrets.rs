@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use rand::RngCore;
 
 use crate::schema::destination_secrets;
-use crate::{DbConnection, StorageError, append_audit, now, to_micros, write_transaction};
+use crate::{DbConnection, StorageError, audit::append_audit, now, to_micros, write_transaction};
 
 const NONCE_LEN: usize = 12;
 /// Longest secret name and value accepted (a name appears in `{{secret:NAME}}` references).

@@ -10,7 +10,9 @@ use diesel::prelude::*;
 
 use crate::accounts::{UserRow, random_secret};
 use crate::schema::{sessions, users};
-use crate::{DbConnection, StorageError, User, from_micros, new_id, now, sha256_hex, to_micros};
+use crate::{
+    DbConnection, StorageError, accounts::User, from_micros, new_id, now, sha256_hex, to_micros,
+};
 
 /// How long sessions last (the operator's `[accounts]` settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

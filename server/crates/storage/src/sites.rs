@@ -9,8 +9,8 @@ use diesel::prelude::*;
 use crate::customers::{optional_text, require_kind};
 use crate::schema::{installed_base, remediation_history, sites};
 use crate::{
-    DbConnection, OrgKind, StorageError, append_audit, from_micros, new_id, now, to_micros,
-    write_transaction,
+    DbConnection, StorageError, accounts::OrgKind, audit::append_audit, from_micros, new_id, now,
+    to_micros, write_transaction,
 };
 
 /// Name of the site that entries added without one go to (and that migrated entries went to).

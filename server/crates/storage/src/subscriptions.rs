@@ -8,20 +8,21 @@ use diesel::prelude::*;
 use crate::customers::MAX_LIST;
 use crate::schema::{destinations, products, subscriptions};
 use crate::{
-    DbConnection, StorageError, append_audit, from_json, now, to_json, to_micros, write_transaction,
+    DbConnection, StorageError, audit::append_audit, from_json, now, to_json, to_micros,
+    write_transaction,
 };
 
 // ---------------------------------------------------------------------------------------------
 // subscriptions
 
-/// Notice kinds a subscription may name: written by [`crate::publish`] (a new or revised
-/// advisory), by a published release ([`crate::EVENT_PATCH_AVAILABLE`]) and by the end-of-support
-/// reminders ([`crate::EVENT_END_OF_SUPPORT`]).
+/// Notice kinds a subscription may name: written by [`crate::advisories::publish`] (a new or revised
+/// advisory), by a published release ([`crate::advisories::EVENT_PATCH_AVAILABLE`]) and by the end-of-support
+/// reminders ([`crate::reminders::EVENT_END_OF_SUPPORT`]).
 pub const NOTICE_KINDS: [&str; 4] = [
-    crate::EVENT_ADVISORY_PUBLISHED,
-    crate::EVENT_ADVISORY_UPDATED,
-    crate::EVENT_PATCH_AVAILABLE,
-    crate::EVENT_END_OF_SUPPORT,
+    crate::advisories::EVENT_ADVISORY_PUBLISHED,
+    crate::advisories::EVENT_ADVISORY_UPDATED,
+    crate::advisories::EVENT_PATCH_AVAILABLE,
+    crate::reminders::EVENT_END_OF_SUPPORT,
 ];
 
 /// What one destination wants. The default (no stored row) is "everything I may read, narrowed

@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 
 use crate::schema::notification_templates;
-use crate::{DbConnection, StorageError, append_audit, now, to_micros, write_transaction};
+use crate::{DbConnection, StorageError, audit::append_audit, now, to_micros, write_transaction};
 
 /// Longest template body accepted.
 pub const MAX_TEMPLATE_LEN: usize = 64 * 1024;

@@ -254,15 +254,15 @@ pub fn publish_sample(
     conn: &mut DbConnection,
     publisher_org_id: &str,
     summary: &herald_csaf::AdvisorySummary,
-) -> Result<crate::Published, StorageError> {
+) -> Result<crate::advisories::Published, StorageError> {
     use sha2::Digest;
     let document = sample_document(summary);
     let sha256 = hex::encode(sha2::Sha256::digest(&document));
     let sha512 = hex::encode(sha2::Sha512::digest(&document));
     let path = sample_path(summary);
-    crate::publish(
+    crate::advisories::publish(
         conn,
-        &crate::PublishRequest {
+        &crate::advisories::PublishRequest {
             summary,
             document: &document,
             sha256: &sha256,
@@ -276,10 +276,12 @@ pub fn publish_sample(
 }
 
 /// A manufacturer organization `larkspur`.
-pub fn manufacturer(conn: &mut DbConnection) -> Result<crate::Organization, StorageError> {
-    crate::create_organization(
+pub fn manufacturer(
+    conn: &mut DbConnection,
+) -> Result<crate::accounts::Organization, StorageError> {
+    crate::accounts::create_organization(
         conn,
-        crate::OrgKind::Manufacturer,
+        crate::accounts::OrgKind::Manufacturer,
         "Larkspur Medical",
         "larkspur",
     )
@@ -292,7 +294,7 @@ pub fn loopback_webhook(
     org_id: &str,
     name: &str,
     port: u16,
-) -> Result<crate::Destination, StorageError> {
+) -> Result<crate::destinations::Destination, StorageError> {
     loopback_webhook_at(conn, org_id, name, port, "/hook")
 }
 
@@ -303,10 +305,10 @@ pub fn loopback_webhook_at(
     name: &str,
     port: u16,
     path: &str,
-) -> Result<crate::Destination, StorageError> {
-    crate::create_destination(
+) -> Result<crate::destinations::Destination, StorageError> {
+    crate::destinations::create_destination(
         conn,
-        &crate::NewDestination {
+        &crate::destinations::NewDestination {
             org_id,
             plugin_id: "webhook",
             name,

@@ -75,13 +75,13 @@ macro_rules! app {
 pub fn signed_in(
     h: &super::Harness,
     org_id: &str,
-    role: herald_storage::Role,
+    role: herald_storage::accounts::Role,
     email: &str,
 ) -> String {
     let mut conn = h.test_db.conn().expect("conn");
-    let user = herald_storage::create_user(
+    let user = herald_storage::accounts::create_user(
         &mut conn,
-        &herald_storage::NewUser {
+        &herald_storage::accounts::NewUser {
             org_id,
             email,
             display_name: email,
@@ -90,8 +90,9 @@ pub fn signed_in(
         },
     )
     .expect("user");
-    let session = herald_storage::create_session(&mut conn, &user.id, chrono::Duration::hours(1))
-        .expect("session");
+    let session =
+        herald_storage::sessions::create_session(&mut conn, &user.id, chrono::Duration::hours(1))
+            .expect("session");
     format!("{}={}", app::SESSION_COOKIE, session.token)
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use herald_server::config::Config;
 use herald_server::state::AppState;
 use herald_storage::testing::TestDb;
-use herald_storage::{Backend, NewApiToken, OrgKind, Scope};
+use herald_storage::{Backend, accounts::NewApiToken, accounts::OrgKind, accounts::Scope};
 
 pub const BASE: &str = "http://herald.test";
 
@@ -42,7 +42,7 @@ pub fn harness(backend: Backend) -> Harness {
     let test_db = TestDb::new(backend).expect("test database");
     let maker = {
         let mut conn = test_db.conn().expect("conn");
-        herald_storage::ensure_organization(
+        herald_storage::accounts::ensure_organization(
             &mut conn,
             OrgKind::Manufacturer,
             &config.publisher_name,
@@ -73,7 +73,7 @@ impl Harness {
     pub fn hospital_token(&self, name: &str, scopes: &[Scope]) -> String {
         let org = {
             let mut conn = self.test_db.conn().expect("conn");
-            herald_storage::ensure_organization(&mut conn, OrgKind::Hospital, name)
+            herald_storage::accounts::ensure_organization(&mut conn, OrgKind::Hospital, name)
                 .expect("hospital")
         };
         self.token_for(&org.id, scopes)
@@ -81,7 +81,7 @@ impl Harness {
 
     pub fn token_for(&self, org_id: &str, scopes: &[Scope]) -> String {
         let mut conn = self.test_db.conn().expect("conn");
-        herald_storage::create_api_token(
+        herald_storage::accounts::create_api_token(
             &mut conn,
             &NewApiToken {
                 org_id,
@@ -147,7 +147,7 @@ macro_rules! on_both_backends {
 /// The catalog id of the manufacturer's product `name` at `version` (created by publishing).
 pub fn catalog_id(h: &Harness, name: &str, version: &str) -> String {
     let mut conn = h.test_db.conn().expect("conn");
-    herald_storage::list_products(&mut conn, &h.maker_id)
+    herald_storage::catalog::list_products(&mut conn, &h.maker_id)
         .expect("catalog")
         .into_iter()
         .find(|p| p.name == name && p.version.as_deref() == Some(version))

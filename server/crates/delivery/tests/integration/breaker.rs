@@ -17,6 +17,14 @@ use herald_storage::testing::{
     TestDb, loopback_webhook, manufacturer, publish_sample, sample_summary,
 };
 use herald_storage::*;
+#[allow(unused_imports)] // the whole crate, as a test sees it
+use herald_storage::{
+    accounts::*, advisories::*, audit::*, breaker::*, catalog::*, customers::*, delivery_log::*,
+    destinations::*, drafts::*, entitlement::*, exposure::*, import_staging::*, installed_base::*,
+    keys::*, lifecycle::*, metrics::*, outages::*, queue::*, releases::*, remediation::*,
+    reminders::*, secrets::*, sessions::*, sites::*, subscriptions::*, system_mail::*,
+    templates::*, throttle::*,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

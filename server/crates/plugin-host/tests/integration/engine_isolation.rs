@@ -10,6 +10,14 @@ use herald_delivery::{Engine, EngineSettings};
 use herald_plugin_host::{HostConfig, PluginHost, Secrets, WasmChannel};
 use herald_storage::testing::{TestDb, loopback_webhook, publish_sample, sample_summary};
 use herald_storage::*;
+#[allow(unused_imports)] // the whole crate, as a test sees it
+use herald_storage::{
+    accounts::*, advisories::*, audit::*, breaker::*, catalog::*, customers::*, delivery_log::*,
+    destinations::*, drafts::*, entitlement::*, exposure::*, import_staging::*, installed_base::*,
+    keys::*, lifecycle::*, metrics::*, outages::*, queue::*, releases::*, remediation::*,
+    reminders::*, secrets::*, sessions::*, sites::*, subscriptions::*, system_mail::*,
+    templates::*, throttle::*,
+};
 
 use crate::plugins::{Receiver, component};
 

@@ -4,6 +4,14 @@
 use anyhow::{Result, ensure};
 use herald_storage::testing::{TestDb, manufacturer};
 use herald_storage::*;
+#[allow(unused_imports)] // the whole crate, as a test sees it
+use herald_storage::{
+    accounts::*, advisories::*, audit::*, breaker::*, catalog::*, customers::*, delivery_log::*,
+    destinations::*, drafts::*, entitlement::*, exposure::*, import_staging::*, installed_base::*,
+    keys::*, lifecycle::*, metrics::*, outages::*, queue::*, releases::*, remediation::*,
+    reminders::*, secrets::*, sessions::*, sites::*, subscriptions::*, system_mail::*,
+    templates::*, throttle::*,
+};
 
 /// A webhook destination of `org_id`; these tests never contact it.
 fn destination(conn: &mut DbConnection, org_id: &str, name: &str) -> Result<Destination> {

@@ -7,6 +7,14 @@ use anyhow::{Context, Result, ensure};
 use herald_csaf::{AdvisorySummary, Tlp};
 use herald_storage::testing::{TestDb, manufacturer, publish_sample, sample_summary};
 use herald_storage::*;
+#[allow(unused_imports)] // the whole crate, as a test sees it
+use herald_storage::{
+    accounts::*, advisories::*, audit::*, breaker::*, catalog::*, customers::*, delivery_log::*,
+    destinations::*, drafts::*, entitlement::*, exposure::*, import_staging::*, installed_base::*,
+    keys::*, lifecycle::*, metrics::*, outages::*, queue::*, releases::*, remediation::*,
+    reminders::*, secrets::*, sessions::*, sites::*, subscriptions::*, system_mail::*,
+    templates::*, throttle::*,
+};
 
 const D1: &str = "2026-06-01T10:00:00Z";
 

@@ -9,6 +9,14 @@ use diesel::prelude::*;
 use herald_csaf::Tlp;
 use herald_storage::testing::{TestDb, manufacturer, publish_sample, sample_summary};
 use herald_storage::*;
+#[allow(unused_imports)] // the whole crate, as a test sees it
+use herald_storage::{
+    accounts::*, advisories::*, audit::*, breaker::*, catalog::*, customers::*, delivery_log::*,
+    destinations::*, drafts::*, entitlement::*, exposure::*, import_staging::*, installed_base::*,
+    keys::*, lifecycle::*, metrics::*, outages::*, queue::*, releases::*, remediation::*,
+    reminders::*, secrets::*, sessions::*, sites::*, subscriptions::*, system_mail::*,
+    templates::*, throttle::*,
+};
 
 const D1: &str = "2026-03-01T10:00:00Z";
 const D2: &str = "2026-03-15T10:00:00Z";
