@@ -8,6 +8,7 @@
 mod common;
 
 mod access_matrix;
+mod access_routes;
 mod accounts;
 mod authoring;
 mod catalog_upload;
