@@ -16,7 +16,6 @@ use crate::portal::{HeraldPortal, portal_error};
 struct CatalogViewer {
     reader: Reader,
     editor_of: Option<String>,
-    user_id: Option<String>,
 }
 
 fn item(p: CatalogProduct) -> CatalogItem {
@@ -42,7 +41,6 @@ impl HeraldPortal {
         let anonymous = CatalogViewer {
             reader: Reader::Anonymous,
             editor_of: None,
-            user_id: None,
         };
         if viewer.user_id.is_none() {
             return Ok(anonymous);
@@ -53,12 +51,10 @@ impl HeraldPortal {
             Err(PortalError::Forbidden) => return Ok(anonymous),
             Err(e) => return Err(e),
         };
-        // The catalog is edited by whoever may publish for the manufacturer.
-        let editor = p.is_publisher();
+        let editor = crate::service::catalog::editor_of(&p).is_ok();
         Ok(CatalogViewer {
             reader: p.reader(),
             editor_of: editor.then(|| p.org_id.clone()),
-            user_id: p.user_id().map(str::to_owned),
         })
     }
 
@@ -107,10 +103,7 @@ impl HeraldPortal {
         viewer: &Viewer,
         form: ProductForm,
     ) -> Result<ProductSaved, PortalError> {
-        let who = self.catalog_viewer(viewer).await?;
-        let (Some(org_id), Some(user_id)) = (who.editor_of, who.user_id) else {
-            return Err(PortalError::Forbidden);
-        };
+        let p = self.principal(viewer).await?;
         let id = optional(form.id);
         let entry = CatalogEntry {
             vendor: optional(form.vendor),
@@ -121,22 +114,10 @@ impl HeraldPortal {
             cpe: optional(form.cpe),
             purl: optional(form.purl),
         };
-        let actor = format!("user:{user_id}");
-        let saved = self
-            .state
-            .db(move |conn| {
-                let saved = match &id {
-                    None => herald_storage::catalog::create_catalog_product(
-                        conn, &org_id, &entry, &actor,
-                    ),
-                    Some(id) => herald_storage::catalog::update_catalog_product(
-                        conn, &org_id, id, &entry, &actor,
-                    ),
-                };
-                Ok(saved.map_err(crate::web::catalog::catalog_error))
-            })
-            .await
-            .map_err(portal_error)?;
+        let saved = match id {
+            None => crate::service::catalog::create(&self.state, &p, entry).await,
+            Some(id) => crate::service::catalog::update(&self.state, &p, &id, move |_| entry).await,
+        };
         match saved {
             Ok(p) => Ok(ProductSaved::Saved(p.id)),
             Err(ServiceError::InvalidFields(fields)) => {

@@ -4,6 +4,7 @@
 //! map the result; every business rule and authorization decision lives here (or, for advisory
 //! authoring, in [`crate::authoring`], which takes the same principal), never in an adapter.
 
+pub mod catalog;
 pub mod deliveries;
 pub mod destinations;
 pub mod home;

@@ -9,12 +9,10 @@
 //! alone can be restricted information.
 
 use actix_web::{HttpResponse, web};
-use herald_storage::{
-    StorageError, accounts::Scope, catalog::CatalogEntry, catalog::CatalogProduct,
-};
+use herald_storage::{catalog::CatalogEntry, catalog::CatalogProduct};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ErrorBody, FieldError, ServiceError};
+use crate::error::{ErrorBody, ServiceError};
 use crate::state::AppState;
 use crate::web::auth::{ApiCaller, ReadCaller};
 
@@ -172,44 +170,6 @@ pub fn tree(products: &[CatalogProduct]) -> CatalogTree {
     }
 }
 
-/// The manufacturer organization a catalog change acts for: a token with `publish` or `admin`
-/// of a manufacturer organization.
-async fn catalog_writer(
-    _state: &AppState,
-    caller: &ApiCaller,
-) -> Result<(crate::service::Principal, String), ServiceError> {
-    let p = caller.principal()?;
-    if !(p.scope_allows(Scope::Publish) || p.scope_allows(Scope::Admin)) {
-        return Err(ServiceError::Forbidden);
-    }
-    if !p.is_manufacturer() {
-        return Err(ServiceError::Forbidden);
-    }
-    Ok((p.clone(), p.org_id.clone()))
-}
-
-/// Storage's refusal as a 422 naming the field (its messages start with the field name).
-pub fn catalog_error(e: StorageError) -> ServiceError {
-    match e {
-        StorageError::Invalid(message) => {
-            let field = message
-                .split_once(':')
-                .map(|(f, _)| f)
-                .or_else(|| message.split_whitespace().next())
-                .filter(|f| {
-                    matches!(
-                        *f,
-                        "vendor" | "family" | "name" | "version" | "udi_di" | "cpe" | "purl"
-                    )
-                })
-                .unwrap_or("")
-                .to_owned();
-            ServiceError::InvalidFields(vec![FieldError { field, message }])
-        }
-        other => other.into(),
-    }
-}
-
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ServiceError> {
     crate::error::parse_json(body)
 }
@@ -229,7 +189,6 @@ pub async fn create_product(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ServiceError> {
-    let (token, org_id) = catalog_writer(&state, &caller).await?;
     let new: CreateProduct = parse_body(&body)?;
     let entry = CatalogEntry {
         vendor: new.vendor,
@@ -240,13 +199,7 @@ pub async fn create_product(
         cpe: new.cpe,
         purl: new.purl,
     };
-    let actor = token.actor();
-    let created = state
-        .db(move |conn| {
-            herald_storage::catalog::create_catalog_product(conn, &org_id, &entry, &actor)
-                .map_err(catalog_error)
-        })
-        .await?;
+    let created = crate::service::catalog::create(&state, caller.principal()?, entry).await?;
     Ok(HttpResponse::Created()
         .insert_header((
             actix_web::http::header::LOCATION,
@@ -277,29 +230,16 @@ pub async fn update_product(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ServiceError> {
-    let (token, org_id) = catalog_writer(&state, &caller).await?;
     let patch: UpdateProduct = parse_body(&body)?;
-    let id = id.into_inner();
-    let actor = token.actor();
-    let updated = state
-        .db(move |conn| {
-            herald_storage::write_transaction(conn, |conn| {
-                let Some(p) = herald_storage::catalog::get_catalog_product(conn, &org_id, &id)?
-                else {
-                    return Err(StorageError::NotFound);
-                };
-                let entry = CatalogEntry {
-                    vendor: patch.vendor.unwrap_or(p.vendor),
-                    family: patch.family.unwrap_or(p.family),
-                    name: patch.name.unwrap_or(p.name),
-                    version: patch.version.unwrap_or(p.version),
-                    udi_di: patch.udi_di.unwrap_or(p.udi_di),
-                    cpe: patch.cpe.unwrap_or(p.cpe),
-                    purl: patch.purl.unwrap_or(p.purl),
-                };
-                herald_storage::catalog::update_catalog_product(conn, &org_id, &id, &entry, &actor)
-            })
-            .map_err(catalog_error)
+    let updated =
+        crate::service::catalog::update(&state, caller.principal()?, &id, move |p| CatalogEntry {
+            vendor: patch.vendor.unwrap_or(p.vendor),
+            family: patch.family.unwrap_or(p.family),
+            name: patch.name.unwrap_or(p.name),
+            version: patch.version.unwrap_or(p.version),
+            udi_di: patch.udi_di.unwrap_or(p.udi_di),
+            cpe: patch.cpe.unwrap_or(p.cpe),
+            purl: patch.purl.unwrap_or(p.purl),
         })
         .await?;
     Ok(HttpResponse::Ok().json(ProductResource::from(updated)))

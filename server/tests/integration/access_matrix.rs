@@ -146,7 +146,7 @@ const REST: &[(&str, [Class; 8])] = &[
     ("GET /lifecycle/{file}", [A, A, A, A, A, A, A, A]),
     ("GET /metrics", [U, F, F, F, F, F, F, F]),
     ("PATCH /api/v1/destinations/{id}", [U, F, F, A, N, F, F, F]),
-    ("PATCH /api/v1/products/{id}", [U, F, F, F, F, A, A, A]),
+    ("PATCH /api/v1/products/{id}", [U, F, F, F, F, A, F, A]),
     ("POST /api/v1/advisories", [U, F, F, F, F, A, F, A]),
     ("POST /api/v1/customers", [U, F, F, F, F, F, F, A]),
     (
@@ -174,7 +174,7 @@ const REST: &[(&str, [Class; 8])] = &[
     ("POST /api/v1/drafts/{id}/publish", [U, F, F, F, F, A, A, A]),
     ("POST /api/v1/drafts/{id}/submit", [U, F, F, F, F, A, F, A]),
     ("POST /api/v1/installed-base", [U, F, F, A, A, F, F, F]),
-    ("POST /api/v1/products", [U, F, F, F, F, A, A, A]),
+    ("POST /api/v1/products", [U, F, F, F, F, A, F, A]),
     ("POST /api/v1/releases", [U, F, F, F, F, A, F, A]),
     (
         "POST /api/v1/releases/{id}/publish",
