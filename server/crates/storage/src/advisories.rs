@@ -863,7 +863,13 @@ fn narrow<'a>(mut q: BoxedAdvisories<'a>, filter: &AdvisoryFilter) -> BoxedAdvis
 fn order(q: BoxedAdvisories<'_>, sort: AdvisorySort) -> BoxedAdvisories<'_> {
     let q = match sort {
         AdvisorySort::Newest => q.order(advisories::current_release_date.desc()),
-        AdvisorySort::Oldest => q.order(advisories::current_release_date.asc()),
+        // The exact reverse of newest first, ties included (advisories published in one moment,
+        // like a release's revision and a generated notice, keep their places).
+        AdvisorySort::Oldest => {
+            return q
+                .order(advisories::current_release_date.asc())
+                .then_order_by(advisories::tracking_id.desc());
+        }
         // NULL sorts differently on SQLite and PostgreSQL: put unscored advisories last on both.
         AdvisorySort::Severity => q
             .order(advisories::max_cvss.is_null().asc())
