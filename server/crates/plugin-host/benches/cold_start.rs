@@ -6,17 +6,23 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use herald_plugin_host::{HostConfig, PluginHost};
+use herald_plugin_host::{Capability, HostConfig, PluginHost};
 
 mod common;
 
 fn load(dir: &std::path::Path, cache: Option<&std::path::Path>) -> Result<(f64, usize)> {
     let started = Instant::now();
-    let host = PluginHost::new(HostConfig {
+    let mut config = HostConfig {
         module_cache: cache.map(std::path::Path::to_path_buf),
         ..HostConfig::default()
-    })
-    .context("host")?;
+    };
+    // The operator grants of `herald serve`'s default (`HERALD_PLUGIN_GRANTS`).
+    for (id, extra) in [("email", Capability::Smtp), ("hl7-mllp", Capability::Tcp)] {
+        let mut granted = config.default_capabilities.clone();
+        granted.insert(extra);
+        config.capability_grants.insert(id.to_owned(), granted);
+    }
+    let host = PluginHost::new(config).context("host")?;
     let report = host.load_dir(dir).context("load")?;
     anyhow::ensure!(
         report.refused.is_empty(),
