@@ -5,6 +5,7 @@
 //! authoring, in [`crate::authoring`], which takes the same principal), never in an adapter.
 
 pub mod catalog;
+pub mod customers;
 pub mod deliveries;
 pub mod destinations;
 pub mod home;

@@ -73,3 +73,43 @@ pub async fn save(
         })
         .await
 }
+
+/// Every destination the caller sees (its organization's; the manufacturer: every
+/// organization's) with its subscription.
+pub async fn list(
+    state: &AppState,
+    p: &Principal,
+) -> Result<Vec<(Destination, Subscription)>, ServiceError> {
+    p.require_read()?;
+    let org_filter = p.org_filter();
+    state
+        .db(move |conn| {
+            let destinations =
+                herald_storage::destinations::list_destinations(conn, org_filter.as_deref())?;
+            let mut out = Vec::with_capacity(destinations.len());
+            for d in destinations {
+                let s = herald_storage::subscriptions::get_subscription(conn, &d.id)?;
+                out.push((d, s));
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// One destination's subscription; a destination the caller may not see is not found.
+pub async fn get(
+    state: &AppState,
+    p: &Principal,
+    id: &str,
+) -> Result<(Destination, Subscription), ServiceError> {
+    p.require_read()?;
+    let p = p.clone();
+    let id = id.to_owned();
+    state
+        .db(move |conn| {
+            let d = crate::service::destinations::visible(conn, &p, &id)?;
+            let s = herald_storage::subscriptions::get_subscription(conn, &d.id)?;
+            Ok((d, s))
+        })
+        .await
+}

@@ -13,13 +13,12 @@
 
 use actix_web::{HttpResponse, web};
 use herald_storage::{
-    StorageError, accounts::OrgKind, customers::Customer, customers::Grant, customers::GrantTarget,
-    installed_base::InstalledProduct, subscriptions::Subscription,
+    customers::Customer, customers::GrantTarget, installed_base::InstalledProduct,
+    subscriptions::Subscription,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorBody, FieldError, ServiceError};
-use crate::service::Principal;
 use crate::service::installed_base::{self, NewEntry, SiteChoice};
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;
@@ -59,57 +58,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-// ---------------------------------------------------------------------------------------------
-// who is acting
-
-/// The acting principal, for this module's checks of the organization kind.
-struct Acting {
-    p: Principal,
-}
-
-impl Acting {
-    fn actor(&self) -> String {
-        self.p.actor()
-    }
-
-    fn org_id(&self) -> String {
-        self.p.org_id.clone()
-    }
-
-    fn require_kind(&self, kind: OrgKind) -> Result<(), ServiceError> {
-        if self.p.org_kind == kind {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden)
-        }
-    }
-}
-
-async fn acting(
-    _state: &AppState,
-    caller: &ApiCaller,
-    admin: bool,
-) -> Result<Acting, ServiceError> {
-    Ok(Acting {
-        p: crate::web::auth::acting(caller, admin)?,
-    })
-}
-
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ServiceError> {
     crate::error::parse_json(body)
 }
 
 /// Storage's refusal of the input as a 422 naming `field`; other errors as usual.
-fn field_error(field: &'static str) -> impl Fn(StorageError) -> ServiceError {
-    move |e| match e {
-        StorageError::Invalid(message) => ServiceError::InvalidFields(vec![FieldError {
-            field: field.to_owned(),
-            message,
-        }]),
-        other => other.into(),
-    }
-}
-
 fn unprocessable(field: &str, message: impl Into<String>) -> ServiceError {
     ServiceError::InvalidFields(vec![FieldError {
         field: field.to_owned(),
@@ -317,44 +270,18 @@ pub async fn list_subscriptions(
     state: web::Data<AppState>,
     caller: ApiCaller,
 ) -> Result<HttpResponse, ServiceError> {
-    let acting = acting(&state, &caller, false).await?;
-    let org_filter = acting.p.org_filter();
-    let body = state
-        .db(move |conn| {
-            let destinations =
-                herald_storage::destinations::list_destinations(conn, org_filter.as_deref())?;
-            let mut out = Vec::with_capacity(destinations.len());
-            for d in destinations {
-                let s = herald_storage::subscriptions::get_subscription(conn, &d.id)?;
-                out.push(SubscriptionResource {
-                    destination_id: d.id,
-                    destination_name: d.name,
-                    org_id: d.org_id,
-                    min_severity: d.min_severity,
-                    subscription: s.into(),
-                });
-            }
-            Ok(out)
+    let list = crate::service::subscriptions::list(&state, caller.principal()?).await?;
+    let body: Vec<SubscriptionResource> = list
+        .into_iter()
+        .map(|(d, s)| SubscriptionResource {
+            destination_id: d.id,
+            destination_name: d.name,
+            org_id: d.org_id,
+            min_severity: d.min_severity,
+            subscription: s.into(),
         })
-        .await?;
+        .collect();
     Ok(HttpResponse::Ok().json(body))
-}
-
-/// A destination the caller may see; anything else is 404.
-async fn visible_destination(
-    state: &AppState,
-    acting: &Acting,
-    id: String,
-) -> Result<herald_storage::destinations::Destination, ServiceError> {
-    let found = state
-        .db(move |conn| Ok(herald_storage::destinations::get_destination(conn, &id)?))
-        .await?
-        .ok_or(ServiceError::NotFound)?;
-    if acting.p.can_see_org(&found.org_id) {
-        Ok(found)
-    } else {
-        Err(ServiceError::NotFound)
-    }
 }
 
 /// One destination's subscription.
@@ -368,16 +295,7 @@ pub async fn get_subscription(
     caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ServiceError> {
-    let acting = acting(&state, &caller, false).await?;
-    let d = visible_destination(&state, &acting, id.into_inner()).await?;
-    let dest_id = d.id.clone();
-    let s = state
-        .db(move |conn| {
-            Ok(herald_storage::subscriptions::get_subscription(
-                conn, &dest_id,
-            )?)
-        })
-        .await?;
+    let (d, s) = crate::service::subscriptions::get(&state, caller.principal()?, &id).await?;
     Ok(HttpResponse::Ok().json(SubscriptionResource {
         destination_id: d.id,
         destination_name: d.name,
@@ -458,18 +376,6 @@ pub struct AddCustomer {
     pub reference: Option<String>,
 }
 
-use crate::service::installed_base::find_org;
-
-async fn manufacturer(
-    state: &AppState,
-    caller: &ApiCaller,
-    admin: bool,
-) -> Result<Acting, ServiceError> {
-    let acting = acting(state, caller, admin).await?;
-    acting.require_kind(OrgKind::Manufacturer)?;
-    Ok(acting)
-}
-
 /// A customer's installed base as the hospital declared it (manufacturer tokens).
 #[utoipa::path(get, path = "/api/v1/customers/{org}/installed-base",
     params(("org" = String, Path, description = "Hospital organization id or slug")),
@@ -513,11 +419,7 @@ pub async fn list_customers(
     state: web::Data<AppState>,
     caller: ApiCaller,
 ) -> Result<HttpResponse, ServiceError> {
-    let acting = manufacturer(&state, &caller, false).await?;
-    let org_id = acting.org_id();
-    let list = state
-        .db(move |conn| Ok(herald_storage::customers::list_customers(conn, &org_id)?))
-        .await?;
+    let list = crate::service::customers::list(&state, caller.principal()?).await?;
     let body: Vec<CustomerResource> = list.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(body))
 }
@@ -535,46 +437,15 @@ pub async fn add_customer(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ServiceError> {
-    let acting = manufacturer(&state, &caller, true).await?;
     let req: AddCustomer = parse_body(&body)?;
-    let org = req.org.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let name = req.name.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let (org, name) = match (org, name) {
-        (Some(_), Some(_)) | (None, None) => {
-            return Err(unprocessable("org", "give exactly one of `org` and `name`"));
-        }
-        (o, n) => (o.map(str::to_owned), n.map(str::to_owned)),
-    };
-    let (maker, actor) = (acting.org_id(), acting.actor());
-    let customer = state
-        .db(move |conn| {
-            let hospital = match (&org, &name) {
-                (Some(o), _) => find_org(conn, o)?,
-                (_, Some(n)) => {
-                    herald_storage::accounts::ensure_organization(conn, OrgKind::Hospital, n)
-                        .map_err(|e| match e {
-                            StorageError::Conflict(m) => unprocessable("name", m),
-                            other => field_error("name")(other),
-                        })?
-                }
-                _ => return Err(ServiceError::NotFound),
-            };
-            if hospital.kind != OrgKind::Hospital {
-                return Err(unprocessable(
-                    "org",
-                    format!("{} is a {}, not a hospital", hospital.slug, hospital.kind),
-                ));
-            }
-            herald_storage::customers::add_customer(
-                conn,
-                &maker,
-                &hospital.id,
-                req.reference.as_deref(),
-                &actor,
-            )
-            .map_err(field_error("reference"))
-        })
-        .await?;
+    let customer = crate::service::customers::add(
+        &state,
+        caller.principal()?,
+        req.org,
+        req.name,
+        req.reference,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(CustomerResource::from(customer)))
 }
 
@@ -589,19 +460,7 @@ pub async fn remove_customer(
     caller: ApiCaller,
     org: web::Path<String>,
 ) -> Result<HttpResponse, ServiceError> {
-    let acting = manufacturer(&state, &caller, true).await?;
-    let (maker, actor, org) = (acting.org_id(), acting.actor(), org.into_inner());
-    state
-        .db(move |conn| {
-            let hospital = find_org(conn, &org)?;
-            Ok(herald_storage::customers::remove_customer(
-                conn,
-                &maker,
-                &hospital.id,
-                &actor,
-            )?)
-        })
-        .await?;
+    crate::service::customers::remove(&state, caller.principal()?, &org).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -627,25 +486,19 @@ pub struct CreateGrant {
     pub note: Option<String>,
 }
 
-fn grant_resource(
-    conn: &mut herald_storage::DbConnection,
-    g: Grant,
-) -> Result<GrantResource, ServiceError> {
-    let (product_id, tracking_id) = match g.target {
-        GrantTarget::Product(p) => (Some(p), None),
-        GrantTarget::Advisory(a) => (
-            None,
-            herald_storage::entitlement::advisory_tracking_id(conn, &a)?,
-        ),
+fn grant_resource(g: crate::service::customers::GrantInfo) -> GrantResource {
+    let product_id = match g.grant.target {
+        GrantTarget::Product(p) => Some(p),
+        GrantTarget::Advisory(_) => None,
     };
-    Ok(GrantResource {
-        id: g.id,
-        org_id: g.hospital_org_id,
+    GrantResource {
+        id: g.grant.id,
+        org_id: g.grant.hospital_org_id,
         product_id,
-        tracking_id,
-        note: g.note,
-        created_at: g.created_at.to_rfc3339(),
-    })
+        tracking_id: g.tracking_id,
+        note: g.grant.note,
+        created_at: g.grant.created_at.to_rfc3339(),
+    }
 }
 
 /// Grants to one hospital (manufacturer tokens).
@@ -659,17 +512,8 @@ pub async fn list_grants(
     caller: ApiCaller,
     org: web::Path<String>,
 ) -> Result<HttpResponse, ServiceError> {
-    let acting = manufacturer(&state, &caller, false).await?;
-    let (maker, org) = (acting.org_id(), org.into_inner());
-    let body = state
-        .db(move |conn| {
-            let hospital = find_org(conn, &org)?;
-            herald_storage::customers::list_grants(conn, &maker, &hospital.id)?
-                .into_iter()
-                .map(|g| grant_resource(conn, g))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await?;
+    let grants = crate::service::customers::grants(&state, caller.principal()?, &org).await?;
+    let body: Vec<GrantResource> = grants.into_iter().map(grant_resource).collect();
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -688,55 +532,17 @@ pub async fn create_grant(
     org: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ServiceError> {
-    let acting = manufacturer(&state, &caller, true).await?;
     let req: CreateGrant = parse_body(&body)?;
-    let product = req
-        .product_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let tracking = req
-        .tracking_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let (product, tracking) = match (product, tracking) {
-        (Some(_), Some(_)) | (None, None) => {
-            return Err(unprocessable(
-                "product_id",
-                "give exactly one of `product_id` and `tracking_id`",
-            ));
-        }
-        (p, t) => (p.map(str::to_owned), t.map(str::to_owned)),
-    };
-    let (maker, actor, org) = (acting.org_id(), acting.actor(), org.into_inner());
-    let grant = state
-        .db(move |conn| {
-            let hospital = find_org(conn, &org)?;
-            let (target, field) = match (product, tracking) {
-                (Some(p), _) => (GrantTarget::Product(p), "product_id"),
-                (_, Some(t)) => {
-                    let advisory =
-                        herald_storage::advisories::get_advisory(conn, &t)?.ok_or_else(|| {
-                            unprocessable("tracking_id", format!("no advisory {t:?}"))
-                        })?;
-                    (GrantTarget::Advisory(advisory.id), "tracking_id")
-                }
-                _ => return Err(ServiceError::NotFound),
-            };
-            let g = herald_storage::customers::create_grant(
-                conn,
-                &maker,
-                &hospital.id,
-                &target,
-                req.note.as_deref(),
-                &actor,
-            )
-            .map_err(field_error(field))?;
-            grant_resource(conn, g)
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(grant))
+    let grant = crate::service::customers::grant(
+        &state,
+        caller.principal()?,
+        &org,
+        req.product_id,
+        req.tracking_id,
+        req.note,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(grant_resource(grant)))
 }
 
 /// Revokes a grant (manufacturer admin tokens).
@@ -751,20 +557,7 @@ pub async fn revoke_grant(
     caller: ApiCaller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ServiceError> {
-    let acting = manufacturer(&state, &caller, true).await?;
     let (org, id) = path.into_inner();
-    let (maker, actor) = (acting.org_id(), acting.actor());
-    state
-        .db(move |conn| {
-            let hospital = find_org(conn, &org)?;
-            Ok(herald_storage::customers::revoke_grant(
-                conn,
-                &maker,
-                &hospital.id,
-                &id,
-                &actor,
-            )?)
-        })
-        .await?;
+    crate::service::customers::revoke(&state, caller.principal()?, &org, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
