@@ -8,7 +8,7 @@ use herald_storage::StorageError;
 use herald_storage::accounts::OrgKind;
 use herald_storage::customers::{Customer, Grant, GrantTarget};
 
-use crate::error::{FieldError, ServiceError};
+use crate::error::ServiceError;
 use crate::service::Principal;
 use crate::service::installed_base::find_org;
 use crate::state::AppState;
@@ -31,19 +31,9 @@ fn manufacturer(p: &Principal, change: bool) -> Result<String> {
 
 fn field_error(field: &'static str) -> impl Fn(StorageError) -> ServiceError {
     move |e| match e {
-        StorageError::Invalid(message) => ServiceError::InvalidFields(vec![FieldError {
-            field: field.to_owned(),
-            message,
-        }]),
+        StorageError::Invalid(message) => ServiceError::field(field, message),
         other => other.into(),
     }
-}
-
-fn unprocessable(field: &str, message: impl Into<String>) -> ServiceError {
-    ServiceError::InvalidFields(vec![FieldError {
-        field: field.to_owned(),
-        message: message.into(),
-    }])
 }
 
 /// Exactly one of two optional inputs, trimmed; the field named in the refusal is `first`.
@@ -53,7 +43,7 @@ fn one_of(
 ) -> Result<(Option<String>, Option<String>)> {
     let clean = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     match (clean(first.1), clean(second.1)) {
-        (Some(_), Some(_)) | (None, None) => Err(unprocessable(
+        (Some(_), Some(_)) | (None, None) => Err(ServiceError::field(
             first.0,
             format!("give exactly one of `{}` and `{}`", first.0, second.0),
         )),
@@ -87,14 +77,14 @@ pub async fn add(
                 (_, Some(n)) => {
                     herald_storage::accounts::ensure_organization(conn, OrgKind::Hospital, n)
                         .map_err(|e| match e {
-                            StorageError::Conflict(m) => unprocessable("name", m),
+                            StorageError::Conflict(m) => ServiceError::field("name", m),
                             other => field_error("name")(other),
                         })?
                 }
                 _ => return Err(ServiceError::NotFound),
             };
             if hospital.kind != OrgKind::Hospital {
-                return Err(unprocessable(
+                return Err(ServiceError::field(
                     "org",
                     format!("{} is a {}, not a hospital", hospital.slug, hospital.kind),
                 ));
@@ -178,7 +168,7 @@ pub async fn grant(
                 (_, Some(t)) => {
                     let advisory =
                         herald_storage::advisories::get_advisory(conn, &t)?.ok_or_else(|| {
-                            unprocessable("tracking_id", format!("no advisory {t:?}"))
+                            ServiceError::field("tracking_id", format!("no advisory {t:?}"))
                         })?;
                     (GrantTarget::Advisory(advisory.id), "tracking_id")
                 }

@@ -88,6 +88,25 @@ pub enum SiteChoice {
     Name(String),
 }
 
+impl SiteChoice {
+    /// The site a request names by `site_id` or by `site` (a name): at most one of the two;
+    /// neither (or a blank name) leaves the choice to the default site.
+    pub fn from_request(
+        site_id: Option<String>,
+        site: Option<String>,
+    ) -> Result<Option<Self>, ServiceError> {
+        match (site_id, site) {
+            (Some(_), Some(_)) => Err(ServiceError::field(
+                "site_id",
+                "give at most one of `site_id` and `site`",
+            )),
+            (Some(id), None) => Ok(Some(SiteChoice::Id(id))),
+            (None, Some(name)) if !name.trim().is_empty() => Ok(Some(SiteChoice::Name(name))),
+            (None, _) => Ok(None),
+        }
+    }
+}
+
 /// A new installed-base entry as a caller gives it.
 #[derive(Debug, Clone)]
 pub struct NewEntry {

@@ -18,7 +18,7 @@ use herald_storage::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ErrorBody, FieldError, ServiceError};
+use crate::error::{ErrorBody, ServiceError};
 use crate::service::installed_base::{self, NewEntry, SiteChoice};
 use crate::state::AppState;
 use crate::web::auth::ApiCaller;
@@ -60,14 +60,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ServiceError> {
     crate::error::parse_json(body)
-}
-
-/// Storage's refusal of the input as a 422 naming `field`; other errors as usual.
-fn unprocessable(field: &str, message: impl Into<String>) -> ServiceError {
-    ServiceError::InvalidFields(vec![FieldError {
-        field: field.to_owned(),
-        message: message.into(),
-    }])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,17 +163,7 @@ pub async fn add_installed_product(
     // Who may change anything is decided before the body is read (403 before 400).
     p.require_hospital_admin()?;
     let req: AddInstalledProduct = parse_body(&body)?;
-    let site = match (req.site_id, req.site) {
-        (Some(_), Some(_)) => {
-            return Err(unprocessable(
-                "site_id",
-                "give at most one of `site_id` and `site`",
-            ));
-        }
-        (Some(id), None) => Some(SiteChoice::Id(id)),
-        (None, Some(name)) if !name.trim().is_empty() => Some(SiteChoice::Name(name)),
-        (None, _) => None,
-    };
+    let site = SiteChoice::from_request(req.site_id, req.site)?;
     let added = installed_base::add_entry(
         &state,
         p,
